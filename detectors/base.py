@@ -1,0 +1,98 @@
+"""The detector protocol and registry.
+
+A detector is created by name from the registry (as timm creates models), says
+which modality it needs, its version and the SHA-256 of its weights, and
+returns a ``Finding``. It never raises for media it cannot judge: it returns a
+finding with ``applicable=False`` and a reason a user can read ("no face
+found"). Detectors know nothing about the ledger or the report.
+
+Detector modules register themselves on import; ``load_builtin_detectors``
+imports the shipped ones so the registry is populated in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ClassVar, Protocol, runtime_checkable
+
+from verifier.evidence import Finding, MediaInfo, ProvenanceResult
+
+# Modules that register detectors. Later issues append here.
+BUILTIN_DETECTOR_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DetectorContext:
+    """What a detector may look at: the stored original, what intake and
+    provenance found, and where to put its evidence artifacts."""
+
+    path: Path
+    media: MediaInfo
+    provenance: ProvenanceResult
+    artifact_dir: Path | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    modality: ClassVar[str]
+
+    @property
+    def weights_sha256(self) -> str | None: ...
+
+    def applies_to(self, media: MediaInfo) -> bool:
+        """Cheap check on the probe alone; a False here means 'not run'."""
+        ...
+
+    def analyze(self, ctx: DetectorContext) -> Finding: ...
+
+
+class UnknownDetectorError(KeyError):
+    pass
+
+
+_REGISTRY: dict[str, Callable[[], Detector]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], Detector]], Callable[[], Detector]]:
+    def deco(factory: Callable[[], Detector]) -> Callable[[], Detector]:
+        if name in _REGISTRY:
+            raise ValueError(f"detector {name!r} registered twice")
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def load_builtin_detectors() -> None:
+    for module in BUILTIN_DETECTOR_MODULES:
+        importlib.import_module(module)
+
+
+def available_detectors() -> list[str]:
+    load_builtin_detectors()
+    return sorted(_REGISTRY)
+
+
+def get_detector(name: str) -> Detector:
+    load_builtin_detectors()
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise UnknownDetectorError(
+            f"no detector named {name!r}; available: {', '.join(sorted(_REGISTRY)) or 'none'}"
+        ) from None
+
+
+def check_llr(value: float | None) -> float | None:
+    """A finding's LLR must be a finite number or absent; NaN would poison fusion."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise ValueError(f"detector returned a non-finite LLR: {value!r}")
+    return float(value)

@@ -1,0 +1,260 @@
+"""Read and validate C2PA manifests with c2pa-python, offline, into a ProvenanceResult.
+
+The decision uses c2pa's validation state and its status codes together: an
+untrusted signer reads as state "Valid" with ``signingCredential.untrusted``,
+so "Valid" alone never means trusted. Every exception c2pa raises maps to a
+state with its message; nothing escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import c2pa
+
+from provenance.trust import TrustMaterial
+from verifier.evidence import (
+    Ingredient,
+    ProvenanceAction,
+    ProvenanceResult,
+    ProvenanceState,
+    StatusCode,
+)
+
+# IPTC digital source types that declare synthetic (generated) content.
+SYNTHETIC_SOURCE_TYPES = frozenset(
+    {
+        "trainedAlgorithmicMedia",
+        "compositeWithTrainedAlgorithmicMedia",
+        "algorithmicMedia",
+        "compositeSynthetic",
+    }
+)
+# A signed human-readable statement of generation counts as a declaration too
+# (Bing Image Creator signs "AI Generated Image" without a source type).
+_AI_DESCRIPTION = re.compile(r"\b(AI|artificial intelligence)[- ]generated\b", re.IGNORECASE)
+
+_REMOTE_URL = re.compile(r"https?://\S+")
+
+# Codes c2pa reports as failures that do not break integrity or the signature
+# of the active manifest: they only say the signer is not on our trust lists.
+TRUST_ONLY_CODES = frozenset({"signingCredential.untrusted"})
+
+
+class C2paSession:
+    """One c2pa Context per configuration, reused across files (building it
+    parses every trust anchor)."""
+
+    def __init__(self, trust: TrustMaterial, *, remote_manifest_fetch: bool = False, ocsp_fetch: bool = False):
+        self.trust = trust
+        self.context = c2pa.Context.from_dict(
+            trust.c2pa_settings(remote_manifest_fetch=remote_manifest_fetch, ocsp_fetch=ocsp_fetch)
+        )
+
+    def read(self, path: Path, mime_type: str) -> ProvenanceResult:
+        try:
+            with open(path, "rb") as stream:
+                reader = c2pa.Reader(mime_type, stream, context=self.context)
+                try:
+                    return _result_from_reader(reader)
+                finally:
+                    reader.close()
+        except c2pa.C2paError.ManifestNotFound:
+            return ProvenanceResult(state=ProvenanceState.absent, message="no C2PA manifest in the file")
+        except c2pa.C2paError.NotSupported as exc:
+            return ProvenanceResult(
+                state=ProvenanceState.unsupported_format,
+                message=f"C2PA cannot read this format ({mime_type}): {_clean(exc)}",
+            )
+        except c2pa.C2paError as exc:
+            return _error_result(exc)
+        except (OSError, ValueError, json.JSONDecodeError) as exc:
+            return ProvenanceResult(state=ProvenanceState.unreadable, message=f"manifest could not be read: {exc}")
+
+
+def _clean(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+def _error_result(exc: BaseException) -> ProvenanceResult:
+    msg = _clean(exc)
+    if msg.startswith("Remote:") or "remote manifest" in msg.lower():
+        url = _REMOTE_URL.search(msg)
+        return ProvenanceResult(
+            state=ProvenanceState.unreadable,
+            message=(
+                "the manifest is stored remotely and remote fetching is off "
+                "(enable it with --remote-manifests to check it): " + msg
+            ),
+            remote_url=url.group(0) if url else None,
+        )
+    return ProvenanceResult(state=ProvenanceState.unreadable, message=f"C2PA data could not be parsed: {msg}")
+
+
+def _codes(block: dict[str, Any] | None, scope: str) -> list[StatusCode]:
+    out: list[StatusCode] = []
+    for kind in ("success", "informational", "failure"):
+        for item in (block or {}).get(kind, []) or []:
+            out.append(
+                StatusCode(
+                    code=str(item.get("code", "")),
+                    explanation=str(item.get("explanation", "")),
+                    url=str(item.get("url", "")),
+                    kind=kind,  # type: ignore[arg-type]
+                    scope=scope,  # type: ignore[arg-type]
+                )
+            )
+    return out
+
+
+def _status_codes(validation: dict[str, Any]) -> list[StatusCode]:
+    codes = _codes(validation.get("activeManifest"), "active")
+    for delta in validation.get("ingredientDeltas", []) or []:
+        codes.extend(_codes(delta.get("validationDeltas"), "ingredient"))
+    return codes
+
+
+def failure_code_strings(codes: list[StatusCode]) -> list[str]:
+    """Failure codes as ``code`` (active) or ``ingredient:code``, in c2pa's order."""
+    return [(c.code if c.scope == "active" else f"ingredient:{c.code}") for c in codes if c.kind == "failure"]
+
+
+def _agent_name(agent: Any) -> str | None:
+    if isinstance(agent, str):
+        return agent
+    if isinstance(agent, dict):
+        return agent.get("name")
+    return None
+
+
+def _short_dst(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _actions(manifest: dict[str, Any]) -> list[ProvenanceAction]:
+    out: list[ProvenanceAction] = []
+    for assertion in manifest.get("assertions", []) or []:
+        if not str(assertion.get("label", "")).startswith("c2pa.actions"):
+            continue
+        for act in (assertion.get("data") or {}).get("actions", []) or []:
+            out.append(
+                ProvenanceAction(
+                    action=str(act.get("action", "")),
+                    when=act.get("when") if isinstance(act.get("when"), str) else None,
+                    software_agent=_agent_name(act.get("softwareAgent")),
+                    digital_source_type=_short_dst(act.get("digitalSourceType")),
+                    description=act.get("description") if isinstance(act.get("description"), str) else None,
+                )
+            )
+    return out
+
+
+def _claim_generator(manifest: dict[str, Any]) -> str | None:
+    if isinstance(manifest.get("claim_generator"), str):
+        return manifest["claim_generator"]
+    info = manifest.get("claim_generator_info") or []
+    parts = [" ".join(str(x) for x in (i.get("name"), i.get("version")) if x) for i in info if isinstance(i, dict)]
+    return "; ".join(p for p in parts if p) or None
+
+
+def _ingredient_state(validation: dict[str, Any] | None) -> tuple[ProvenanceState | None, list[str]]:
+    if not validation:
+        return None, []
+    codes = _status_codes(validation) if "activeManifest" in validation else _codes(validation, "active")
+    failures = failure_code_strings(codes)
+    return (_state_for(None, failures), failures)
+
+
+def _state_for(validation_state: str | None, failures: list[str]) -> ProvenanceState:
+    active_failures = [f for f in failures if not f.startswith("ingredient:")]
+    if validation_state == "Invalid":
+        return ProvenanceState.invalid
+    if validation_state == "Trusted":
+        return ProvenanceState.trusted
+    if validation_state == "Valid":
+        return ProvenanceState.valid_untrusted
+    # No state from c2pa (ingredient summaries): derive it from the codes.
+    if any(f not in TRUST_ONLY_CODES for f in active_failures):
+        return ProvenanceState.invalid
+    if active_failures:
+        return ProvenanceState.valid_untrusted
+    return ProvenanceState.trusted
+
+
+def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
+    store = json.loads(reader.json())
+    validation = reader.get_validation_results() or {}
+    vstate = reader.get_validation_state()
+    codes = _status_codes(validation)
+    failures = failure_code_strings(codes)
+    manifests: dict[str, Any] = store.get("manifests") or {}
+    active_label = store.get("active_manifest")
+    active = manifests.get(active_label) or {}
+    sig = active.get("signature_info") or {}
+
+    actions = _actions(active)
+    all_actions = [a for m in manifests.values() for a in _actions(m)]
+    dsts = sorted({a.digital_source_type for a in all_actions if a.digital_source_type})
+    declared_ai = any(d in SYNTHETIC_SOURCE_TYPES for d in dsts) or any(
+        a.description and _AI_DESCRIPTION.search(a.description) for a in all_actions
+    )
+
+    ingredients = []
+    for ing in active.get("ingredients", []) or []:
+        state, ing_failures = _ingredient_state(ing.get("validation_results") or _legacy_status(ing))
+        child = manifests.get(ing.get("active_manifest") or "") or {}
+        child_dsts = [a.digital_source_type for a in _actions(child) if a.digital_source_type]
+        ingredients.append(
+            Ingredient(
+                title=ing.get("title"),
+                relationship=ing.get("relationship"),
+                format=ing.get("format"),
+                state=state,
+                failure_codes=ing_failures,
+                digital_source_type=_short_dst(ing.get("digital_source_type")) or (child_dsts[0] if child_dsts else None),
+            )
+        )
+
+    state = _state_for(vstate, failures)
+    timestamped = any(c.code in ("timeStamp.validated", "timeStamp.trusted") for c in codes)
+    return ProvenanceResult(
+        state=state,
+        message=_summary(state, failures),
+        validation_state=vstate,
+        status_codes=codes,
+        failure_codes=failures,
+        active_manifest=active_label,
+        manifest_count=len(manifests),
+        signer_subject=sig.get("common_name"),
+        signer_issuer=sig.get("issuer"),
+        signature_alg=sig.get("alg"),
+        cert_serial=str(sig["cert_serial_number"]) if sig.get("cert_serial_number") else None,
+        claim_generator=_claim_generator(active),
+        signing_time=sig.get("time"),
+        timestamped=timestamped,
+        actions=actions,
+        digital_source_types=dsts,
+        declared_ai=declared_ai,
+        ingredients=ingredients,
+    )
+
+
+def _legacy_status(ingredient: dict[str, Any]) -> dict[str, Any] | None:
+    status = ingredient.get("validation_status")
+    if not status:
+        return None
+    return {"failure": [s for s in status if isinstance(s, dict)]}
+
+
+def _summary(state: ProvenanceState, failures: list[str]) -> str:
+    if state == ProvenanceState.trusted:
+        return "signed by a trusted signer; content matches the signed hashes"
+    if state == ProvenanceState.valid_untrusted:
+        return "validly signed and intact, but the signer is not on a trust list"
+    shown = ", ".join(failures[:6]) + (" ..." if len(failures) > 6 else "")
+    return f"manifest failed validation: {shown or 'no reason given'}"

@@ -1,0 +1,67 @@
+"""Unsigned metadata hints: encoder and software tags, IPTC digital source type.
+
+Anyone can write or strip these, so they never decide a verdict; they are
+reported as hints (and an unsigned "made by an AI generator" tag is worth
+showing an editor). Only the first ``SCAN_BYTES`` of the file are scanned, so
+this costs the same on a 1 GB file as on a 1 MB one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from verifier.evidence import MediaInfo, MetadataHints
+
+SCAN_BYTES = 512 * 1024
+
+_XMP_DST = re.compile(rb"digitalsourcetype[\"'=>\s]*[^\"'<]*?/digitalsourcetype/([A-Za-z]+)", re.IGNORECASE)
+_XMP_TOOL = re.compile(rb"<?xmp:CreatorTool>?[=\"']?\s*([^<\"']{2,80})", re.IGNORECASE)
+_EXIF_SOFTWARE_KEYS = ("software", "encoder", "encoded_by", "creation_tool", "comment", "handler_name")
+# Strings generators leave in unsigned metadata (PNG text chunks, XMP, tags).
+_AI_MARKERS = (
+    "stable diffusion", "midjourney", "dall-e", "dall·e", "firefly", "imagen", "novelai",
+    "comfyui", "automatic1111", "trainedalgorithmicmedia", "sora", "runway", "elevenlabs",
+)
+
+
+def _ai_marker(text: str) -> str | None:
+    low = text.lower()
+    return next((m for m in _AI_MARKERS if m in low), None)
+
+
+def read_hints(path: Path, media: MediaInfo) -> MetadataHints:
+    software: list[str] = []
+    encoder = None
+    tags = dict(media.tags)
+    for s in media.streams:
+        tags.update({f"stream{s.index}.{k}": v for k, v in s.tags.items()})
+    for key, value in tags.items():
+        short = key.rsplit(".", 1)[-1].lower()
+        if short == "encoder" and encoder is None:
+            encoder = value
+        elif short in _EXIF_SOFTWARE_KEYS and value and value not in software:
+            software.append(value[:120])
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SCAN_BYTES)
+    except OSError:
+        head = b""
+    dst = None
+    if m := _XMP_DST.search(head):
+        dst = m.group(1).decode("ascii", "replace")
+    if m := _XMP_TOOL.search(head):
+        tool = m.group(1).decode("utf-8", "replace").strip()
+        if tool and tool not in software:
+            software.append(tool)
+    marker = None
+    if dst and dst in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "compositeSynthetic"):
+        marker = f"IPTC digital source type {dst}"
+    else:
+        for text in [*software, encoder or ""]:
+            if found := _ai_marker(text):
+                marker = f"software tag mentions {found}"
+                break
+        if marker is None and media.mime_type == "image/png" and b"tEXtparameters\x00" in head:
+            marker = "PNG 'parameters' text chunk (written by Stable Diffusion front ends)"
+    return MetadataHints(encoder=encoder, software=software, iptc_digital_source_type=dst, ai_generator_hint=marker)

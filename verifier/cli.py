@@ -1,0 +1,186 @@
+"""The ``verifier`` command line: a thin shell over ``pipeline.Verifier``.
+
+User errors print one line to stderr and exit with a documented code
+(see ``verifier.errors``); only a bug prints a traceback, and only with
+``VERIFIER_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from verifier.config import Settings
+from verifier.errors import (
+    EXIT_DECLARED_SYNTHETIC,
+    EXIT_INPUT_ERROR,
+    EXIT_INTERNAL_ERROR,
+    EXIT_MANIPULATED,
+    EXIT_OK,
+    EXIT_TAMPERED,
+    VerifierError,
+    most_severe,
+)
+from verifier.evidence import Verification, VerdictLabel
+from verifier.fusion import PROFILES, UnknownProfileError
+
+app = typer.Typer(
+    name="verifier",
+    help="Verify the provenance and authenticity of image, audio and video files.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+provenance_app = typer.Typer(help="Read and issue C2PA Content Credentials.", no_args_is_help=True)
+app.add_typer(provenance_app, name="provenance")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+LABEL_EXIT = {
+    VerdictLabel.tampered: EXIT_TAMPERED,
+    VerdictLabel.likely_manipulated: EXIT_MANIPULATED,
+    VerdictLabel.declared_synthetic: EXIT_DECLARED_SYNTHETIC,
+}
+
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Evidence store, custody log and ledger location.", envvar="VERIFIER_DATA_DIR")]
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """Files as given, and directories walked in sorted order (hidden entries skipped)."""
+    for p in paths:
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        full = Path(root) / name
+                        yield full, str(full)
+        else:
+            yield p, str(p)
+
+
+def _open_ledger(settings: Settings):
+    from verifier.ledger import Ledger
+
+    return Ledger.open(settings)
+
+
+def _ledger_writer(ledger):
+    from verifier.evidence import LedgerRef
+
+    def write(record: dict) -> LedgerRef:
+        entry = ledger.append(record)
+        return LedgerRef(index=entry.index, origin=ledger.origin, leaf_hash=entry.leaf_hash, receipt=entry.receipt)
+
+    return write
+
+
+@app.command()
+def verify(
+    files: Annotated[list[Path], typer.Argument(help="Files or directories to verify.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document per file (JSON Lines).")] = False,
+    profile: Annotated[str, typer.Option(help=f"Decision profile: {', '.join(PROFILES)}.")] = "finance",
+    trust_anchors: Annotated[Optional[list[Path]], typer.Option("--trust-anchors", help="PEM file of extra C2PA trust anchors (repeatable).")] = None,
+    operator: Annotated[Optional[str], typer.Option(help="Operator name recorded in the custody log.", envvar="VERIFIER_OPERATOR")] = None,
+    data_dir: DataDirOpt = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Ledger database URL (default: SQLite in the data dir).", envvar="VERIFIER_LEDGER_URL")] = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record verdicts in the ledger.")] = False,
+    remote_manifests: Annotated[bool, typer.Option("--remote-manifests", help="Allow fetching remote C2PA manifests (network).")] = False,
+    ocsp: Annotated[bool, typer.Option("--ocsp", help="Allow OCSP revocation checks (network).")] = False,
+) -> None:
+    """Verify FILES and print a verdict for each."""
+    if profile not in PROFILES:
+        _fail(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}", EXIT_INPUT_ERROR)
+    settings = Settings().with_(profile=profile, remote_manifest_fetch=remote_manifests, ocsp_fetch=ocsp,
+                                record_to_ledger=not no_ledger, trust_anchors=tuple(trust_anchors or ()))
+    if operator:
+        settings = settings.with_(operator=operator)
+    if data_dir:
+        settings = settings.with_(data_dir=data_dir)
+    if db:
+        settings = settings.with_(ledger_url=db)
+
+    from verifier.pipeline import Verifier
+
+    verifier = Verifier(settings)
+    ledger = None
+    codes: list[int] = []
+    try:
+        if settings.record_to_ledger:
+            try:
+                ledger = _open_ledger(settings)
+            except VerifierError as exc:
+                _fail(str(exc), exc.exit_code)
+            verifier.ledger_writer = _ledger_writer(ledger)
+            verifier.ledger_origin = ledger.origin
+        try:
+            verifier.session  # parse the trust anchors once; a bad --trust-anchors fails here
+        except VerifierError as exc:
+            _fail(str(exc), exc.exit_code)
+        for path, shown in iter_inputs(files):
+            codes.append(_verify_one(verifier, path, shown, as_json))
+    finally:
+        if ledger is not None:
+            ledger.close()
+    raise typer.Exit(most_severe(codes))
+
+
+def _verify_one(verifier, path: Path, shown: str, as_json: bool) -> int:
+    try:
+        result: Verification = verifier.verify(path, display_path=shown)
+    except (VerifierError, UnknownProfileError) as exc:
+        code = getattr(exc, "exit_code", EXIT_INPUT_ERROR)
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        if as_json:
+            kind = "input_error" if code == EXIT_INPUT_ERROR else "error"
+            print(json.dumps({"input": {"path": shown}, "error": {"type": kind, "message": str(exc)}}), flush=True)
+        return code
+    except Exception as exc:  # a bug: say so plainly, keep going with the other files
+        if os.environ.get("VERIFIER_DEBUG"):
+            raise
+        err.print(f"internal error on {shown}: {type(exc).__name__}: {exc} (set VERIFIER_DEBUG=1 for a traceback)", markup=False)
+        if as_json:
+            print(json.dumps({"input": {"path": shown}, "error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}}), flush=True)
+        return EXIT_INTERNAL_ERROR
+    if as_json:
+        print(result.model_dump_json(by_alias=True), flush=True)
+    else:
+        from verifier.output import print_summary
+
+        print_summary(out, result)
+    return LABEL_EXIT.get(result.verdict.label, EXIT_OK)
+
+
+def _mount_optional() -> None:
+    """Sub-commands that live in their own modules (ledger, keys, corpus, ...)."""
+    try:
+        from verifier.ledger.cli import keys_app, ledger_app
+    except ImportError:
+        return
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(keys_app, name="keys")
+
+
+_mount_optional()
+
+from verifier import cli_provenance  # noqa: E402,F401  (registers the provenance sub-commands)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

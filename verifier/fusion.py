@@ -1,0 +1,204 @@
+"""Fusion: provenance decides first, then detector evidence as likelihood ratios.
+
+Propositions (stated in every verdict):
+  H1: the media was manipulated or synthetically generated;
+  H0: the media was captured as-is and not manipulated.
+
+Order of decision:
+1. A manifest whose active claim fails an integrity check (hash, hashed URI,
+   claim signature, missing claim/assertion) -> ``tampered``.
+2. An intact manifest (trusted, or validly signed by an untrusted signer) that
+   declares generative AI -> ``declared_synthetic``.
+3. Trusted, intact, no AI declared -> ``authentic_provenance``.
+4. Anything else (no manifest, unreadable, untrusted signer, only credential
+   or ingredient failures) is not settled by provenance: applicable detector
+   findings are combined.
+
+Detector combination: the combined log10 LR is the sum of the applicable
+findings' log10 LRs. That is exact only if the detectors' scores are
+conditionally independent given each proposition; detectors looking at
+different modalities (voice, face, sync) are closer to that than two detectors
+of the same signal, so a policy may cap the total (``max_abs_llr``) to limit
+the damage of correlated evidence. Profiles only set thresholds: the evidence
+and the LLR are the same under every profile.
+
+Verbal scale: the ENFSI Guideline for Evaluative Reporting in Forensic Science
+(2015), verbal equivalents of the likelihood ratio, applied symmetrically to
+support for H0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verifier.evidence import (
+    Finding,
+    MediaInfo,
+    Propositions,
+    ProvenanceResult,
+    ProvenanceState,
+    Verdict,
+    VerdictLabel,
+)
+
+# Failure codes that say something about the signer's credential or the
+# ingredients' history, not about the integrity of these bytes.
+CREDENTIAL_CODE_PREFIXES = ("signingCredential.", "timeStamp.", "cawg.")
+
+# ENFSI 2015 bands on log10(LR): (upper bound, phrase).
+VERBAL_BANDS: tuple[tuple[float, str], ...] = (
+    (1.0, "weak support"),
+    (2.0, "moderate support"),
+    (3.0, "moderately strong support"),
+    (4.0, "strong support"),
+    (6.0, "very strong support"),
+    (float("inf"), "extremely strong support"),
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Decision thresholds on the combined log10 LR for one kind of user."""
+
+    name: str
+    manipulated_at: float  # LLR >= this -> likely_manipulated
+    cleared_at: float  # LLR <= this -> no_manipulation_detected
+    max_abs_llr: float = 6.0  # cap on the combined LLR (correlated-evidence guard)
+    description: str = ""
+
+    def thresholds(self) -> dict[str, float]:
+        return {"manipulated_at": self.manipulated_at, "cleared_at": self.cleared_at, "max_abs_llr": self.max_abs_llr}
+
+
+PROFILES: dict[str, Profile] = {
+    # A wrongly paid transfer is costly: flag on moderate support, clear only on moderate support the other way.
+    "finance": Profile("finance", manipulated_at=1.0, cleared_at=-1.0, description="flag early; a false alarm costs a phone call"),
+    # Rejecting a genuine clip is costly too: flag only on moderately strong support.
+    "publisher": Profile("publisher", manipulated_at=2.0, cleared_at=-1.0, description="flag on moderately strong support"),
+    # Evidence intake: conclude only on strong support either way, otherwise inconclusive.
+    "legal": Profile("legal", manipulated_at=3.0, cleared_at=-3.0, description="conclude only on strong support"),
+}
+
+
+class UnknownProfileError(ValueError):
+    pass
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UnknownProfileError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
+
+
+def verbal_scale(llr: float) -> str:
+    if llr == 0:
+        return "no support for either proposition"
+    magnitude = abs(llr)
+    phrase = next(p for bound, p in VERBAL_BANDS if magnitude < bound)
+    side = "H1 (manipulated or synthetic)" if llr > 0 else "H0 (captured as-is)"
+    return f"{phrase} for {side}"
+
+
+def integrity_failures(prov: ProvenanceResult) -> list[str]:
+    return [c for c in prov.failure_codes if not c.startswith("ingredient:") and not c.startswith(CREDENTIAL_CODE_PREFIXES)]
+
+
+def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
+    reasons = [f"provenance_{prov.state.value}"]
+    if prov.state == ProvenanceState.invalid and not integrity_failures(prov):
+        if any(not c.startswith("ingredient:") for c in prov.failure_codes):
+            reasons.append("provenance_credential_failed")
+        if any(c.startswith("ingredient:") for c in prov.failure_codes):
+            reasons.append("provenance_ingredient_failed")
+    if media.extension_mismatch:
+        reasons.append("extension_mismatch")
+    if media.probe_error:
+        reasons.append("container_unparseable")
+    signed = prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted)
+    if prov.hints.ai_generator_hint and not signed:
+        reasons.append("unsigned_ai_metadata_hint")
+    return reasons
+
+
+def fuse(
+    prov: ProvenanceResult,
+    media: MediaInfo,
+    findings: list[Finding],
+    profile: Profile,
+    detectors_available: int | None = None,
+) -> Verdict:
+    """``detectors_available`` is how many detectors are registered at all; it
+    tells "none exists" apart from "none could examine this file"."""
+    available = len(findings) if detectors_available is None else detectors_available
+    props = Propositions()
+    reasons = _provenance_reasons(prov, media)
+    common = {"propositions": props, "profile": profile.name, "thresholds": profile.thresholds(),
+              "detectors_run": len(findings), "detectors_applicable": sum(f.applicable for f in findings)}
+
+    broken = integrity_failures(prov)
+    if prov.state == ProvenanceState.invalid and broken:
+        return Verdict(
+            label=VerdictLabel.tampered,
+            summary=f"The file carries Content Credentials, but its content or signature no longer matches them ({', '.join(broken[:3])}): it was changed after signing.",
+            reasons=reasons + [f"c2pa:{c}" for c in broken],
+            decided_by="provenance",
+            **common,
+        )
+    if prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted) and prov.declared_ai:
+        who = "a trusted signer" if prov.state == ProvenanceState.trusted else "a signer that is not on a trust list"
+        return Verdict(
+            label=VerdictLabel.declared_synthetic,
+            summary=f"The file's Content Credentials, signed by {who}, declare that it was generated or edited with AI ({', '.join(prov.digital_source_types) or 'stated in the actions'}).",
+            reasons=reasons + ["c2pa_declares_ai"],
+            decided_by="provenance",
+            **common,
+        )
+    if prov.state == ProvenanceState.trusted:
+        return Verdict(
+            label=VerdictLabel.authentic_provenance,
+            summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared.",
+            reasons=reasons,
+            decided_by="provenance",
+            **common,
+        )
+
+    applicable = [f for f in findings if f.applicable and f.llr is not None]
+    if available == 0:
+        return Verdict(
+            label=VerdictLabel.inconclusive,
+            summary="Provenance does not settle this file and no manipulation detector is available for it, so no conclusion can be drawn.",
+            reasons=reasons + ["no_detectors_available"],
+            decided_by="none",
+            **common,
+        )
+    if not applicable:
+        why = "; ".join(f"{f.detector}: {f.reason}" for f in findings if f.reason)
+        return Verdict(
+            label=VerdictLabel.inconclusive,
+            summary=f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'}).",
+            reasons=reasons + ["no_applicable_detectors"],
+            decided_by="none",
+            **common,
+        )
+
+    total = sum(f.llr for f in applicable)  # type: ignore[misc]
+    capped = max(-profile.max_abs_llr, min(profile.max_abs_llr, total))
+    if capped != total:
+        reasons.append("llr_capped")
+    verbal = verbal_scale(capped)
+    if capped >= profile.manipulated_at:
+        label, summary = VerdictLabel.likely_manipulated, f"The detectors' evidence gives {verbal} (combined log10 LR {capped:+.2f}): treat this file as likely manipulated or synthetic."
+    elif capped <= profile.cleared_at:
+        label, summary = VerdictLabel.no_manipulation_detected, f"The detectors found no sign of manipulation ({verbal}, combined log10 LR {capped:+.2f}); this does not prove the file is authentic."
+    else:
+        label, summary = VerdictLabel.inconclusive, f"The detectors' evidence is too weak to conclude either way ({verbal}, combined log10 LR {capped:+.2f})."
+    return Verdict(
+        label=label,
+        summary=summary,
+        reasons=reasons + [f"detector:{f.detector}" for f in applicable],
+        decided_by="detectors",
+        llr=capped,
+        verbal=verbal,
+        **common,
+    )

@@ -1,0 +1,152 @@
+"""What a file is, judged from its bytes, and what its container holds.
+
+The extension is only compared with the sniffed type (a mismatch is recorded
+as a hint, not trusted). Probing uses PyAV in-process: FFmpeg's demuxers are
+bounded on the hostile files in the conformance corpus (nested boxes, RIFF
+bombs) and fail fast with an error we map to a typed record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from verifier.errors import NotMediaError
+from verifier.evidence import MediaInfo, MediaKind, StreamInfo
+
+SNIFF_BYTES = 64
+
+
+@dataclass(frozen=True)
+class SniffedType:
+    kind: MediaKind
+    mime_type: str
+    extensions: tuple[str, ...]
+
+
+def _bmff_type(head: bytes) -> SniffedType | None:
+    if head[4:8] == b"styp":
+        return SniffedType(MediaKind.video, "video/iso.segment", (".m4s",))
+    if head[4:8] != b"ftyp":
+        return None
+    brand = head[8:12]
+    compatible = head[16:64]
+    if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis") or b"heic" in compatible:
+        return SniffedType(MediaKind.image, "image/heic", (".heic", ".heif"))
+    if brand in (b"avif", b"avis"):
+        return SniffedType(MediaKind.image, "image/avif", (".avif",))
+    if brand in (b"M4A ", b"M4B ", b"F4A "):
+        return SniffedType(MediaKind.audio, "audio/mp4", (".m4a", ".m4b", ".mp4"))
+    if brand == b"qt  ":
+        return SniffedType(MediaKind.video, "video/quicktime", (".mov", ".qt"))
+    return SniffedType(MediaKind.video, "video/mp4", (".mp4", ".m4v", ".mov", ".3gp"))
+
+
+def _is_mpeg_audio_frame(head: bytes) -> bool:
+    if len(head) < 4 or head[0] != 0xFF or (head[1] & 0xE0) != 0xE0:
+        return False
+    version = (head[1] >> 3) & 0x3
+    layer = (head[1] >> 1) & 0x3
+    bitrate = head[2] >> 4
+    srate = (head[2] >> 2) & 0x3
+    return version != 1 and layer != 0 and bitrate not in (0, 15) and srate != 3
+
+
+def sniff(head: bytes) -> SniffedType | None:
+    """Identify the media type from the first bytes; None when it is not media we handle."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return SniffedType(MediaKind.image, "image/jpeg", (".jpg", ".jpeg", ".jpe"))
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return SniffedType(MediaKind.image, "image/png", (".png",))
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return SniffedType(MediaKind.image, "image/gif", (".gif",))
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return SniffedType(MediaKind.image, "image/tiff", (".tif", ".tiff", ".dng"))
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return SniffedType(MediaKind.image, "image/webp", (".webp",))
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return SniffedType(MediaKind.audio, "audio/wav", (".wav", ".wave"))
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return SniffedType(MediaKind.video, "video/x-msvideo", (".avi",))
+    if head[:4] == b"fLaC":
+        return SniffedType(MediaKind.audio, "audio/flac", (".flac",))
+    if head[:4] == b"OggS":
+        return SniffedType(MediaKind.audio, "audio/ogg", (".ogg", ".oga", ".opus"))
+    if head[:3] == b"ID3" or _is_mpeg_audio_frame(head):
+        return SniffedType(MediaKind.audio, "audio/mpeg", (".mp3",))
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return SniffedType(MediaKind.video, "video/x-matroska", (".mkv", ".webm", ".mka"))
+    if len(head) >= 12:
+        return _bmff_type(head)
+    return None
+
+
+def sniff_file(path: Path) -> SniffedType:
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if not head:
+        raise NotMediaError(f"{path}: file is empty")
+    found = sniff(head)
+    if found is None:
+        raise NotMediaError(
+            f"{path}: not a recognised image, audio or video file (first bytes {head[:8].hex()})"
+        )
+    return found
+
+
+def _float(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)  # Fraction, int, float
+    except (TypeError, ValueError):
+        return None
+
+
+def _stream_info(stream: av.stream.Stream) -> StreamInfo:
+    kind = stream.type if stream.type in ("video", "audio", "subtitle", "data", "attachment") else "unknown"
+    ctx = getattr(stream, "codec_context", None)
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    info: dict[str, object] = {
+        "index": stream.index,
+        "kind": kind,
+        "codec": getattr(ctx, "name", None),
+        "duration_s": duration,
+        "tags": {str(k): str(v) for k, v in (stream.metadata or {}).items()},
+    }
+    if kind == "video" and ctx is not None:
+        rate = stream.average_rate or stream.guessed_rate
+        info.update(width=ctx.width or None, height=ctx.height or None, frame_rate=_float(rate))
+    if kind == "audio" and ctx is not None:
+        info.update(sample_rate=ctx.sample_rate or None, channels=ctx.channels or None)
+    return StreamInfo(**info)  # type: ignore[arg-type]
+
+
+def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> MediaInfo:
+    """Probe the container. A container FFmpeg refuses still yields a MediaInfo
+    (from the sniffed type) with ``probe_error`` set: provenance may still be
+    readable, and the verdict must say what could not be examined."""
+    name = display_name or path.name
+    suffix = Path(name).suffix.lower()
+    mismatch = bool(suffix) and suffix not in sniffed.extensions
+    base = {"kind": sniffed.kind, "mime_type": sniffed.mime_type, "extension_mismatch": mismatch}
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            streams = [_stream_info(s) for s in container.streams]
+            duration = container.duration / av.time_base if container.duration else None
+            tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}
+            fmt = container.format.name
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        return MediaInfo(**base, probe_error=f"container could not be parsed: {exc}")
+    if sniffed.kind == MediaKind.image:
+        duration = None  # image2 reports a nominal 0.04 s
+    elif sniffed.kind == MediaKind.video and not any(s.kind == "video" for s in streams):
+        base["kind"] = MediaKind.audio  # an MP4 holding only audio is an audio file
+    return MediaInfo(**base, container=fmt, duration_s=duration, streams=streams, tags=tags)
+
+
+__all__ = ["SniffedType", "sniff", "sniff_file", "probe"]

@@ -1,0 +1,168 @@
+"""``verify()``: the one function the CLI and the HTTP service both call.
+
+intake -> provenance -> detectors -> fusion -> ledger. Each stage gets the
+stored original (read-only, named by its SHA-256), never the user's path,
+so what is analysed is exactly what was hashed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from detectors.base import DetectorContext, available_detectors, check_llr, get_detector
+from provenance.c2pa_reader import C2paSession
+from provenance.metadata import read_hints
+from provenance.trust import load_trust
+from verifier import toolinfo
+from verifier.config import Settings
+from verifier.errors import NotMediaError
+from verifier.evidence import (
+    Finding,
+    InputInfo,
+    LedgerRef,
+    ProvenanceResult,
+    ProvenanceState,
+    ToolInfo,
+    Verification,
+)
+from verifier.fusion import fuse, get_profile, integrity_failures
+from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, utcnow
+from verifier.media import probe, sniff_file
+
+LEDGER_RECORD_SCHEMA = "av-verifier/ledger-record/v1"
+
+# Append a verification's record to the ledger; returns where it landed.
+LedgerWriter = Callable[[dict[str, Any]], LedgerRef]
+
+
+@dataclass
+class Verifier:
+    """Holds what is costly to build once per run (the c2pa context with every
+    trust anchor parsed, the ledger connection) and verifies files with it."""
+
+    settings: Settings
+    ledger_writer: LedgerWriter | None = None
+    ledger_origin: str | None = None
+    detector_names: list[str] | None = None
+    _session: C2paSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def session(self) -> C2paSession:
+        if self._session is None:
+            self._session = C2paSession(
+                load_trust(self.settings.trust_anchors),
+                remote_manifest_fetch=self.settings.remote_manifest_fetch,
+                ocsp_fetch=self.settings.ocsp_fetch,
+            )
+        return self._session
+
+    def tool_info(self) -> ToolInfo:
+        s = self.settings
+        return ToolInfo(
+            version=toolinfo.tool_version(),
+            c2pa_sdk=toolinfo.c2pa_sdk_version(),
+            python=toolinfo.python_version(),
+            dependency_set_sha256=toolinfo.dependency_set_sha256(),
+            trust_bundle_sha256=self.session.trust.sha256,
+            settings={
+                "profile": s.profile,
+                "remote_manifest_fetch": s.remote_manifest_fetch,
+                "ocsp_fetch": s.ocsp_fetch,
+                "user_trust_anchors": ",".join(str(p) for p in s.trust_anchors) or None,
+            },
+        )
+
+    def verify(self, path: Path, display_path: str | None = None) -> Verification:
+        s = self.settings
+        profile = get_profile(s.profile)  # fail on a bad profile before touching the file
+        custody = CustodyLog(s.custody_log)
+        check_input_path(path)
+        try:
+            sniffed = sniff_file(path)
+        except NotMediaError as exc:
+            custody.append(custody_event(s, "rejected", "", detail=f"{display_path or path}: {exc}"))
+            raise
+        received_at = utcnow()
+        events = [custody.append(custody_event(s, "received", "", detail=str(display_path or path)))]
+        stored = EvidenceStore(s.evidence_dir).ingest(path)
+        sha = stored.hashes.sha256
+        events[0] = events[0].model_copy(update={"sha256": sha})
+        events.append(custody.append(custody_event(
+            s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)"))))
+
+        media = probe(stored.stored_path, sniffed, display_name=path.name)
+        prov = self.session.read(stored.stored_path, sniffed.mime_type)
+        prov = prov.model_copy(update={"hints": read_hints(stored.stored_path, media)})
+
+        record_id = str(uuid.uuid4())
+        findings, available = self._run_detectors(stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id)
+        verdict = fuse(prov, media, findings, profile, detectors_available=available)
+        events.append(custody.append(custody_event(s, "verified", sha, detail=f"{verdict.label.value} ({profile.name})")))
+
+        result = Verification(
+            record_id=record_id,
+            input=InputInfo(
+                path=display_path if display_path is not None else str(path),
+                name=path.name,
+                hashes=stored.hashes,
+                stored_as=str(stored.stored_path),
+                received_at=received_at,
+                operator=s.operator,
+            ),
+            media=media,
+            custody=events,
+            provenance=prov,
+            findings=findings,
+            verdict=verdict,
+            tool=self.tool_info(),
+        )
+        if self.ledger_writer is not None and s.record_to_ledger:
+            ref = self.ledger_writer(ledger_record(result, self.ledger_origin))
+            result = result.model_copy(update={"ledger": ref})
+        return result
+
+    def _run_detectors(self, stored: Path, media, prov: ProvenanceResult, artifact_dir: Path) -> tuple[list[Finding], int]:
+        names = self.detector_names if self.detector_names is not None else available_detectors()
+        if _provenance_settles(prov):
+            return [], len(names)
+        findings: list[Finding] = []
+        ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir)
+        for name in names:
+            det = get_detector(name)
+            if not det.applies_to(media):
+                continue
+            try:
+                finding = det.analyze(ctx)
+                finding = finding.model_copy(update={"llr": check_llr(finding.llr)})
+            except Exception as exc:  # a detector bug must not lose the verdict record
+                finding = Finding(
+                    detector=det.name, version=det.version, modality=det.modality,  # type: ignore[arg-type]
+                    weights_sha256=det.weights_sha256, applicable=False,
+                    reason=f"detector failed: {type(exc).__name__}: {exc}",
+                )
+            findings.append(finding)
+        return findings, len(names)
+
+
+def _provenance_settles(prov: ProvenanceResult) -> bool:
+    """Trusted-and-intact or tampered manifests decide alone (detectors may be
+    forced later by policy); everything else needs detector evidence."""
+    if prov.state == ProvenanceState.trusted:
+        return True
+    if prov.state == ProvenanceState.invalid and integrity_failures(prov):
+        return True
+    return prov.state == ProvenanceState.valid_untrusted and prov.declared_ai
+
+
+def ledger_record(result: Verification, origin: str | None) -> dict[str, Any]:
+    """The document hashed into the ledger: the verification minus its own
+    ledger reference (which cannot exist before the append), plus the origin."""
+    return {
+        "schema": LEDGER_RECORD_SCHEMA,
+        "record_id": result.record_id,
+        "ledger_origin": origin,
+        "verification": result.model_dump(mode="json", by_alias=True, exclude={"ledger"}),
+    }
