@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol, runtime_checkable
+from typing import Callable, ClassVar, Iterator, Protocol, runtime_checkable
 
 from verifier.evidence import Finding, MediaInfo, ProvenanceResult
 
@@ -67,6 +68,16 @@ def register(name: str) -> Callable[[Callable[[], Detector]], Callable[[], Detec
         return factory
 
     return deco
+
+
+@contextmanager
+def registered(name: str, factory: Callable[[], Detector]) -> Iterator[None]:
+    """Register a detector for the duration of a block (tests, plug-ins tried once)."""
+    register(name)(factory)
+    try:
+        yield
+    finally:
+        _REGISTRY.pop(name, None)
 
 
 def load_builtin_detectors() -> None:

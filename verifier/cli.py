@@ -24,6 +24,7 @@ from verifier.errors import (
     EXIT_MANIPULATED,
     EXIT_OK,
     EXIT_TAMPERED,
+    NotMediaError,
     VerifierError,
     most_severe,
 )
@@ -57,18 +58,19 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, str]]:
-    """Files as given, and directories walked in sorted order (hidden entries skipped)."""
+def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
+    """(path, path as shown, found by walking a directory). Directories are
+    walked in sorted order, hidden entries skipped, symlinks not followed."""
     for p in paths:
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if not name.startswith("."):
-                        full = Path(root) / name
-                        yield full, str(full)
+                    full = Path(root) / name
+                    if not name.startswith(".") and not full.is_symlink():
+                        yield full, str(full), True
         else:
-            yield p, str(p)
+            yield p, str(p), False
 
 
 def _open_ledger(settings: Settings):
@@ -89,7 +91,7 @@ def _ledger_writer(ledger):
 
 @app.command()
 def verify(
-    files: Annotated[list[Path], typer.Argument(help="Files or directories to verify.", show_default=False)],
+    files: Annotated[list[str], typer.Argument(help="Files or directories to verify.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document per file (JSON Lines).")] = False,
     profile: Annotated[str, typer.Option(help=f"Decision profile: {', '.join(PROFILES)}.")] = "finance",
     trust_anchors: Annotated[Optional[list[Path]], typer.Option("--trust-anchors", help="PEM file of extra C2PA trust anchors (repeatable).")] = None,
@@ -129,24 +131,27 @@ def verify(
             verifier.session  # parse the trust anchors once; a bad --trust-anchors fails here
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
-        for path, shown in iter_inputs(files):
-            codes.append(_verify_one(verifier, path, shown, as_json))
+        for path, shown, walked in iter_inputs([Path(f) for f in files]):
+            codes.append(_verify_one(verifier, path, shown, as_json, walked))
     finally:
         if ledger is not None:
             ledger.close()
     raise typer.Exit(most_severe(codes))
 
 
-def _verify_one(verifier, path: Path, shown: str, as_json: bool) -> int:
+def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False) -> int:
     try:
         result: Verification = verifier.verify(path, display_path=shown)
-    except (VerifierError, UnknownProfileError) as exc:
-        code = getattr(exc, "exit_code", EXIT_INPUT_ERROR)
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+    except NotMediaError as exc:
+        if not walked:
+            return _report_error(exc, shown, as_json)
+        # A non-media file met while walking a folder was not asked for by name.
+        err.print(f"skipped: {exc}", markup=False, soft_wrap=True)
         if as_json:
-            kind = "input_error" if code == EXIT_INPUT_ERROR else "error"
-            print(json.dumps({"input": {"path": shown}, "error": {"type": kind, "message": str(exc)}}), flush=True)
-        return code
+            print(json.dumps({"input": {"path": shown}, "skipped": {"reason": str(exc)}}), flush=True)
+        return EXIT_OK
+    except (VerifierError, UnknownProfileError) as exc:
+        return _report_error(exc, shown, as_json)
     except Exception as exc:  # a bug: say so plainly, keep going with the other files
         if os.environ.get("VERIFIER_DEBUG"):
             raise
@@ -161,6 +166,15 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool) -> int:
 
         print_summary(out, result)
     return LABEL_EXIT.get(result.verdict.label, EXIT_OK)
+
+
+def _report_error(exc: Exception, shown: str, as_json: bool) -> int:
+    code = getattr(exc, "exit_code", EXIT_INPUT_ERROR)
+    err.print(f"error: {exc}", markup=False, soft_wrap=True)
+    if as_json:
+        kind = "input_error" if code == EXIT_INPUT_ERROR else "error"
+        print(json.dumps({"input": {"path": shown}, "error": {"type": kind, "message": str(exc)}}), flush=True)
+    return code
 
 
 def _mount_optional() -> None:

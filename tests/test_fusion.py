@@ -1,0 +1,142 @@
+"""Fusion with constructed findings: provenance first, then summed LLRs by profile."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from verifier.evidence import Finding, MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, VerdictLabel
+from verifier.fusion import PROFILES, fuse, get_profile, verbal_scale, UnknownProfileError
+
+MEDIA = MediaInfo(kind=MediaKind.video, mime_type="video/mp4")
+ABSENT = ProvenanceResult(state=ProvenanceState.absent)
+
+
+def finding(name: str, llr: float | None, applicable: bool = True, reason: str = "") -> Finding:
+    return Finding(detector=name, version="1", modality="audio", applicable=applicable, llr=llr, raw_score=0.5, reason=reason)
+
+
+def test_no_detectors_is_inconclusive_and_says_so():
+    v = fuse(ABSENT, MEDIA, [], get_profile("finance"), detectors_available=0)
+    assert v.label == VerdictLabel.inconclusive
+    assert "no_detectors_available" in v.reasons
+    assert v.llr is None
+
+
+def test_detectors_present_but_none_applicable():
+    v = fuse(ABSENT, MEDIA, [finding("voice", None, applicable=False, reason="no speech")], get_profile("finance"))
+    assert v.label == VerdictLabel.inconclusive
+    assert "no_applicable_detectors" in v.reasons
+    assert "no speech" in v.summary
+
+
+def test_llrs_are_summed_over_applicable_findings_only():
+    fs = [finding("a", 0.7), finding("b", 0.6), finding("c", 5.0, applicable=False)]
+    v = fuse(ABSENT, MEDIA, fs, get_profile("finance"))
+    assert v.llr == pytest.approx(1.3)
+    assert v.label == VerdictLabel.likely_manipulated
+    assert v.decided_by == "detectors"
+    assert v.detectors_applicable == 2
+
+
+@pytest.mark.parametrize(
+    "llr,finance,publisher,legal",
+    [
+        (1.5, "likely_manipulated", "inconclusive", "inconclusive"),
+        (2.5, "likely_manipulated", "likely_manipulated", "inconclusive"),
+        (3.5, "likely_manipulated", "likely_manipulated", "likely_manipulated"),
+        (0.0, "inconclusive", "inconclusive", "inconclusive"),
+        (-1.5, "no_manipulation_detected", "no_manipulation_detected", "inconclusive"),
+        (-3.5, "no_manipulation_detected", "no_manipulation_detected", "no_manipulation_detected"),
+    ],
+)
+def test_profiles_change_the_label_not_the_evidence(llr, finance, publisher, legal):
+    labels = {}
+    for name in ("finance", "publisher", "legal"):
+        v = fuse(ABSENT, MEDIA, [finding("a", llr)], PROFILES[name])
+        assert v.llr == pytest.approx(llr)
+        labels[name] = v.label.value
+    assert labels == {"finance": finance, "publisher": publisher, "legal": legal}
+
+
+def test_never_says_authentic_from_detectors():
+    v = fuse(ABSENT, MEDIA, [finding("a", -5.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.no_manipulation_detected
+    assert "does not prove" in v.summary
+
+
+def test_combined_llr_is_capped():
+    v = fuse(ABSENT, MEDIA, [finding("a", 5.0), finding("b", 5.0)], get_profile("finance"))
+    assert v.llr == pytest.approx(6.0)
+    assert "llr_capped" in v.reasons
+
+
+def test_integrity_failure_is_tampered_even_with_exonerating_detectors():
+    prov = ProvenanceResult(state=ProvenanceState.invalid, failure_codes=["signingCredential.untrusted", "assertion.dataHash.mismatch"])
+    v = fuse(prov, MEDIA, [finding("a", -4.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.tampered
+    assert "c2pa:assertion.dataHash.mismatch" in v.reasons
+    assert "c2pa:signingCredential.untrusted" not in v.reasons
+
+
+def test_credential_only_failure_is_not_called_tampered():
+    prov = ProvenanceResult(state=ProvenanceState.invalid, failure_codes=["signingCredential.untrusted", "signingCredential.expired"])
+    v = fuse(prov, MEDIA, [], get_profile("finance"), detectors_available=0)
+    assert v.label == VerdictLabel.inconclusive
+    assert "provenance_credential_failed" in v.reasons
+
+
+def test_ingredient_only_failure_is_not_called_tampered():
+    prov = ProvenanceResult(state=ProvenanceState.invalid, failure_codes=["ingredient:assertion.dataHash.mismatch"])
+    v = fuse(prov, MEDIA, [finding("a", -2.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.no_manipulation_detected
+    assert "provenance_ingredient_failed" in v.reasons
+
+
+def test_trusted_and_declared_ai_is_declared_synthetic():
+    prov = ProvenanceResult(state=ProvenanceState.trusted, declared_ai=True, digital_source_types=["trainedAlgorithmicMedia"])
+    v = fuse(prov, MEDIA, [], get_profile("legal"))
+    assert v.label == VerdictLabel.declared_synthetic
+    assert v.decided_by == "provenance"
+
+
+def test_untrusted_signer_declaring_ai_is_still_declared_synthetic():
+    prov = ProvenanceResult(state=ProvenanceState.valid_untrusted, declared_ai=True)
+    assert fuse(prov, MEDIA, [], get_profile("finance")).label == VerdictLabel.declared_synthetic
+
+
+def test_trusted_intact_is_authentic_provenance():
+    prov = ProvenanceResult(state=ProvenanceState.trusted, signer_issuer="Example News")
+    v = fuse(prov, MEDIA, [], get_profile("finance"))
+    assert v.label == VerdictLabel.authentic_provenance
+    assert "Example News" in v.summary
+
+
+def test_untrusted_signer_does_not_settle():
+    prov = ProvenanceResult(state=ProvenanceState.valid_untrusted)
+    v = fuse(prov, MEDIA, [finding("a", 2.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.likely_manipulated
+
+
+@pytest.mark.parametrize(
+    "llr,phrase",
+    [(0.5, "weak support for H1"), (1.5, "moderate support for H1"), (2.5, "moderately strong support for H1"),
+     (3.5, "strong support for H1"), (5.0, "very strong support for H1"), (7.0, "extremely strong support for H1"),
+     (-2.5, "moderately strong support for H0"), (0.0, "no support for either")],
+)
+def test_verbal_scale_enfsi_bands(llr, phrase):
+    assert verbal_scale(llr).startswith(phrase)
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(UnknownProfileError, match="choose one of"):
+        get_profile("lenient")
+
+
+def test_nonfinite_llr_is_rejected_by_the_detector_guard():
+    from detectors.base import check_llr
+
+    with pytest.raises(ValueError):
+        check_llr(math.nan)
+    assert check_llr(None) is None

@@ -1,0 +1,141 @@
+"""Hostile and broken input: a one-line error or a typed state, the right exit
+code, never a traceback, in under 2 s each (timed in the subprocess call's
+timeout, which fails the test instead of hanging CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from tests.conftest import CONFORMANCE, assert_no_traceback, run_cli
+from verifier.errors import EXIT_INPUT_ERROR, EXIT_OK
+
+
+def _verify(path, data_dir, *extra):
+    start = time.monotonic()
+    r = run_cli("verify", "--no-ledger", *extra, str(path), data_dir=data_dir, timeout=10)
+    elapsed = time.monotonic() - start
+    assert_no_traceback(r)
+    return r, elapsed
+
+
+def _one_error_line(r) -> str:
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("empty.mp4", b"", "file is empty"),
+        ("notes.wav", b"Dear CFO, please wire the money today.\n" * 20, "not a recognised"),
+        ("random.jpg", bytes(range(256)) * 64, "not a recognised"),
+    ],
+)
+def test_not_media(tmp_path, data_dir, name, content, needle):
+    p = tmp_path / name
+    p.write_bytes(content)
+    r, elapsed = _verify(p, data_dir)
+    assert r.code == EXIT_INPUT_ERROR
+    assert needle in _one_error_line(r)
+    assert elapsed < 2.0
+
+
+def test_random_bytes_json_mode_reports_an_error_document(tmp_path, data_dir):
+    p = tmp_path / "blob.bin"
+    p.write_bytes(os.urandom(4096).replace(b"\xff", b"\x00"))
+    r, _ = _verify(p, data_dir, "--json")
+    assert r.code == EXIT_INPUT_ERROR
+    doc = json.loads(r.stdout)
+    assert doc["error"]["type"] == "input_error" and doc["input"]["path"] == str(p)
+
+
+def test_missing_path(tmp_path, data_dir):
+    r, _ = _verify(tmp_path / "nope.mp4", data_dir)
+    assert r.code == EXIT_INPUT_ERROR
+    assert "no such file" in _one_error_line(r)
+
+
+def test_empty_directory_is_not_an_error_but_a_directory_of_junk_is_skipped(tmp_path, data_dir):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "readme.txt").write_text("hello")
+    r, _ = _verify(tmp_path / "in", data_dir)
+    assert r.code == EXIT_OK
+    assert "skipped" in r.stderr
+
+
+@pytest.mark.parametrize("fmt,keep", [("mp4", 0.5), ("wav", 0.3), ("mov", 0.6), ("mp3", 0.4)])
+def test_truncated_media(media_fixtures, tmp_path, data_dir, fmt, keep):
+    data = media_fixtures[1][fmt]["signed"].read_bytes()
+    p = tmp_path / f"truncated.{fmt}"
+    p.write_bytes(data[: int(len(data) * keep)])
+    r, elapsed = _verify(p, data_dir, "--json")
+    assert elapsed < 2.0
+    assert r.code in (EXIT_OK, EXIT_INPUT_ERROR, 10), r.stderr
+    if r.code != EXIT_INPUT_ERROR:
+        doc = json.loads(r.stdout)
+        assert doc["provenance"]["state"] in ("invalid", "unreadable", "absent")
+        assert doc["verdict"]["label"] in ("tampered", "inconclusive")
+
+
+def test_wrong_extension_is_detected_from_bytes(media_fixtures, tmp_path, data_dir, test_root):
+    p = tmp_path / "holiday.jpg"
+    shutil.copyfile(media_fixtures[1]["wav"]["signed"], p)
+    r, _ = _verify(p, data_dir, "--json", "--trust-anchors", str(test_root))
+    doc = json.loads(r.stdout)
+    assert doc["media"]["mime_type"] == "audio/wav"
+    assert doc["media"]["extension_mismatch"] is True
+    assert doc["provenance"]["state"] == "trusted"
+    assert "extension_mismatch" in doc["verdict"]["reasons"]
+
+
+def test_unreadable_file(media_fixtures, tmp_path):
+    p = tmp_path / "locked.jpg"
+    shutil.copyfile(media_fixtures[1]["jpg"]["plain"], p)
+    p.chmod(0o000)
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        # Root reads anything: drop the capabilities that override file permissions.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        drop = "-dac_override,-dac_read_search"
+        prefix = (setpriv, "--bounding-set", drop, "--inh-caps", drop, "--")
+    r = run_cli("verify", "--no-ledger", str(p), data_dir=tmp_path / "data", timeout=10, prefix=prefix)
+    assert_no_traceback(r)
+    assert r.code == EXIT_INPUT_ERROR, r.stderr
+    assert "permission denied" in _one_error_line(r)
+
+
+@pytest.mark.parametrize(
+    "rel,state",
+    [
+        ("audio/c2pa-rs/adversarial/riff_bomb_1000.wav", "absent"),
+        ("video/c2pa-rs/adversarial/nested_moov_1000.mp4", "unreadable"),
+        ("image/c2pa-rs/adversarial/tiff_poc.tiff", "unreadable"),
+        ("audio/c2pa-rs/adversarial/id3v23_compression_underflow.mp3", "absent"),
+    ],
+)
+def test_adversarial_corpus_files(conformance_dir, data_dir, rel, state):
+    r, elapsed = _verify(conformance_dir / rel, data_dir, "--json")
+    assert elapsed < 2.0
+    assert r.code == EXIT_OK, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["provenance"]["state"] == state
+    assert doc["verdict"]["label"] == "inconclusive"
+
+
+def test_unknown_profile_and_bad_anchor_file(media_fixtures, tmp_path, data_dir):
+    f = media_fixtures[1]["jpg"]["plain"]
+    r, _ = _verify(f, data_dir, "--profile", "lenient")
+    assert r.code == EXIT_INPUT_ERROR and "unknown profile" in _one_error_line(r)
+    bad = tmp_path / "anchors.pem"
+    bad.write_text("not a certificate")
+    r, _ = _verify(f, data_dir, "--trust-anchors", str(bad))
+    assert r.code == EXIT_INPUT_ERROR and "not a PEM or DER certificate" in _one_error_line(r)

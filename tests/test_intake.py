@@ -1,0 +1,121 @@
+"""Intake: hashes of the original bytes, content-addressed read-only store, custody trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+
+from verifier.config import Settings
+from verifier.errors import FileTooLargeError, InputError, NotMediaError
+from verifier.intake import CustodyLog, EvidenceStore, check_input_path
+from verifier.media import probe, sniff, sniff_file
+from verifier.pipeline import Verifier
+
+
+def test_hashes_match_hashlib_and_store_is_content_addressed(tmp_path):
+    src = tmp_path / "f.bin"
+    data = os.urandom(3 * (1 << 20) + 17)  # several chunks plus a tail
+    src.write_bytes(data)
+    store = EvidenceStore(tmp_path / "ev")
+    first = store.ingest(src)
+    assert first.hashes.sha256 == hashlib.sha256(data).hexdigest()
+    assert first.hashes.sha512 == hashlib.sha512(data).hexdigest()
+    assert first.hashes.size == len(data)
+    assert first.stored_path.name == first.hashes.sha256
+    assert first.stored_path.read_bytes() == data
+    assert not (first.stored_path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    again = store.ingest(src)
+    assert again.stored_path == first.stored_path and not again.newly_stored
+    assert list((tmp_path / "ev" / "incoming").iterdir()) == []
+
+
+def test_store_never_overwrites_an_existing_original(tmp_path):
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"x" * 1000)
+    store = EvidenceStore(tmp_path / "ev")
+    stored = store.ingest(src).stored_path
+    inode = stored.stat().st_ino
+    store.ingest(src)
+    assert stored.stat().st_ino == inode
+
+
+def test_size_limit(tmp_path):
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"\0" * (2 << 20))
+    with pytest.raises(FileTooLargeError):
+        EvidenceStore(tmp_path / "ev").ingest(src, max_bytes=1 << 20)
+    assert list((tmp_path / "ev" / "incoming").iterdir()) == []
+
+
+def test_input_path_checks(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        check_input_path(tmp_path / "missing")
+    with pytest.raises(InputError, match="is a directory"):
+        check_input_path(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "head,mime",
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "audio/mpeg"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", "video/mp4"),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  ", "video/quicktime"),
+        (b"\x00\x00\x00\x1cftypM4A \x00\x00\x02\x00M4A mp42", "audio/mp4"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "image/heic"),
+        (b"fLaC\x00\x00\x00\x22", "audio/flac"),
+    ],
+)
+def test_sniff_from_bytes(head, mime):
+    assert sniff(head.ljust(64, b"\0")).mime_type == mime
+
+
+def test_sniff_rejects_text_and_empty(tmp_path):
+    assert sniff(b"hello world, this is not media at all....") is None
+    empty = tmp_path / "e.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(NotMediaError, match="empty"):
+        sniff_file(empty)
+
+
+def test_probe_reports_streams(media_fixtures):
+    mp4 = media_fixtures[1]["mp4"]["plain"]
+    info = probe(mp4, sniff_file(mp4))
+    kinds = sorted(s.kind for s in info.streams)
+    assert kinds == ["audio", "video"]
+    video = next(s for s in info.streams if s.kind == "video")
+    assert (video.codec, video.width, video.height) == ("h264", 128, 96)
+    assert video.frame_rate == pytest.approx(15)
+    audio = next(s for s in info.streams if s.kind == "audio")
+    assert audio.sample_rate == 44100 and audio.channels == 1
+    assert 0.9 < info.duration_s < 1.2
+    m4a = media_fixtures[1]["m4a"]["plain"]
+    assert probe(m4a, sniff_file(m4a)).kind.value == "audio"
+
+
+def test_verify_records_custody_events(media_fixtures, tmp_path):
+    settings = Settings(data_dir=tmp_path, operator="alice@intake")
+    result = Verifier(settings, detector_names=[]).verify(media_fixtures[1]["png"]["plain"])
+    actions = [e.action for e in result.custody]
+    assert actions == ["received", "stored", "verified"]
+    assert all(e.operator == "alice@intake" and e.sha256 == result.input.hashes.sha256 for e in result.custody)
+    log = [json.loads(line) for line in settings.custody_log.read_text().splitlines()]
+    assert [e["action"] for e in log] == ["received", "stored", "verified"]
+    assert result.input.stored_as.endswith(result.input.hashes.sha256)
+
+
+def test_rejected_input_leaves_a_custody_record(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not media")
+    settings = Settings(data_dir=tmp_path / "d")
+    with pytest.raises(NotMediaError):
+        Verifier(settings, detector_names=[]).verify(junk)
+    (event,) = [json.loads(line) for line in settings.custody_log.read_text().splitlines()]
+    assert event["action"] == "rejected" and "junk.mp4" in event["detail"]
