@@ -15,8 +15,8 @@ from verifier.evidence import MediaInfo, MetadataHints
 
 SCAN_BYTES = 512 * 1024
 
-_XMP_DST = re.compile(rb"digitalsourcetype[\"'=>\s]*[^\"'<]*?/digitalsourcetype/([A-Za-z]+)", re.IGNORECASE)
-_XMP_TOOL = re.compile(rb"<?xmp:CreatorTool>?[=\"']?\s*([^<\"']{2,80})", re.IGNORECASE)
+_DST_URI = b"/digitalsourcetype/"
+_XMP_TOOL = re.compile(rb"xmp:CreatorTool(?:>|=[\"'])\s*([^<\"']{2,80})")
 _EXIF_SOFTWARE_KEYS = ("software", "encoder", "encoded_by", "creation_tool", "comment", "handler_name")
 # Strings generators leave in unsigned metadata (PNG text chunks, XMP, tags).
 _AI_MARKERS = (
@@ -48,9 +48,12 @@ def read_hints(path: Path, media: MediaInfo) -> MetadataHints:
     except OSError:
         head = b""
     dst = None
-    if m := _XMP_DST.search(head):
-        dst = m.group(1).decode("ascii", "replace")
-    if m := _XMP_TOOL.search(head):
+    # Plain find() on the lowered head: a regex over 512 KiB cost 25 ms here.
+    at = head.lower().find(_DST_URI)
+    if at >= 0:
+        word = re.match(rb"[A-Za-z]+", head[at + len(_DST_URI):at + len(_DST_URI) + 64])
+        dst = word.group(0).decode("ascii") if word else None
+    if b"CreatorTool" in head and (m := _XMP_TOOL.search(head)):
         tool = m.group(1).decode("utf-8", "replace").strip()
         if tool and tool not in software:
             software.append(tool)

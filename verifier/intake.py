@@ -3,11 +3,12 @@
 The file is read once, in chunks. SHA-256 is computed on the reading thread
 while the chunk is written to a temporary file in the evidence store; SHA-512
 runs on a second thread fed through a bounded queue (hashlib releases the GIL
-on large buffers), so the two hashes cost about as much wall time as one and
-memory stays flat for any file size. The copy is then renamed to its SHA-256
-(content addressing: same bytes stored once, never overwritten) and made
-read-only. Every later stage reads the stored copy, so what was verified is
-exactly what was hashed.
+on large buffers) and may finish while the container is probed, so the two
+hashes cost about as much wall time as one and memory stays flat for any file
+size. The copy is then linked to its SHA-256 name (content addressing: same
+bytes stored once, never overwritten), fsync'd when new, and made read-only.
+Every later stage reads the stored copy, so what was verified is exactly what
+was hashed.
 """
 
 from __future__ import annotations
@@ -28,14 +29,28 @@ from verifier.errors import EvidenceStoreError, FileTooLargeError, InputError
 from verifier.evidence import CustodyEvent, FileHashes
 
 CHUNK = 1 << 20
+# Chunks the SHA-512 thread may lag behind by. 64 MiB lets it finish during
+# probing and C2PA validation for files up to ~100 MB while keeping memory
+# bounded for any size.
+SHA512_BACKLOG = 64
 DEFAULT_MAX_BYTES = 64 << 30  # 64 GiB: above this, refuse rather than fill the disk
 
 
 @dataclass(frozen=True)
 class StoredOriginal:
-    hashes: FileHashes
+    """The stored copy, named by its SHA-256. The SHA-512 may still be
+    finishing on its own thread (it is the slower hash): ``hashes()`` waits
+    for it, so callers can probe and validate the file in the meantime."""
+
+    sha256: str
+    size: int
     stored_path: Path
     newly_stored: bool
+    _sha512: "_Sha512Worker"
+
+    def hashes(self) -> FileHashes:
+        self._sha512.join()
+        return FileHashes(sha256=self.sha256, sha512=self._sha512.digest.hexdigest(), size=self.size)
 
 
 def utcnow() -> datetime:
@@ -64,7 +79,7 @@ class _Sha512Worker(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="sha512", daemon=True)
         self.digest = hashlib.sha512()
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=SHA512_BACKLOG)
 
     def run(self) -> None:
         while (chunk := self.chunks.get()) is not None:
@@ -92,7 +107,7 @@ class EvidenceStore:
         size = 0
         tmp = tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
         try:
-            with open(source, "rb") as src, open(tmp, "xb") as dst:
+            with open(source, "rb") as src, open(tmp, "xb", buffering=0) as dst:
                 while chunk := src.read(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
@@ -101,38 +116,45 @@ class EvidenceStore:
                         )
                     worker.chunks.put(chunk)
                     sha256.update(chunk)
-                    dst.write(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
+                    view = memoryview(chunk)
+                    while view:  # unbuffered writes may be partial
+                        view = view[dst.write(view):]
+                hex256 = sha256.hexdigest()
+                final = self.path_for(hex256)
+                newly = not final.exists()
+                if newly:  # only a new original needs to reach the disk
+                    os.fsync(dst.fileno())
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            self._abandon(tmp, worker)
             if exc.errno == errno.ENOSPC:
                 raise EvidenceStoreError(f"evidence store {self.root}: disk full") from None
             raise InputError(f"{source}: read failed ({exc.strerror})") from None
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            self._abandon(tmp, worker)
             raise
-        finally:
-            worker.chunks.put(None)
-            worker.join()
-        hex256 = sha256.hexdigest()
-        hashes = FileHashes(sha256=hex256, sha512=worker.digest.hexdigest(), size=size)
-        final = self.path_for(hex256)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
+        worker.chunks.put(None)
         try:
-            # link() fails if the name exists: an existing original is never replaced.
-            os.link(tmp, final)
-            newly = True
-        except FileExistsError:
-            newly = False
-            if final.stat().st_size != size:
+            if newly:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                try:
+                    # link() fails if the name exists: an existing original is never replaced.
+                    os.link(tmp, final)
+                except FileExistsError:  # a concurrent intake of the same bytes won the race
+                    newly = False
+            if not newly and final.stat().st_size != size:
                 raise EvidenceStoreError(
                     f"evidence store corrupt: {final} does not hold {size} bytes; refusing to continue"
-                ) from None
+                )
         finally:
             tmp.unlink(missing_ok=True)
-        return StoredOriginal(hashes=hashes, stored_path=final, newly_stored=newly)
+        return StoredOriginal(sha256=hex256, size=size, stored_path=final, newly_stored=newly, _sha512=worker)
+
+    @staticmethod
+    def _abandon(tmp: Path, worker: _Sha512Worker) -> None:
+        tmp.unlink(missing_ok=True)
+        worker.chunks.put(None)
+        worker.join()
 
 
 class CustodyLog:
@@ -144,17 +166,20 @@ class CustodyLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, event: CustodyEvent) -> CustodyEvent:
+    def append(self, event: CustodyEvent, *, sync: bool = True) -> CustodyEvent:
+        """``sync=False`` defers the fsync to the next synced append (the end
+        of the same verification), which then makes all earlier events durable."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(event.model_dump(mode="json"), sort_keys=True) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
-            os.fsync(fd)
+            if sync:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
         return event
 
 
-def custody_event(settings: Settings, action: str, sha256: str, detail: str = "") -> CustodyEvent:
-    return CustodyEvent(at=utcnow(), operator=settings.operator, action=action, sha256=sha256, detail=detail)
+def custody_event(settings: Settings, action: str, sha256: str, detail: str = "", at: datetime | None = None) -> CustodyEvent:
+    return CustodyEvent(at=at or utcnow(), operator=settings.operator, action=action, sha256=sha256, detail=detail)

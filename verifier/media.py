@@ -17,6 +17,10 @@ from verifier.errors import NotMediaError
 from verifier.evidence import MediaInfo, MediaKind, StreamInfo
 
 SNIFF_BYTES = 64
+# FFmpeg's stream-info probe decodes packets until it has read this much. The
+# default (5 MB) makes opening a 50 MB MP4 take ~75 ms; 64 KiB gave identical
+# stream parameters on every file of the conformance and development corpora.
+PROBE_OPTIONS = {"probesize": "65536"}
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> 
     mismatch = bool(suffix) and suffix not in sniffed.extensions
     base = {"kind": sniffed.kind, "mime_type": sniffed.mime_type, "extension_mismatch": mismatch}
     try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        with av.open(str(path), mode="r", metadata_errors="ignore", options=PROBE_OPTIONS) as container:
             streams = [_stream_info(s) for s in container.streams]
             duration = container.duration / av.time_base if container.duration else None
             tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}

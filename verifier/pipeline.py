@@ -8,6 +8,7 @@ so what is analysed is exactly what was hashed.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -48,6 +49,7 @@ class Verifier:
     ledger_origin: str | None = None
     detector_names: list[str] | None = None
     _session: C2paSession | None = field(default=None, init=False, repr=False)
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="probe"), init=False, repr=False)
 
     @property
     def session(self) -> C2paSession:
@@ -86,16 +88,20 @@ class Verifier:
             custody.append(custody_event(s, "rejected", "", detail=f"{display_path or path}: {exc}"))
             raise
         received_at = utcnow()
-        events = [custody.append(custody_event(s, "received", "", detail=str(display_path or path)))]
         stored = EvidenceStore(s.evidence_dir).ingest(path)
-        sha = stored.hashes.sha256
-        events[0] = events[0].model_copy(update={"sha256": sha})
-        events.append(custody.append(custody_event(
-            s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)"))))
-
-        media = probe(stored.stored_path, sniffed, display_name=path.name)
+        sha = stored.sha256
+        events = [
+            custody.append(custody_event(s, "received", sha, detail=str(display_path or path), at=received_at), sync=False),
+            custody.append(custody_event(
+                s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)")), sync=False),
+        ]
+        # Probe (PyAV) on a worker thread while c2pa validates on this one;
+        # both release the GIL, and the SHA-512 finishes on its own thread.
+        probing = self._pool.submit(probe, stored.stored_path, sniffed, path.name)
         prov = self.session.read(stored.stored_path, sniffed.mime_type)
+        media = probing.result()
         prov = prov.model_copy(update={"hints": read_hints(stored.stored_path, media)})
+        hashes = stored.hashes()
 
         record_id = str(uuid.uuid4())
         findings, available = self._run_detectors(stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id)
@@ -107,7 +113,7 @@ class Verifier:
             input=InputInfo(
                 path=display_path if display_path is not None else str(path),
                 name=path.name,
-                hashes=stored.hashes,
+                hashes=hashes,
                 stored_as=str(stored.stored_path),
                 received_at=received_at,
                 operator=s.operator,
