@@ -1,0 +1,1 @@
+"""HTTP service: the same ``Verifier.verify`` as the CLI, behind FastAPI."""

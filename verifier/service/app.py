@@ -1,0 +1,102 @@
+"""FastAPI application: ``POST /v1/verify`` takes one file, returns the same
+Verification document ``verifier verify --json`` prints.
+
+Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
+422 bad parameters. The upload is streamed to a temporary file in the data
+directory (never held in memory), then verified like a local file; the
+original filename is kept as ``input.path``.
+
+Run: ``uvicorn --factory verifier.service.app:create_app`` (binds to
+127.0.0.1 by default; put it behind your own TLS and authentication).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+
+from verifier import __version__
+from verifier.config import Settings
+from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, VerifierError
+from verifier.fusion import PROFILES
+from verifier.pipeline import Verifier
+
+DEFAULT_MAX_UPLOAD = 2 << 30
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message}})
+
+
+def create_app(settings: Settings | None = None, *, max_upload: int | None = None, ledger: Any = None) -> FastAPI:
+    settings = settings or Settings()
+    limit = max_upload or int(os.environ.get("VERIFIER_MAX_UPLOAD", DEFAULT_MAX_UPLOAD))
+    verifiers: dict[str, Verifier] = {}
+    lock = threading.Lock()  # one verification at a time: the machine has few cores and c2pa holds one context
+
+    if ledger is None and settings.record_to_ledger:
+        from verifier.ledger import Ledger
+
+        ledger = Ledger.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if ledger is not None:
+            ledger.close()
+
+    app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan)
+
+    def verifier_for(profile: str) -> Verifier:
+        if profile not in verifiers:
+            v = Verifier(settings.with_(profile=profile))
+            if ledger is not None:
+                from verifier.cli import _ledger_writer
+
+                v.ledger_writer, v.ledger_origin = _ledger_writer(ledger), ledger.origin
+            verifiers[profile] = v
+        return verifiers[profile]
+
+    @app.get("/v1/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/v1/verify")
+    def verify(file: UploadFile = File(...), profile: str = Form("finance")):
+        if profile not in PROFILES:
+            return _error(422, "bad_profile", f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+        name = Path(file.filename or "upload").name or "upload"
+        incoming = settings.data_dir / "uploads"
+        incoming.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=incoming) as tmp:
+            dest = Path(tmp) / name
+            try:
+                _copy_limited(file, dest, limit)
+            except FileTooLargeError as exc:
+                return _error(413, "too_large", str(exc))
+            with lock:
+                try:
+                    result = verifier_for(profile).verify(dest, display_path=name)
+                except VerifierError as exc:
+                    status = 400 if exc.exit_code == EXIT_INPUT_ERROR else 500
+                    return _error(status, "input_error" if status == 400 else "error", str(exc).replace(str(dest), name))
+        return JSONResponse(content=result.model_dump(mode="json", by_alias=True))
+
+    return app
+
+
+def _copy_limited(upload: UploadFile, dest: Path, limit: int) -> None:
+    copied = 0
+    with open(dest, "wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            copied += len(chunk)
+            if copied > limit:
+                raise FileTooLargeError(f"upload larger than the {limit} byte limit")
+            out.write(chunk)
