@@ -101,6 +101,7 @@ def verify(
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record verdicts in the ledger.")] = False,
     remote_manifests: Annotated[bool, typer.Option("--remote-manifests", help="Allow fetching remote C2PA manifests (network).")] = False,
     ocsp: Annotated[bool, typer.Option("--ocsp", help="Allow OCSP revocation checks (network).")] = False,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given).")] = None,
 ) -> None:
     """Verify FILES and print a verdict for each."""
     if profile not in PROFILES:
@@ -131,15 +132,19 @@ def verify(
             verifier.session  # parse the trust anchors once; a bad --trust-anchors fails here
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
-        for path, shown, walked in iter_inputs([Path(f) for f in files]):
-            codes.append(_verify_one(verifier, path, shown, as_json, walked))
+        inputs = list(iter_inputs([Path(f) for f in files]))
+        for path, shown, walked in inputs:
+            report_path = None
+            if report is not None:
+                report_path = report if len(inputs) == 1 and not report.is_dir() else report / f"{path.stem}.report.html"
+            codes.append(_verify_one(verifier, path, shown, as_json, walked, report_path))
     finally:
         if ledger is not None:
             ledger.close()
     raise typer.Exit(most_severe(codes))
 
 
-def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False) -> int:
+def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False, report: Path | None = None) -> int:
     try:
         result: Verification = verifier.verify(path, display_path=shown)
     except NotMediaError as exc:
@@ -159,6 +164,14 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
         if as_json:
             print(json.dumps({"input": {"path": shown}, "error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}}), flush=True)
         return EXIT_INTERNAL_ERROR
+    if report is not None:
+        from verifier.report import write_report
+
+        try:
+            write_report(result, report)
+        except OSError as exc:
+            err.print(f"error: cannot write report {report}: {exc.strerror}", markup=False)
+            return EXIT_INPUT_ERROR
     if as_json:
         print(result.model_dump_json(by_alias=True), flush=True)
     else:
