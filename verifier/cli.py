@@ -23,6 +23,7 @@ from verifier.errors import (
     EXIT_INTERNAL_ERROR,
     EXIT_MANIPULATED,
     EXIT_OK,
+    EXIT_SECURITY_ERROR,
     EXIT_TAMPERED,
     NotMediaError,
     VerifierError,
@@ -73,17 +74,31 @@ def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
             yield p, str(p), False
 
 
-def _open_ledger(settings: Settings):
-    from verifier.ledger import Ledger
+class LedgerUnavailableError(VerifierError):
+    """The ledger could not be opened or written: verdicts must not go unrecorded silently."""
 
-    return Ledger.open(settings)
+    exit_code = EXIT_SECURITY_ERROR
+
+
+def _open_ledger(settings: Settings):
+    from verifier.ledger import Ledger, LedgerError
+
+    try:
+        return Ledger.open(settings)
+    except LedgerError as exc:
+        raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc} (use --no-ledger to verify without recording)") from None
 
 
 def _ledger_writer(ledger):
     from verifier.evidence import LedgerRef
 
+    from verifier.ledger import LedgerError
+
     def write(record: dict) -> LedgerRef:
-        entry = ledger.append(record)
+        try:
+            entry = ledger.append(record)
+        except LedgerError as exc:
+            raise LedgerUnavailableError(f"verdict reached but NOT recorded in the ledger: {exc}") from None
         return LedgerRef(index=entry.index, origin=ledger.origin, leaf_hash=entry.leaf_hash, receipt=entry.receipt)
 
     return write
