@@ -1,0 +1,138 @@
+"""Ledger benchmark: append throughput, inclusion-proof latency and full-audit time.
+
+    python benchmarks/ledger.py [--entries 1000000] [--dir /tmp/ledger-bench]
+
+Appends go through ``Ledger.append`` / ``append_many`` (real transactions,
+real signatures). The 1M-entry log is bulk-loaded through the same tables
+(``ledger_entry``, ``ledger_node``, ``ledger_checkpoint``) with the same Merkle
+code, a signed checkpoint every 10,000 entries, and then audited with
+``Ledger.verify`` exactly as ``verifier ledger verify`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from verifier.config import Settings
+from verifier.ledger import Ledger, merkle
+from verifier.ledger.note import Checkpoint, sign_checkpoint
+from verifier.ledger.record import canonicalize
+from verifier.ledger.store import T_CP, T_ENTRY, T_NODE
+
+
+def rec(i: int) -> dict:
+    return {"schema": "av-verifier/verdict@bench", "n": i, "verdict": "inconclusive", "llr": -0.25,
+            "sha256": f"{i:064x}", "reasons": ["provenance-absent", "detector-inconclusive"]}
+
+
+def appends_per_s(d: Path, *, every: int, sync: str, batch: int | None, n: int) -> float:
+    led = Ledger.open(Settings(data_dir=d), checkpoint_every=every, sqlite_synchronous=sync)
+    led.append(rec(-1))
+    t = time.perf_counter()
+    if batch:
+        for j in range(0, n, batch):
+            led.append_many([rec(i) for i in range(j, j + batch)], receipts=True)
+    else:
+        for i in range(n):
+            led.append(rec(i))
+    dt = time.perf_counter() - t
+    assert led.verify().ok
+    led.close()
+    return n / dt
+
+
+def bulk_load(led: Ledger, n: int, cp_every: int = 10_000) -> float:
+    t = time.perf_counter()
+    cr = merkle.CompactRange()
+    signer = led._signer  # benchmark-only shortcut to the same signing key
+    for start in range(0, n, cp_every):
+        entries, nodes = [], []
+        for i in range(start, min(n, start + cp_every)):
+            raw = canonicalize(rec(i))
+            lh = merkle.leaf_hash(raw)
+            entries.append({"idx": i, "leaf_hash": lh, "record": raw, "appended_at": "bench"})
+            for lv, ix, h in cr.append(lh):
+                nodes.append({"seq": merkle.node_seq(lv, ix), "hash": h})
+        signed = sign_checkpoint(Checkpoint(led.origin, cr.size, cr.root()), [signer])
+        with led.store.write() as conn:
+            conn.execute(insert(T_ENTRY), entries)
+            conn.execute(insert(T_NODE), nodes)
+            conn.execute(insert(T_CP), {"size": cr.size, "root_hash": cr.root(), "note": signed.text, "created_at": "bench"})
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--appends", type=int, default=2_000)
+    ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    base = args.dir or Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    rows: list[tuple[str, str, str]] = []
+
+    def fresh(name: str) -> Path:
+        p = base / name
+        shutil.rmtree(p, ignore_errors=True)
+        return p
+
+    for label, kw in [
+        ("append, checkpoint every append, sync=FULL", dict(every=1, sync="FULL", batch=None)),
+        ("append, checkpoint every 100, sync=FULL", dict(every=100, sync="FULL", batch=None)),
+        ("append, checkpoint every 100, sync=NORMAL", dict(every=100, sync="NORMAL", batch=None)),
+        ("append_many(100) + receipts, sync=FULL", dict(every=1, sync="FULL", batch=100)),
+    ]:
+        vals = [appends_per_s(fresh(f"a{r}"), n=args.appends, **kw) for r in range(args.repeat)]
+        rows.append((label, f"{statistics.median(vals):,.0f}", "appends/s"))
+
+    d = fresh("big")
+    led = Ledger.open(Settings(data_dir=d), checkpoint_every=0)
+    load_s = bulk_load(led, args.entries)
+    rows.append((f"bulk load {args.entries:,} entries (same tables)", f"{load_s:,.1f}", "s"))
+    n = led.size
+    root = led.root(n)
+    rng = random.Random(7)
+    times = []
+    for _ in range(1000):
+        i = rng.randrange(n)
+        t = time.perf_counter()
+        proof = led.inclusion_proof(i, n)
+        times.append(time.perf_counter() - t)
+        merkle.verify_inclusion(i, n, merkle.leaf_hash(led.raw(i)), proof, root)
+    rows.append((f"inclusion proof at {n:,} entries (median of 1000)", f"{statistics.median(times) * 1e3:.3f}", "ms"))
+    rows.append((f"inclusion proof at {n:,} entries (p99)", f"{sorted(times)[989] * 1e3:.3f}", "ms"))
+    t = time.perf_counter()
+    receipt_times = []
+    for _ in range(100):
+        t0 = time.perf_counter()
+        led.receipt(rng.randrange(n))
+        receipt_times.append(time.perf_counter() - t0)
+    rows.append((f"receipt at {n:,} entries (median of 100)", f"{statistics.median(receipt_times) * 1e3:.3f}", "ms"))
+    audits = []
+    for _ in range(max(1, args.repeat - 2)):
+        t = time.perf_counter()
+        res = led.verify()
+        audits.append(time.perf_counter() - t)
+        assert res.ok, res.problems
+    rows.append((f"full audit of {n:,} entries ({res.checkpoints_checked} checkpoints)", f"{statistics.median(audits):.1f}", "s"))
+    led.close()
+
+    w = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(w)}  {'median':>10}  unit")
+    print("-" * (w + 20))
+    for label, val, unit in rows:
+        print(f"{label.ljust(w)}  {val:>10}  {unit}")
+    if args.dir is None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Tamper matrix: an attacker with database access (triggers dropped first) edits,
+deletes, swaps, truncates, forges; each must fail the audit with a specific message."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from verifier.config import Settings
+from verifier.ledger import Ledger, ProofError, verify_receipt
+from verifier.ledger.receipt import Receipt
+from verifier.ledger.store import TABLE_NAMES
+
+from .conftest import record
+from .test_ledger import run_cli
+
+N = 12
+
+
+@pytest.fixture
+def filled(settings: Settings, ledger: Ledger) -> Ledger:
+    for i in range(N):
+        ledger.append(record(i))
+    assert ledger.verify().ok
+    return ledger
+
+
+def _db(settings: Settings) -> sqlite3.Connection:
+    path = settings.ledger_db_url.removeprefix("sqlite:///")
+    con = sqlite3.connect(path, isolation_level=None)
+    for t in TABLE_NAMES:  # what an attacker with file access does first
+        con.execute(f"DROP TRIGGER IF EXISTS {t}_no_update")
+        con.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
+    return con
+
+
+def _fail(led: Ledger, code: str, text: str, **kw: object) -> None:
+    res = led.verify(**kw)
+    assert not res.ok
+    assert res.security_failure
+    codes = [p.code for p in res.problems]
+    assert code in codes, res.problems
+    assert any(text in p.message for p in res.problems), res.problems
+
+
+def test_triggers_block_update_and_delete(settings: Settings, filled: Ledger) -> None:
+    path = settings.ledger_db_url.removeprefix("sqlite:///")
+    con = sqlite3.connect(path, isolation_level=None)
+    for sql in ("UPDATE ledger_entry SET record = x'00' WHERE idx = 1", "DELETE FROM ledger_entry WHERE idx = 1",
+                "DELETE FROM ledger_checkpoint", "UPDATE ledger_node SET hash = x'00'", "DELETE FROM ledger_key"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            con.execute(sql)
+    con.close()
+    assert filled.verify().ok
+
+
+def test_record_edited(settings: Settings, filled: Ledger) -> None:
+    con = _db(settings)
+    con.execute("UPDATE ledger_entry SET record = ? WHERE idx = 5", (b'{"verdict":"authentic"}',))
+    _fail(filled, "leaf-mismatch", "entry 5: stored record does not hash to its stored leaf hash")
+
+
+def test_record_and_leaf_edited_consistently(settings: Settings, filled: Ledger) -> None:
+    from verifier.ledger.merkle import leaf_hash
+
+    rec = b'{"verdict":"authentic"}'
+    con = _db(settings)
+    con.execute("UPDATE ledger_entry SET record = ?, leaf_hash = ? WHERE idx = 5", (rec, leaf_hash(rec)))
+    _fail(filled, "root-mismatch", "recomputed root at size 6 differs from the signed checkpoint")
+
+
+def test_row_deleted(settings: Settings, filled: Ledger) -> None:
+    _db(settings).execute("DELETE FROM ledger_entry WHERE idx = 4")
+    _fail(filled, "entry-missing", "entry 4 is missing (next stored entry is 5)")
+
+
+def test_rows_swapped(settings: Settings, filled: Ledger) -> None:
+    con = _db(settings)
+    con.execute("UPDATE ledger_entry SET idx = -1 WHERE idx = 2")
+    con.execute("UPDATE ledger_entry SET idx = 2 WHERE idx = 3")
+    con.execute("UPDATE ledger_entry SET idx = 3 WHERE idx = -1")
+    _fail(filled, "root-mismatch", "recomputed root at size 3 differs from the signed checkpoint")
+
+
+def test_log_truncated(settings: Settings, filled: Ledger, tmp_path: Path) -> None:
+    saved = filled.latest_checkpoint()
+    assert saved is not None
+    con = _db(settings)
+    con.execute("DELETE FROM ledger_entry WHERE idx >= 9")
+    _fail(filled, "truncated", "checkpoint at size 10 but the log has only 9 entries")
+    # and an attacker who also deletes the checkpoints is caught by a checkpoint saved earlier
+    con.execute("DELETE FROM ledger_checkpoint WHERE size > 9")
+    _fail(filled, "fork", "has size 12 but the log has only 9 entries", from_checkpoint=saved.text)
+
+
+def test_checkpoint_signature_altered(settings: Settings, filled: Ledger) -> None:
+    con = _db(settings)
+    note = con.execute("SELECT note FROM ledger_checkpoint WHERE size = 7").fetchone()[0]
+    body, sig = note.rsplit(" ", 1)
+    sig = ("B" if sig[0] != "B" else "C") + sig[1:]
+    con.execute("UPDATE ledger_checkpoint SET note = ? WHERE size = 7", (body + " " + sig,))
+    _fail(filled, "checkpoint-signature", "checkpoint at size 7: signature does not verify")
+
+
+def test_checkpoint_from_forked_log(settings: Settings, filled: Ledger, tmp_path: Path) -> None:
+    """A copy of the log (same key) diverges at size 12; its checkpoint must not be accepted."""
+    fork_dir = tmp_path / "fork"
+    shutil.copytree(settings.data_dir, fork_dir)
+    fork = Ledger.open(Settings(data_dir=fork_dir))
+    fork.append({"schema": "x", "verdict": "authentic", "forged": True})
+    forked_cp = fork.append(record(99)).checkpoint
+    fork.close()
+    filled.append(record(100))
+    filled.append(record(101))
+    filled.append(record(102))
+    res = filled.verify(from_checkpoint=forked_cp)
+    assert not res.ok and res.problems[0].code == "fork"
+    assert "does not extend the given checkpoint (size 14)" in res.problems[0].message
+    details = res.problems[0].details
+    assert "given checkpoint:" in details and "current checkpoint:" in details and "proof of misbehavior:" in details
+    # CLI prints the SECURITY ERROR banner and exits 3
+    cp_file = tmp_path / "forked.checkpoint"
+    cp_file.write_text(forked_cp)
+    out = run_cli("ledger", "verify", "--data-dir", str(settings.data_dir), "--from-checkpoint", str(cp_file))
+    assert out.returncode == 3
+    assert "\nSECURITY ERROR\n" in out.stderr and "proof of misbehavior:\n\t" in out.stderr
+
+
+def test_forked_checkpoint_inserted_into_table(settings: Settings, filled: Ledger, tmp_path: Path) -> None:
+    fork_dir = tmp_path / "fork"
+    shutil.copytree(settings.data_dir, fork_dir)
+    fork = Ledger.open(Settings(data_dir=fork_dir))
+    cp = fork.append({"schema": "x", "forged": True}).checkpoint
+    fork.close()
+    con = _db(settings)
+    con.execute("INSERT INTO ledger_checkpoint(size, root_hash, note, created_at) VALUES (13, x'00', ?, 'x')", (cp,))
+    _fail(filled, "truncated", "checkpoint at size 13 but the log has only 12 entries")
+
+
+def test_stored_node_altered(settings: Settings, filled: Ledger) -> None:
+    _db(settings).execute("UPDATE ledger_node SET hash = zeroblob(32) WHERE seq = 2")
+    _fail(filled, "node-mismatch", "stored tree node (level 1, index 0) is wrong")
+
+
+def test_receipt_with_altered_record(filled: Ledger) -> None:
+    text = filled.receipt(3)
+    r = Receipt.parse(text)
+    forged = Receipt(index=r.index, proof=r.proof, checkpoint=r.checkpoint, record=b'{"verdict":"authentic"}')
+    with pytest.raises(ProofError, match="inclusion proof"):
+        verify_receipt(forged.encode(), [filled.verifier_key])
+    with pytest.raises(ProofError, match="not the record this receipt is for"):
+        verify_receipt(text, [filled.verifier_key], record=b'{"verdict":"authentic"}')
+    other = Receipt(index=4, proof=r.proof, checkpoint=r.checkpoint, record=r.record)
+    with pytest.raises(ProofError):
+        verify_receipt(other.encode(), [filled.verifier_key])

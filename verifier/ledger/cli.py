@@ -1,0 +1,315 @@
+"""``verifier ledger ...`` and ``verifier keys ...`` commands (Typer sub-apps).
+
+Exit codes: 0 ok, 2 input/usage error, 3 audit or verification failure
+(``SECURITY ERROR``), 4 internal error. User errors print one line to stderr,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from verifier.config import Settings
+from verifier.ledger.core import Ledger
+from verifier.ledger.errors import (
+    LedgerError,
+    LedgerInputError,
+    LedgerKeyError,
+    LedgerStorageError,
+    NoteError,
+    ProofError,
+    TimestampError,
+)
+from verifier.ledger.note import VerifierKey, b64
+from verifier.ledger.receipt import Receipt, verify_receipt
+from verifier.ledger.record import canonicalize_json_bytes
+
+EXIT_OK, EXIT_USAGE, EXIT_VERIFY, EXIT_INTERNAL = 0, 2, 3, 4
+
+ledger_app = typer.Typer(help="The signed verdict ledger: show, list, export, receipts, audit.", no_args_is_help=True)
+keys_app = typer.Typer(help="The ledger's Ed25519 signing key: init, show, export, rotate.", no_args_is_help=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: $VERIFIER_DATA_DIR or the user data dir).")]
+DbUrl = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: SQLite in the data dir, or $VERIFIER_LEDGER_URL).")]
+Passphrase = Annotated[bool, typer.Option("--passphrase", help="Prompt for the key passphrase (else $VERIFIER_LEDGER_KEY_PASSPHRASE).")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _guard(fn: F) -> F:
+    """Map ledger exceptions to exit codes and one-line messages."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (NoteError, ProofError, TimestampError) as exc:
+            _err(f"verification failed: {exc}")
+            raise typer.Exit(EXIT_VERIFY) from None
+        except (LedgerInputError, LedgerKeyError) as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        except LedgerStorageError as exc:
+            _err(f"ledger storage error: {exc}")
+            raise typer.Exit(EXIT_INTERNAL) from None
+        except LedgerError as exc:
+            _err(f"ledger error: {exc}")
+            raise typer.Exit(EXIT_INTERNAL) from None
+        except OSError as exc:
+            _err(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
+            raise typer.Exit(EXIT_USAGE) from None
+        except Exception as exc:  # noqa: BLE001 - last resort: one line, internal error
+            _err(f"internal error: {type(exc).__name__}: {exc}")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(data_dir: Path | None, db: str | None) -> Settings:
+    changes: dict[str, Any] = {}
+    if data_dir is not None:
+        changes["data_dir"] = data_dir
+    if db is not None:
+        changes["ledger_url"] = db
+    return Settings().with_(**changes)
+
+
+def _passphrase(prompt: bool) -> bytes | None:
+    if not prompt:
+        return None
+    return typer.prompt("Ledger key passphrase", hide_input=True).encode("utf-8")
+
+
+def _open(data_dir: Path | None, db: str | None, passphrase: bool = False, **kw: Any) -> Ledger:
+    return Ledger.open(_settings(data_dir, db), passphrase=_passphrase(passphrase), **kw)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LedgerInputError(f"{what} file {path} not found") from None
+    except UnicodeDecodeError:
+        raise LedgerInputError(f"{what} file {path} is not UTF-8 text") from None
+
+
+def _parse_keys(values: list[str]) -> list[VerifierKey]:
+    """Each --key is a verifier key string or a file containing one (or several, one per line)."""
+    out = []
+    for v in values:
+        p = Path(v)
+        texts = [v]
+        if "+" not in v or p.is_file():
+            texts = [line for line in _read_text(p, "verifier key").splitlines() if line.strip()]
+        for t in texts:
+            try:
+                out.append(VerifierKey.parse(t))
+            except NoteError as exc:
+                raise LedgerInputError(f"bad verifier key {t[:60]!r}: {exc}") from None
+    return out
+
+
+# --- ledger commands ---------------------------------------------------------
+
+
+@ledger_app.command("show")
+@_guard
+def show(
+    index: Annotated[int, typer.Argument(help="Entry index (0-based).")],
+    raw: Annotated[bool, typer.Option("--raw", help="Print exactly the bytes hashed into the leaf.")] = False,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """Show one entry."""
+    with _open(data_dir, db) as led:
+        e = led.entry(index)
+    if raw:
+        sys.stdout.buffer.write(e.record)
+        sys.stdout.buffer.flush()
+        return
+    typer.echo(json.dumps(
+        {"index": e.index, "leaf_hash": e.leaf_hash.hex(), "appended_at": e.appended_at, "record": json.loads(e.record)},
+        indent=2, ensure_ascii=False,
+    ))
+
+
+@ledger_app.command("list")
+@_guard
+def list_entries(
+    start: Annotated[int, typer.Option(help="First index.")] = 0,
+    limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """List entries: index, leaf hash, time appended, schema."""
+    with _open(data_dir, db) as led:
+        rows = led.entries(start, limit)
+        typer.echo(f"# {led.origin}  size {led.size}")
+    for e in rows:
+        try:
+            schema = json.loads(e.record).get("schema") or json.loads(e.record).get("kind", "")
+        except (ValueError, AttributeError):
+            schema = ""
+        typer.echo(f"{e.index}\t{e.leaf_hash.hex()}\t{e.appended_at}\t{schema}")
+
+
+@ledger_app.command("export")
+@_guard
+def export(
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """Export the whole log as JSON lines (entries with base64 record bytes, then checkpoints and keys)."""
+    fh = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        with _open(data_dir, db) as led:
+            fh.write(json.dumps({"type": "ledger", "origin": led.origin, "keys": [k.encode() for k in led.verifier_keys()]}) + "\n")
+            start = 0
+            while batch := led.entries(start, 10_000):
+                for e in batch:
+                    fh.write(json.dumps({"type": "entry", "index": e.index, "leaf_hash": e.leaf_hash.hex(),
+                                         "record_b64": b64(e.record), "appended_at": e.appended_at}) + "\n")
+                start = batch[-1].index + 1
+            for cp in led.checkpoints():
+                fh.write(json.dumps({"type": "checkpoint", "size": cp.size, "note": cp.note,
+                                     "timestamp_b64": b64(cp.timestamp) if cp.timestamp else None}) + "\n")
+    finally:
+        if out:
+            fh.close()
+
+
+@ledger_app.command("receipt")
+@_guard
+def receipt(
+    index: Annotated[int, typer.Argument(help="Entry index.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the receipt here (.tlog-proof).")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """Print a receipt (C2SP tlog-proof) for an entry against the latest checkpoint."""
+    with _open(data_dir, db) as led:
+        text = led.receipt(index)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+@ledger_app.command("checkpoint")
+@_guard
+def checkpoint(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+    """Sign a checkpoint for the current log size now and print it."""
+    with _open(data_dir, db, passphrase) as led:
+        typer.echo(led.checkpoint(), nl=False)
+
+
+@ledger_app.command("verify-receipt")
+@_guard
+def verify_receipt_cmd(
+    receipt_file: Annotated[Path, typer.Argument(metavar="RECEIPT", help="Receipt file (.tlog-proof).")],
+    key: Annotated[list[str], typer.Option("--key", help="Trusted verifier key string, or a file holding it. Repeatable.")],
+    record: Annotated[Path | None, typer.Option("--record", help="The record (JSON) the receipt is for.")] = None,
+    origin: Annotated[str | None, typer.Option("--origin", help="Require this log origin.")] = None,
+) -> None:
+    """Check a receipt offline: signature, inclusion proof and (optionally) the record. No database."""
+    keys = _parse_keys(key)
+    rec = canonicalize_json_bytes(record.read_bytes()) if record else None
+    r = Receipt.parse(_read_text(receipt_file, "receipt").encode("utf-8"))
+    check = verify_receipt(r, keys, record=rec, origin=origin)
+    cp = check.checkpoint.checkpoint
+    typer.echo(
+        f"OK: entry {check.index} (leaf {check.leaf_hash.hex()}) is in log {cp.origin} "
+        f"at size {cp.size}, root {b64(cp.root_hash)}, signed by "
+        + ", ".join(k.key_id_hex for k in check.signed_by)
+    )
+
+
+@ledger_app.command("verify")
+@_guard
+def verify(
+    from_checkpoint: Annotated[Path | None, typer.Option("--from-checkpoint", help="A checkpoint saved earlier: prove the log extends it.")] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help="Pin the ledger's genesis key (verifier key string or file).")] = None,
+    tsa_roots: Annotated[Path | None, typer.Option("--tsa-roots", help="PEM file of trusted TSA roots.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """Audit the whole log: leaves, tree, checkpoint signatures, consistency, timestamps."""
+    from verifier.ledger.tsa import load_roots
+
+    saved = _read_text(from_checkpoint, "checkpoint") if from_checkpoint else None
+    keys = _parse_keys(key) if key else None
+    roots = load_roots(tsa_roots) if tsa_roots else None
+    with _open(data_dir, db) as led:
+        result = led.verify(from_checkpoint=saved, trusted_keys=keys, tsa_roots=roots)
+    for w in result.warnings:
+        _err(f"warning: {w}")
+    if result.ok:
+        typer.echo(result.summary())
+        return
+    if result.security_failure:
+        _err("SECURITY ERROR")
+        _err(f"ledger {result.origin} misbehavior detected!\n")
+    for p in result.problems:
+        _err(f"{p.code}: {p.message}")
+        if p.details:
+            _err(p.details.rstrip("\n"))
+    raise typer.Exit(EXIT_VERIFY)
+
+
+# --- key commands ------------------------------------------------------------
+
+
+@keys_app.command("init")
+@_guard
+def keys_init(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+    """Create the ledger (and its signing key, mode 0600) if absent; print the verifier key."""
+    s = _settings(data_dir, db)
+    existed = s.ledger_key_path.exists()
+    with Ledger.open(s, passphrase=_passphrase(passphrase)) as led:
+        typer.echo(led.verifier_key.encode())
+    _err(f"{'using existing' if existed else 'created'} key {s.ledger_key_path}")
+
+
+@keys_app.command("show")
+@_guard
+def keys_show(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+    """Show the current key and every key the log has used."""
+    s = _settings(data_dir, db)
+    with Ledger.open(s, passphrase=_passphrase(passphrase)) as led:
+        typer.echo(f"origin:   {led.origin}")
+        typer.echo(f"key file: {s.ledger_key_path}")
+        typer.echo(f"current:  {led.verifier_key.encode()}")
+        for k in led.verifier_keys():
+            typer.echo(f"key:      {k.encode()}")
+
+
+@keys_app.command("export")
+@_guard
+def keys_export(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+    """Print the C2SP verifier key string of the current signing key."""
+    with _open(data_dir, db, passphrase) as led:
+        typer.echo(led.verifier_key.encode())
+
+
+@keys_app.command("rotate")
+@_guard
+def keys_rotate(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+    """Replace the signing key; the change is recorded in the log, signed by both keys."""
+    with _open(data_dir, db, passphrase) as led:
+        old, new, idx = led.rotate_key()
+    _err(f"rotated at entry {idx}: {old.key_id_hex} -> {new.key_id_hex}")
+    typer.echo(new.encode())

@@ -1,0 +1,501 @@
+"""The :class:`Ledger`: append verdict records, sign checkpoints, hand out receipts.
+
+One writer at a time per database (see :mod:`verifier.ledger.store`); any
+number of processes may hold a ``Ledger`` on the same database. Reads never
+take the writer lock: every stored row is immutable, so reading "the tree of
+size n" is consistent as long as it is bounded by n.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from verifier.config import Settings
+from verifier.ledger import keys as keyfile
+from verifier.ledger import merkle
+from verifier.ledger.errors import LedgerError, LedgerInputError, LedgerKeyError, LedgerStorageError, TimestampError
+from verifier.ledger.note import Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey, sign_checkpoint
+from verifier.ledger.receipt import build_receipt
+from verifier.ledger.record import build_rotation_record, canonicalize, is_reserved
+from verifier.ledger.store import SCHEMA_VERSION, T_CP, T_ENTRY, T_KEY, T_META, T_NODE, T_TS, Store
+from verifier.ledger.tsa import request_timestamp
+
+TSA_URL_ENV = "VERIFIER_LEDGER_TSA_URL"
+TSA_ROOTS_ENV = "VERIFIER_LEDGER_TSA_ROOTS"
+
+
+def default_origin() -> str:
+    host = socket.gethostname().split(".")[0] or "localhost"
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in host)
+    return f"av-verifier/{host}/ledger"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AppendedEntry:
+    """What ``append`` returns. ``receipt``/``checkpoint`` are "" when batching
+    (``checkpoint_every > 1``) left this entry without a checkpoint yet; call
+    :meth:`Ledger.receipt` after the next checkpoint."""
+
+    index: int
+    leaf_hash: str
+    receipt: str
+    checkpoint: str
+    timestamp_error: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class EntryView:
+    index: int
+    leaf_hash: bytes
+    record: bytes
+    appended_at: str
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    size: int
+    root_hash: bytes
+    note: str
+    created_at: str
+    timestamp: bytes | None = None
+
+
+class Ledger:
+    """A signed, append-only Merkle log of canonical JSON records."""
+
+    def __init__(
+        self,
+        store: Store,
+        origin: str,
+        signer: NoteSigner,
+        key_path: Path,
+        *,
+        checkpoint_every: int,
+        tsa_url: str | None,
+        passphrase: bytes | None,
+    ) -> None:
+        self._store = store
+        self._origin = origin
+        self._signer = signer
+        self._key_path = key_path
+        self._passphrase = passphrase
+        self.checkpoint_every = checkpoint_every
+        self.tsa_url = tsa_url
+        self._frontier: merkle.CompactRange | None = None  # cache of the tree edge we last wrote
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        checkpoint_every: int = 1,
+        tsa_url: str | None = None,
+        tsa_roots: Path | Sequence[x509.Certificate] | None = None,
+        passphrase: bytes | None = None,
+        origin: str | None = None,
+        sqlite_synchronous: str = "FULL",
+    ) -> Ledger:
+        """Open (creating on first use) the ledger database and signing key named by ``settings``.
+
+        ``origin`` only matters when the ledger is created; afterwards the stored one wins.
+        """
+        if checkpoint_every < 0:
+            raise LedgerInputError("checkpoint_every must be >= 1 (or 0 for on-demand checkpoints only)")
+        store = Store(settings.ledger_db_url, sqlite_synchronous=sqlite_synchronous)
+        passphrase = passphrase if passphrase is not None else keyfile.env_passphrase()
+        key_path = settings.ledger_key_path
+        tsa_url = tsa_url or os.environ.get(TSA_URL_ENV) or None
+        if tsa_roots is None and os.environ.get(TSA_ROOTS_ENV):
+            tsa_roots = Path(os.environ[TSA_ROOTS_ENV])
+        if not store.initialized():
+            cls._initialize(store, origin or default_origin(), key_path, passphrase)
+        with store.read() as conn:
+            meta = store.meta(conn)
+            current = _current_key(conn)
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise LedgerStorageError(f"ledger schema version {meta.get('schema_version')!r} is not supported")
+        origin_ = meta["origin"]
+        kf = _load_current_key(key_path, passphrase, current, origin_)
+        led = cls(
+            store, origin_, kf.signer(origin_), key_path,
+            checkpoint_every=checkpoint_every, tsa_url=tsa_url, passphrase=passphrase,
+        )
+        if tsa_roots is not None:
+            led.add_tsa_roots(tsa_roots)
+        return led
+
+    @staticmethod
+    def _initialize(store: Store, origin: str, key_path: Path, passphrase: bytes | None) -> None:
+        kf, _ = keyfile.load_or_create_key(key_path, passphrase)
+        signer = kf.signer(origin)
+        with store.write() as conn:
+            store.create_schema(conn)
+            if "origin" in store.meta(conn):
+                return  # another process initialised it while we waited for the lock
+            now = _now()
+            conn.execute(
+                insert(T_META),
+                [
+                    {"key": "origin", "value": origin},
+                    {"key": "schema_version", "value": SCHEMA_VERSION},
+                    {"key": "created_at", "value": now},
+                ],
+            )
+            vk = signer.verifier_key
+            conn.execute(
+                insert(T_KEY),
+                {"key_id": vk.key_id_hex, "verifier_key": vk.encode(), "active_from_size": 0,
+                 "rotation_index": None, "created_at": now},
+            )
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        return self._signer.verifier_key
+
+    @property
+    def size(self) -> int:
+        with self._store.read() as conn:
+            return self._store.size(conn)
+
+    def verifier_keys(self) -> list[VerifierKey]:
+        """Every key this log has used, oldest first (from the key table)."""
+        with self._store.read() as conn:
+            rows = conn.execute(select(T_KEY.c.verifier_key).order_by(T_KEY.c.active_from_size)).all()
+        return [VerifierKey.parse(r[0]) for r in rows]
+
+    # -- appending ----------------------------------------------------------
+
+    def append(self, record: Mapping[str, Any]) -> AppendedEntry:
+        """Canonicalise ``record`` (RFC 8785), append it, checkpoint if due, return its receipt."""
+        return self.append_many([record], _single=True)[0]
+
+    def append_many(
+        self, records: Iterable[Mapping[str, Any]], *, receipts: bool = True, _single: bool = False
+    ) -> list[AppendedEntry]:
+        """Append several records in one transaction, then one checkpoint covering all of them
+        (unless ``checkpoint_every == 0``). The batching path for throughput."""
+        raws = []
+        for rec in records:
+            if isinstance(rec, Mapping) and is_reserved(rec):
+                raise LedgerInputError("records of kind 'av-verifier/ledger-key-rotation@1' are reserved for the ledger")
+            raws.append(canonicalize(rec))
+        if not raws:
+            return []
+        try:
+            return self._append_raw(
+                raws, force_checkpoint=not _single and self.checkpoint_every != 0, receipts=receipts
+            )
+        except LedgerError:
+            raise
+        except Exception as exc:  # database driver errors not mapped by the store
+            raise LedgerStorageError(f"append failed: {exc}") from exc
+
+    def _append_raw(
+        self, raws: Sequence[bytes], *, force_checkpoint: bool, receipts: bool = True,
+        extra_signers: Sequence[NoteSigner] = (),
+    ) -> list[AppendedEntry]:
+        leaves = [merkle.leaf_hash(r) for r in raws]
+        now = _now()
+        signed: SignedCheckpoint | None = None
+        with self._store.write() as conn:
+            size = self._store.size(conn)
+            cr = self._frontier if self._frontier is not None and self._frontier.size == size else None
+            if cr is None:
+                cr = merkle.CompactRange.from_fetch(size, lambda keys: self._store.fetch_nodes(conn, keys))
+            cr = cr.copy()
+            first = size
+            entries, nodes = [], []
+            for i, (raw, lh) in enumerate(zip(raws, leaves, strict=True)):
+                entries.append({"idx": first + i, "leaf_hash": lh, "record": raw, "appended_at": now})
+                for level, index, h in cr.append(lh):
+                    nodes.append({"seq": merkle.node_seq(level, index), "hash": h})
+            conn.execute(insert(T_ENTRY), entries)
+            if nodes:
+                conn.execute(insert(T_NODE), nodes)
+            new_size = cr.size
+            due = self.checkpoint_every > 0 and (
+                force_checkpoint
+                or any((first + i + 1) % self.checkpoint_every == 0 for i in range(len(raws)))
+            )
+            if due:
+                signed = self._write_checkpoint(conn, new_size, cr.root(), extra_signers)
+        self._frontier = cr
+        ts_error = self._timestamp(signed) if signed is not None else None
+        out = []
+        for i, lh in enumerate(leaves):
+            idx = first + i
+            receipt = cp_text = ""
+            if signed is not None:
+                receipt = self._receipt_for(idx, raws[i], signed) if receipts else ""
+                cp_text = signed.text
+            out.append(AppendedEntry(idx, lh.hex(), receipt, cp_text, ts_error))
+        return out
+
+    def _write_checkpoint(
+        self, conn: Connection, size: int, root: bytes, extra_signers: Sequence[NoteSigner] = ()
+    ) -> SignedCheckpoint:
+        self._ensure_current_key(conn)
+        signed = sign_checkpoint(Checkpoint(self._origin, size, root), [self._signer, *extra_signers])
+        conn.execute(
+            insert(T_CP), {"size": size, "root_hash": root, "note": signed.text, "created_at": _now()}
+        )
+        return signed
+
+    def _ensure_current_key(self, conn: Connection) -> None:
+        """Another process may have rotated the key: never sign with a retired key."""
+        current = _current_key(conn)
+        if current is not None and current != self._signer.verifier_key.key_id_hex:
+            kf = _load_current_key(self._key_path, self._passphrase, current, self._origin)
+            self._signer = kf.signer(self._origin)
+
+    def checkpoint(self) -> str:
+        """Sign a checkpoint for the current size now (on demand); return it.
+
+        If the current size already has a checkpoint, that one is returned.
+        """
+        signed = None
+        with self._store.write() as conn:
+            size = self._store.size(conn)
+            row = conn.execute(select(T_CP.c.note).where(T_CP.c.size == size)).first()
+            if row is not None:
+                return str(row[0])
+            root = merkle.tree_root(size, lambda keys: self._store.fetch_nodes(conn, keys))
+            signed = self._write_checkpoint(conn, size, root)
+        self._timestamp(signed)
+        return signed.text
+
+    def _timestamp(self, signed: SignedCheckpoint) -> str | None:
+        """Fetch and store an RFC 3161 token; a TSA outage must not lose the verdict, so
+        failure is reported (returned), not raised, and the audit flags the gap."""
+        if not self.tsa_url:
+            return None
+        try:
+            token = request_timestamp(self.tsa_url, signed.text.encode("utf-8"))
+        except TimestampError as exc:
+            return str(exc)
+        with self._store.write() as conn:
+            conn.execute(
+                insert(T_TS),
+                {"checkpoint_size": signed.checkpoint.size, "tsa_url": self.tsa_url, "token": token, "created_at": _now()},
+            )
+        return None
+
+    def add_tsa_roots(self, roots: Path | Sequence[x509.Certificate]) -> None:
+        """Record TSA trust roots in the ledger so later audits can verify tokens."""
+        import hashlib
+
+        from verifier.ledger.tsa import load_roots
+
+        certs = load_roots(roots) if isinstance(roots, Path) else list(roots)
+        with self._store.write() as conn:
+            have = self._store.meta(conn)
+            for cert in certs:
+                pem = cert.public_bytes(Encoding.PEM).decode("ascii")
+                key = "tsa_root:" + hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+                if key not in have:
+                    conn.execute(insert(T_META), {"key": key, "value": pem})
+
+    def tsa_roots(self) -> list[x509.Certificate]:
+        with self._store.read() as conn:
+            meta = self._store.meta(conn)
+        return [x509.load_pem_x509_certificate(v.encode()) for k, v in sorted(meta.items()) if k.startswith("tsa_root:")]
+
+    # -- key rotation -------------------------------------------------------
+
+    def rotate_key(self, new_passphrase: bytes | None = None) -> tuple[VerifierKey, VerifierKey, int]:
+        """Replace the signing key, recording the change in the log itself.
+
+        The rotation entry is signed by both keys, and the checkpoint that first
+        includes it is signed by both too, so a verifier pinned to the old key can
+        follow the chain. The new key file is written *before* the commit (as
+        ``<key>.next``) so a crash cannot leave the log with a key nobody holds.
+        Returns (old key, new key, index of the rotation entry).
+        """
+        passphrase = new_passphrase if new_passphrase is not None else self._passphrase
+        new_priv = Ed25519PrivateKey.generate()
+        next_path = self._key_path.with_name(self._key_path.name + ".next")
+        next_path.unlink(missing_ok=True)
+        keyfile.write_new_key(next_path, passphrase, new_priv)
+        new_signer = NoteSigner(self._origin, new_priv)
+        with self._store.read() as conn:
+            self._ensure_current_key(conn)
+        old_signer = self._signer
+        raw = build_rotation_record(self._origin, old_signer, new_signer, _now())
+        # The new key takes effect from the checkpoint that includes the rotation entry.
+        self._signer = new_signer
+        try:
+            entry = self._append_rotation(raw, old_signer, new_signer)
+        except BaseException:
+            self._signer = old_signer
+            raise
+        archived = keyfile.archive_path(self._key_path, old_signer.verifier_key.key_id_hex)
+        os.replace(self._key_path, archived)
+        os.replace(next_path, self._key_path)
+        self._passphrase = passphrase
+        return old_signer.verifier_key, new_signer.verifier_key, entry
+
+    def _append_rotation(self, raw: bytes, old: NoteSigner, new: NoteSigner) -> int:
+        leaf = merkle.leaf_hash(raw)
+        now = _now()
+        with self._store.write() as conn:
+            if _current_key(conn) != old.verifier_key.key_id_hex:
+                raise LedgerKeyError("the ledger key changed while rotating; retry")
+            size = self._store.size(conn)
+            cr = merkle.CompactRange.from_fetch(size, lambda keys: self._store.fetch_nodes(conn, keys))
+            conn.execute(insert(T_ENTRY), {"idx": size, "leaf_hash": leaf, "record": raw, "appended_at": now})
+            nodes = [{"seq": merkle.node_seq(lv, ix), "hash": h} for lv, ix, h in cr.append(leaf)]
+            if nodes:
+                conn.execute(insert(T_NODE), nodes)
+            vk = new.verifier_key
+            conn.execute(
+                insert(T_KEY),
+                {"key_id": vk.key_id_hex, "verifier_key": vk.encode(), "active_from_size": size + 1,
+                 "rotation_index": size, "created_at": now},
+            )
+            signed = sign_checkpoint(Checkpoint(self._origin, cr.size, cr.root()), [new, old])
+            conn.execute(insert(T_CP), {"size": cr.size, "root_hash": cr.root(), "note": signed.text, "created_at": now})
+        self._frontier = cr
+        self._timestamp(signed)
+        return size
+
+    # -- reading ------------------------------------------------------------
+
+    def entry(self, index: int) -> EntryView:
+        with self._store.read() as conn:
+            row = conn.execute(
+                select(T_ENTRY.c.idx, T_ENTRY.c.leaf_hash, T_ENTRY.c.record, T_ENTRY.c.appended_at).where(
+                    T_ENTRY.c.idx == index
+                )
+            ).first()
+        if row is None:
+            raise LedgerInputError(f"no ledger entry with index {index} (log size {self.size})")
+        return EntryView(int(row[0]), bytes(row[1]), bytes(row[2]), str(row[3]))
+
+    def entries(self, start: int = 0, limit: int = 100) -> list[EntryView]:
+        with self._store.read() as conn:
+            rows = conn.execute(
+                select(T_ENTRY.c.idx, T_ENTRY.c.leaf_hash, T_ENTRY.c.record, T_ENTRY.c.appended_at)
+                .where(T_ENTRY.c.idx >= start)
+                .order_by(T_ENTRY.c.idx)
+                .limit(limit)
+            ).all()
+        return [EntryView(int(r[0]), bytes(r[1]), bytes(r[2]), str(r[3])) for r in rows]
+
+    def raw(self, index: int) -> bytes:
+        """The exact bytes hashed into leaf ``index`` (the canonical record)."""
+        return self.entry(index).record
+
+    def checkpoints(self) -> list[CheckpointView]:
+        with self._store.read() as conn:
+            ts = {int(s): bytes(t) for s, t in conn.execute(select(T_TS.c.checkpoint_size, T_TS.c.token))}
+            rows = conn.execute(
+                select(T_CP.c.size, T_CP.c.root_hash, T_CP.c.note, T_CP.c.created_at).order_by(T_CP.c.size)
+            ).all()
+        return [CheckpointView(int(r[0]), bytes(r[1]), str(r[2]), str(r[3]), ts.get(int(r[0]))) for r in rows]
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self._store.read() as conn:
+            row = conn.execute(select(T_CP.c.note).order_by(T_CP.c.size.desc()).limit(1)).first()
+        return SignedCheckpoint.parse(row[0]) if row else None
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self._store.read() as conn:
+            return merkle.inclusion_proof(index, size, lambda keys: self._store.fetch_nodes(conn, keys))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        with self._store.read() as conn:
+            return merkle.consistency_proof(size1, size2, lambda keys: self._store.fetch_nodes(conn, keys))
+
+    def root(self, size: int) -> bytes:
+        with self._store.read() as conn:
+            return merkle.tree_root(size, lambda keys: self._store.fetch_nodes(conn, keys))
+
+    def _receipt_for(self, index: int, raw: bytes, signed: SignedCheckpoint) -> str:
+        proof = self.inclusion_proof(index, signed.checkpoint.size)
+        return build_receipt(index, proof, signed, raw)
+
+    def receipt(self, index: int) -> str:
+        """A receipt for entry ``index`` against the latest checkpoint that covers it."""
+        entry = self.entry(index)
+        signed = self.latest_checkpoint()
+        if signed is None or signed.checkpoint.size <= index:
+            raise LedgerInputError(
+                f"entry {index} is not covered by a checkpoint yet; run `verifier ledger checkpoint` first"
+            )
+        return self._receipt_for(index, entry.record, signed)
+
+    # -- audit --------------------------------------------------------------
+
+    def verify(
+        self,
+        *,
+        from_checkpoint: str | None = None,
+        trusted_keys: Sequence[VerifierKey] | None = None,
+        tsa_roots: Sequence[x509.Certificate] | None = None,
+    ) -> Any:
+        """Audit the whole log; returns an :class:`verifier.ledger.audit.AuditResult` value."""
+        from verifier.ledger.audit import audit
+
+        return audit(self, from_checkpoint=from_checkpoint, trusted_keys=trusted_keys, tsa_roots=tsa_roots)
+
+    def close(self) -> None:
+        self._store.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _current_key(conn: Connection) -> str | None:
+    row = conn.execute(select(T_KEY.c.key_id).order_by(T_KEY.c.active_from_size.desc()).limit(1)).first()
+    return None if row is None else str(row[0])
+
+
+def _load_current_key(path: Path, passphrase: bytes | None, current: str | None, origin: str) -> keyfile.KeyFile:
+    """Load the key file and insist it is the ledger's current key (finishing an
+    interrupted rotation if ``<key>.next`` holds it)."""
+    kf = keyfile.load_key(path, passphrase)
+    got = kf.verifier_key(origin).key_id_hex
+    if current is None or got == current:
+        return kf
+    nxt = path.with_name(path.name + ".next")
+    if nxt.exists():
+        cand = keyfile.load_key(nxt, passphrase)
+        if cand.verifier_key(origin).key_id_hex == current:
+            os.replace(path, keyfile.archive_path(path, got))
+            os.replace(nxt, path)
+            return cand
+    raise LedgerKeyError(
+        f"key file {path} holds key {got}, but the ledger's current signing key is {current}; "
+        "point VERIFIER_LEDGER_KEY at the right key file"
+    )
