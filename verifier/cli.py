@@ -116,6 +116,8 @@ def verify(
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record verdicts in the ledger.")] = False,
     remote_manifests: Annotated[bool, typer.Option("--remote-manifests", help="Allow fetching remote C2PA manifests (network).")] = False,
     ocsp: Annotated[bool, typer.Option("--ocsp", help="Allow OCSP revocation checks (network).")] = False,
+    detectors: Annotated[Optional[str], typer.Option("--detectors", help="Comma-separated detectors to run, 'all', or 'none' (default: those enabled by default; see README for each one's measured error rates).")] = None,
+    claimed_person: Annotated[Optional[str], typer.Option("--claimed-person", help="Name enrolled with `verifier enroll`: adds a face-identity claim check.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given).")] = None,
 ) -> None:
     """Verify FILES and print a verdict for each."""
@@ -130,9 +132,20 @@ def verify(
     if db:
         settings = settings.with_(ledger_url=db)
 
+    from detectors.base import available_detectors
     from verifier.pipeline import Verifier
 
-    verifier = Verifier(settings)
+    names = None
+    if detectors is not None:
+        names = available_detectors() if detectors == "all" else [] if detectors == "none" else [d.strip() for d in detectors.split(",") if d.strip()]
+        unknown = [n for n in names if n not in available_detectors()]
+        if unknown:
+            _fail(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}", EXIT_INPUT_ERROR)
+    options = {}
+    if claimed_person:
+        options = {"claimed_person": claimed_person, "reference_dir": str(settings.data_dir / "references" / "faces")}
+        names = sorted(set(names or []) | {"face_identity_claim"})
+    verifier = Verifier(settings, detector_names=names, detector_options=options)
     ledger = None
     codes: list[int] = []
     try:
@@ -205,17 +218,49 @@ def _report_error(exc: Exception, shown: str, as_json: bool) -> int:
     return code
 
 
-def _mount_optional() -> None:
-    """Sub-commands that live in their own modules (ledger, keys, corpus, ...)."""
+@app.command()
+def enroll(
+    name: Annotated[str, typer.Argument(help="Person's name, e.g. 'Jane Doe (CFO)'.")],
+    face: Annotated[list[Path], typer.Option("--face", help="Reference photo showing exactly this one face (repeatable).")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Enrol reference face photos for NAME, for `verify --claimed-person NAME`."""
+    from detectors.identity.enroll import EnrolmentError, ReferenceStore
+
+    root = (data_dir or Settings().data_dir) / "references" / "faces"
+    for p in face:
+        if not p.is_file():
+            _fail(f"{p}: no such file", EXIT_INPUT_ERROR)
     try:
-        from verifier.ledger.cli import keys_app, ledger_app
-    except ImportError:
-        return
-    app.add_typer(ledger_app, name="ledger")
-    app.add_typer(keys_app, name="keys")
+        ref = ReferenceStore(root).enroll(name, face)
+    except EnrolmentError as exc:
+        _fail(str(exc), EXIT_INPUT_ERROR)
+    out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {root}")
 
 
-_mount_optional()
+@app.command("detectors")
+def list_detectors() -> None:
+    """List detectors and whether each runs by default."""
+    from detectors.base import DEFAULT_DETECTORS, available_detectors
+
+    for n in available_detectors():
+        out.print(f"{n}\t{'default' if n in DEFAULT_DETECTORS else 'opt-in (--detectors ' + n + ')'}")
+
+
+from verifier.cli_corpus import corpus_app  # noqa: E402
+from verifier.cli_eval import eval_app  # noqa: E402
+from verifier.cli_faces import faces_corpus_cmd, faces_eval_cmd, faces_train_cmd  # noqa: E402
+from verifier.cli_train import train_app  # noqa: E402
+from verifier.ledger.cli import keys_app, ledger_app  # noqa: E402
+
+corpus_app.command("faces")(faces_corpus_cmd)
+train_app.command("faces")(faces_train_cmd)
+eval_app.command("faces")(faces_eval_cmd)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(keys_app, name="keys")
+app.add_typer(corpus_app, name="corpus")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
 
 from verifier import cli_provenance  # noqa: E402,F401  (registers the provenance sub-commands)
 

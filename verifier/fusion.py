@@ -167,7 +167,7 @@ def fuse(
     if available == 0:
         return Verdict(
             label=VerdictLabel.inconclusive,
-            summary="Provenance does not settle this file and no manipulation detector is available for it, so no conclusion can be drawn.",
+            summary="Provenance does not settle this file and no manipulation detector was run (none is enabled by default until its measured error rates meet their targets), so no conclusion can be drawn.",
             reasons=reasons + ["no_detectors_available"],
             decided_by="none",
             **common,

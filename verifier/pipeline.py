@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from detectors.base import DetectorContext, available_detectors, check_llr, get_detector
+from detectors.base import DetectorContext, check_llr, default_detectors, get_detector
 from provenance.c2pa_reader import C2paSession
 from provenance.metadata import read_hints
 from provenance.trust import load_trust
@@ -48,6 +48,7 @@ class Verifier:
     ledger_writer: LedgerWriter | None = None
     ledger_origin: str | None = None
     detector_names: list[str] | None = None
+    detector_options: dict[str, str] = field(default_factory=dict)
     _session: C2paSession | None = field(default=None, init=False, repr=False)
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="probe"), init=False, repr=False)
 
@@ -131,11 +132,12 @@ class Verifier:
         return result
 
     def _run_detectors(self, stored: Path, media, prov: ProvenanceResult, artifact_dir: Path) -> tuple[list[Finding], int]:
-        names = self.detector_names if self.detector_names is not None else available_detectors()
+        names = self.detector_names if self.detector_names is not None else default_detectors()
         if _provenance_settles(prov):
             return [], len(names)
         findings: list[Finding] = []
-        ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir)
+        ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,
+                              options=dict(self.detector_options))
         for name in names:
             det = get_detector(name)
             if not det.applies_to(media):

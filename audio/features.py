@@ -1,0 +1,128 @@
+"""Spectral features for the voice models: LFCC and log-mel, in numpy.
+
+LFCC (linear-frequency cepstral coefficients) keep the high-frequency detail
+where vocoders leave their artefacts, which is why they are the ASVspoof
+baseline; log-mel is the common input of CNN detectors and of the
+spectrogram pictures. Plain numpy keeps feature extraction independent of the
+training framework and identical at training and inference time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    n_fft: int = 512
+    win_length: int = 320  # 20 ms at 16 kHz
+    hop_length: int = 160  # 10 ms at 16 kHz
+
+
+@dataclass(frozen=True)
+class LfccConfig:
+    stft: StftConfig = StftConfig()
+    n_filters: int = 20
+    n_ceps: int = 20
+    deltas: bool = True  # append delta and delta-delta: 3 * n_ceps features
+    fmin: float = 0.0
+    fmax: float | None = None
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    stft: StftConfig = StftConfig(n_fft=512, win_length=400, hop_length=160)
+    n_mels: int = 80
+    fmin: float = 20.0
+    fmax: float | None = None
+
+
+def power_spectrogram(x: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarray:
+    """Power spectrum, shape (frames, n_fft // 2 + 1). Centred frames (reflect pad)."""
+    x = np.asarray(x, np.float32)
+    if cfg.win_length > cfg.n_fft:
+        raise ValueError("win_length must not exceed n_fft")
+    pad = cfg.n_fft // 2
+    if x.size == 0:
+        return np.zeros((0, cfg.n_fft // 2 + 1), np.float32)
+    mode = "reflect" if x.size > pad else "constant"
+    xp = np.pad(x, pad, mode=mode)
+    if xp.size < cfg.n_fft:
+        xp = np.pad(xp, (0, cfg.n_fft - xp.size))
+    frames = np.lib.stride_tricks.sliding_window_view(xp, cfg.n_fft)[:: cfg.hop_length]
+    win = np.zeros(cfg.n_fft, np.float32)
+    off = (cfg.n_fft - cfg.win_length) // 2
+    win[off : off + cfg.win_length] = np.hanning(cfg.win_length + 2)[1:-1]
+    spec = np.fft.rfft(frames * win, axis=1)
+    return (spec.real**2 + spec.imag**2).astype(np.float32)
+
+
+def _triangles(edges_hz: np.ndarray, n_fft: int, rate: int) -> np.ndarray:
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    lo, mid, hi = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    up = (freqs[None, :] - lo) / np.maximum(mid - lo, 1e-9)
+    down = (hi - freqs[None, :]) / np.maximum(hi - mid, 1e-9)
+    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+
+
+def linear_filterbank(n_filters: int, n_fft: int, rate: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    fmax = fmax or rate / 2
+    return _triangles(np.linspace(fmin, fmax, n_filters + 2), n_fft, rate)
+
+
+def hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(n_mels: int, n_fft: int, rate: int, fmin: float = 20.0, fmax: float | None = None) -> np.ndarray:
+    """HTK-style mel triangles, area-normalised (Slaney) so bands are comparable."""
+    fmax = fmax or rate / 2
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fb = _triangles(edges, n_fft, rate)
+    return (fb * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
+
+
+def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Orthonormal DCT-II, shape (n_out, n_in)."""
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None, :]
+    m = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
+    m[0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
+def deltas(feat: np.ndarray, width: int = 2) -> np.ndarray:
+    """Regression deltas over +-``width`` frames (edge frames repeated)."""
+    if feat.shape[0] == 0:
+        return feat.copy()
+    padded = np.pad(feat, ((width, width), (0, 0)), mode="edge")
+    denom = 2 * sum(i * i for i in range(1, width + 1))
+    n = feat.shape[0]
+    out = np.zeros_like(feat)
+    for i in range(1, width + 1):
+        out += i * (padded[width + i : width + i + n] - padded[width - i : width - i + n])
+    return out / denom
+
+
+def lfcc(x: np.ndarray, rate: int, cfg: LfccConfig = LfccConfig()) -> np.ndarray:
+    """LFCC features, shape (frames, n_ceps * (3 if deltas else 1))."""
+    p = power_spectrogram(x, cfg.stft)
+    fb = linear_filterbank(cfg.n_filters, cfg.stft.n_fft, rate, cfg.fmin, cfg.fmax)
+    c = np.log(p @ fb.T + 1e-8) @ dct_matrix(cfg.n_filters, cfg.n_ceps).T
+    if cfg.deltas:
+        d = deltas(c)
+        c = np.concatenate([c, d, deltas(d)], axis=1)
+    return c.astype(np.float32)
+
+
+def log_mel(x: np.ndarray, rate: int, cfg: MelConfig = MelConfig()) -> np.ndarray:
+    """Natural-log mel energies, shape (frames, n_mels)."""
+    p = power_spectrogram(x, cfg.stft)
+    fb = mel_filterbank(cfg.n_mels, cfg.stft.n_fft, rate, cfg.fmin, cfg.fmax)
+    return np.log(p @ fb.T + 1e-8).astype(np.float32)

@@ -1,0 +1,64 @@
+"""The shipped calibration: logistic regression weights that turn sync
+features into a log10 likelihood ratio, loaded from ``calibration.json``
+(written by ``evaluate.py --write``; its SHA-256 is the detector's weights hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from detectors.av_sync.features import FEATURE_NAMES, SyncFeatures
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+LLR_CLIP = 4.0  # never claim more than 10^4 from a hand-made feature model
+
+
+class CalibrationError(RuntimeError):
+    """calibration.json is missing or malformed; rerun ``python -m detectors.av_sync.evaluate --write``."""
+
+
+@dataclass(frozen=True)
+class SyncCalibration:
+    coef: np.ndarray
+    bias: float
+    tolerance_frames: int
+    offset_cap: int
+    max_offset: int
+    no_match_confidence: float
+    sha256: str
+    validation: str
+
+    def llr(self, f: SyncFeatures) -> float:
+        v = float((f.vector() @ self.coef + self.bias) / np.log(10))
+        return float(np.clip(v, -LLR_CLIP, LLR_CLIP))
+
+
+@lru_cache(maxsize=4)
+def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
+    try:
+        raw = path.read_bytes()
+        d = json.loads(raw)
+        if tuple(d["features"]) != FEATURE_NAMES:
+            raise CalibrationError(f"{path}: features {d['features']} do not match the code's {FEATURE_NAMES}")
+        m = d.get("metrics_heldout", {})
+        validation = (
+            f"shared talking-head clips ({m.get('clips')} clips; {m.get('originals')} originals, {m.get('shifted')} shifted, "
+            f"{m.get('swapped')} substituted), held out by clip: AUC {m.get('auc_manipulated_vs_original_llr_heldout', float('nan')):.3f}, "
+            f"Cllr {m.get('cllr_heldout', float('nan')):.3f}; see detectors/av_sync/MODEL_CARD.md"
+        )
+        return SyncCalibration(
+            coef=np.asarray(d["coef"], dtype=np.float64), bias=float(d["bias"]),
+            tolerance_frames=int(d["tolerance_frames"]), offset_cap=int(d["offset_cap"]),
+            max_offset=int(d["max_offset"]), no_match_confidence=float(d["no_match_confidence"]),
+            sha256=hashlib.sha256(raw).hexdigest(), validation=validation,
+        )
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise CalibrationError(
+            f"{path}: cannot load the lip-sync calibration ({exc}); "
+            "rerun `python -m detectors.av_sync.evaluate --write`"
+        ) from exc

@@ -1,0 +1,113 @@
+"""The registered ``av_sync`` detector: lip sync between the visible mouth
+and the speech.
+
+Two ways a video's audio can be wrong, and the finding says which:
+- offset: speech matches the mouth, but shifted by more than the tolerance
+  (a re-mux, a dub, a careless edit);
+- no match: speech matches the mouth at no offset (the audio was replaced
+  with other speech, or the face was re-rendered without it).
+Not applicable, with the reason, without a face on screen long enough or
+without enough speech.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.av_sync.calibration import load_calibration
+from detectors.av_sync.envelope import AudioDecodeError, load_audio, speech_envelope, stream_start_gap
+from detectors.av_sync.features import sync_features
+from detectors.av_sync.mouth import mouth_signal
+from detectors.av_sync.plot import plot_sync_curve
+from detectors.av_sync.sync import SyncResult, sync_search
+from detectors.base import DetectorContext, register
+from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FaceScanError, scan_faces_cached
+from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
+
+MIN_FACE_S = 2.0
+MIN_SPEECH_S = 1.5
+
+
+class AvSyncDetector:
+    name: ClassVar[str] = "av_sync"
+    version: ClassVar[str] = "0.1.0"
+    modality: ClassVar[str] = "audiovisual"
+
+    @property
+    def weights_sha256(self) -> str | None:
+        return load_calibration().sha256
+
+    def applies_to(self, media: MediaInfo) -> bool:
+        return media.kind == MediaKind.video and media.has_video and media.has_audio
+
+    def _na(self, reason: str) -> Finding:
+        return Finding(detector=self.name, version=self.version, modality="audiovisual",
+                       weights_sha256=self.weights_sha256, applicable=False, reason=reason)
+
+    def analyze(self, ctx: DetectorContext) -> Finding:
+        cal = load_calibration()
+        try:
+            scan = scan_faces_cached(ctx.path, AUDIOVISUAL_SCAN)
+        except FaceScanError as exc:
+            return self._na(f"video could not be analysed: {exc}")
+        if scan.reason:
+            return self._na(scan.reason)
+        track = scan.main_track()
+        assert track is not None
+        seen_s = len(track) / scan.fps
+        if seen_s < MIN_FACE_S:
+            return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")
+        try:
+            samples = load_audio(ctx.path)
+        except AudioDecodeError as exc:
+            return self._na(f"audio could not be decoded: {exc}")
+        env = speech_envelope(samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path))
+        if env.speech_seconds < MIN_SPEECH_S:
+            return self._na(f"speech shorter than {MIN_SPEECH_S} s ({env.speech_seconds:.1f} s of sound above the noise floor)")
+        result = sync_search(mouth_signal(track, scan.frames, scan.fps), env.log_energy, env.active,
+                             scan.frame_times, scan.fps, max_offset=cal.max_offset)
+        feats = sync_features(result, cal.tolerance_frames, cal.offset_cap)
+        llr = cal.llr(feats)
+        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_confidence)
+        artifacts = []
+        if ctx.artifact_dir is not None:
+            png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames, title=reason[:80])
+            artifacts.append(Artifact(kind="sync_curve", media_type="image/png", path=str(png),
+                                      description="mouth-speech correlation against audio offset, whole clip and per window"))
+        return Finding(
+            detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
+            applicable=True, reason=f"{verdict}: {reason}", raw_score=round(result.confidence, 6), llr=llr,
+            segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
+        )
+
+
+def _describe(result: SyncResult, tol: int, no_match: float) -> tuple[str, str]:
+    ms = result.offset_s * 1000.0
+    where = "after" if result.offset_frames > 0 else "before"
+    if result.confidence < no_match:
+        return "no_match", (f"speech matches the mouth at no offset (confidence {result.confidence:.3f} < {no_match:.3f}): "
+                            "the audio may have been substituted")
+    if abs(result.offset_frames) > tol:
+        return "offset", (f"audio is {abs(result.offset_frames)} frames ({abs(ms):.0f} ms) {where} the mouth "
+                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; confidence {result.confidence:.3f})")
+    return "in_sync", f"audio and mouth in sync (offset {result.offset_frames:+d} frames, confidence {result.confidence:.3f})"
+
+
+def _segments(result: SyncResult, verdict: str) -> list[Segment]:
+    """The speech windows, labelled with their own offset; for an offset
+    verdict the windows that agree with it are the ones that drove it."""
+    out = []
+    for w in result.windows:
+        if w.speech_fraction < 0.3:
+            continue
+        agrees = abs(w.curve.best_offset - result.offset_frames) <= 1
+        label = f"offset {w.curve.best_offset:+d} frames" + (" (agrees)" if agrees else "")
+        if verdict == "offset" and not agrees:
+            continue
+        out.append(Segment(start_s=round(w.start_s, 3), end_s=round(w.end_s, 3), score=round(w.curve.confidence, 6), label=label))
+    return out
+
+
+@register("av_sync")
+def _factory() -> AvSyncDetector:
+    return AvSyncDetector()

@@ -1,0 +1,141 @@
+"""The sync search: at which audio offset does speech best explain the mouth?
+
+For each offset k in [-K, K] frames (k > 0: the audio comes k frames after
+the mouth, i.e. the audio lags), we regress the speech envelope shifted by k
+on the mouth features and keep the multiple correlation R(k). A true sync
+gives a sharp peak; substituted speech gives a flat curve at the chance level
+(which depends on the number of features and frames, the same at every
+offset - hence the confidence is the SyncNet-style peak minus the median of
+the curve, not the peak itself). Sliding windows give a timeline: which
+stretches of the video drove the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from detectors.av_sync.mouth import MouthSignal, highpass, single_thread_blas
+
+MAX_OFFSET = 15
+
+
+@dataclass(frozen=True)
+class OffsetCurve:
+    offsets: np.ndarray  # frames
+    r: np.ndarray  # multiple correlation per offset (nan when not computable)
+
+    @property
+    def best_offset(self) -> int:
+        return int(self.offsets[int(np.nanargmax(self.r))])
+
+    @property
+    def peak(self) -> float:
+        return float(np.nanmax(self.r))
+
+    @property
+    def confidence(self) -> float:
+        return float(np.nanmax(self.r) - np.nanmedian(self.r))
+
+
+@dataclass(frozen=True)
+class WindowSync:
+    start_s: float
+    end_s: float
+    speech_fraction: float
+    curve: OffsetCurve
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    fps: float
+    curve: OffsetCurve  # whole track
+    windows: list[WindowSync] = field(default_factory=list)
+    frames_used: int = 0
+
+    @property
+    def offset_frames(self) -> int:
+        return self.curve.best_offset
+
+    @property
+    def offset_s(self) -> float:
+        return self.offset_frames / self.fps
+
+    @property
+    def confidence(self) -> float:
+        return self.curve.confidence
+
+    @property
+    def agreement(self) -> float:
+        """Share of speech windows whose own best offset is within one frame
+        of the global one (1.0: every stretch tells the same story)."""
+        good = [w for w in self.windows if w.speech_fraction >= 0.3]
+        if not good:
+            return 0.0
+        return float(np.mean([abs(w.curve.best_offset - self.offset_frames) <= 1 for w in good]))
+
+
+def _r_curve(z: np.ndarray, a: np.ndarray, rows: np.ndarray, max_offset: int) -> OffsetCurve:
+    """R(k) of regressing a[t + k] on z[t] over the frames ``rows``."""
+    n = len(a)
+    offs = np.arange(-max_offset, max_offset + 1)
+    out = np.full(offs.size, np.nan)
+    for i, k in enumerate(offs):
+        t = rows[(rows + k >= 0) & (rows + k < n)]
+        if t.size < z.shape[1] + 8:
+            continue
+        zz = z[t] - z[t].mean(axis=0)
+        y = a[t + k] - a[t + k].mean()
+        yy = float(y @ y)
+        if yy <= 0:
+            continue
+        beta, *_ = np.linalg.lstsq(zz, y, rcond=None)
+        resid = y - zz @ beta
+        out[i] = np.sqrt(max(0.0, 1.0 - float(resid @ resid) / yy))
+    return OffsetCurve(offs, out)
+
+
+AUDIO_FEATURE = "amplitude"  # "log": log band energy; "amplitude": its square root (RMS)
+
+
+def prepare_audio(log_energy: np.ndarray, fps: float, smooth: int = 1) -> np.ndarray:
+    x = log_energy.astype(np.float64)
+    if AUDIO_FEATURE == "amplitude":
+        x = np.sqrt(10.0 ** x)
+    a = highpass(x, fps)
+    return uniform_filter1d(a, smooth, mode="nearest") if smooth > 1 else a
+
+
+def sync_search(
+    mouth: MouthSignal, log_energy: np.ndarray, active: np.ndarray, frame_times: np.ndarray, fps: float,
+    max_offset: int = MAX_OFFSET, window_s: float = 4.0, hop_s: float = 2.0,
+) -> SyncResult:
+    """Whole-track and windowed offset curves (frames with the face on screen;
+    the edges where a shift would run off the end are left out)."""
+    n = min(len(log_energy), mouth.features.shape[0])
+    a = prepare_audio(log_energy[:n], fps)
+    z = mouth.features[:n]
+    frames = np.arange(max_offset, n - max_offset)
+    rows = frames[mouth.observed[frames]]
+    with single_thread_blas():
+        return _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, hop_s, n)
+
+
+def _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, hop_s, n) -> SyncResult:
+    curve = _r_curve(z, a, rows, max_offset)
+    windows: list[WindowSync] = []
+    w = max(int(round(window_s * fps)), 2 * z.shape[1] + 16)
+    h = max(1, int(round(hop_s * fps)))
+    for s in range(max_offset, max(max_offset + 1, n - max_offset - w + 1), h):
+        wr = rows[(rows >= s) & (rows < s + w)]
+        if wr.size < w // 2:
+            continue
+        c = _r_curve(z, a, wr, max_offset)
+        if np.all(np.isnan(c.r)):
+            continue
+        e = min(s + w, n) - 1
+        windows.append(WindowSync(float(frame_times[s]), float(frame_times[e]) + 1.0 / fps,
+                                  float(active[s:s + w].mean()), c))
+    return SyncResult(fps=fps, curve=curve, windows=windows, frames_used=int(rows.size))

@@ -1,0 +1,565 @@
+"""Face frames and tracks: the one place video pixels become faces.
+
+Lip sync, identity consistency and the face-swap CNN all need the same thing:
+which faces are on screen, where, for how long, and a geometrically
+normalised crop of each. Doing it once, in one pass over the decoded video,
+keeps every detector looking at the same faces and keeps verify time low.
+
+Pipeline (``scan_faces``):
+
+1. decode with PyAV in-process, every frame or at ``sample_fps``, converted
+   to RGB at a working resolution (``work_max_side``) - talking-head faces
+   are large, full 720p/1080p only costs time;
+2. detect faces every ``detect_every_s`` seconds (dlib HOG by default; OpenCV
+   Haar as the faster, less exact alternative - numbers in docs/av_sync.md);
+3. between detections, follow each face with the 5-point landmark model: the
+   box is moved by the landmarks' displacement, so a face is located on every
+   frame without paying for a detection on every frame;
+4. associate detections with tracks by IoU (greedy, best pairs first);
+5. for each observation, an aligned crop (similarity transform on the eye
+   centres, fixed size and margin): a small grey one on every frame (mouth
+   motion) and, at ``chip_every_s``, dlib's 150x150 RGB chip (embeddings).
+
+Faces that are absent or too small are not errors: the scan says why in
+``FaceScan.reason`` so a detector can return "not applicable" with it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator, Literal
+
+import av
+import numpy as np
+
+from detectors.face_swap import models
+
+Backend = Literal["dlib_hog", "haar"]
+
+
+class FaceScanError(RuntimeError):
+    """The video could not be decoded for face analysis; the message says why."""
+
+
+class NoVideoStreamError(FaceScanError):
+    """The file has no video stream, so there are no faces to look at."""
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """An axis-aligned face box in original-frame pixels."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    score: float = 0.0
+
+    @property
+    def width(self) -> float:
+        return max(0.0, self.right - self.left)
+
+    @property
+    def height(self) -> float:
+        return max(0.0, self.bottom - self.top)
+
+    @property
+    def size(self) -> float:
+        return min(self.width, self.height)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0)
+
+    def iou(self, other: FaceBox) -> float:
+        ix = max(0.0, min(self.right, other.right) - max(self.left, other.left))
+        iy = max(0.0, min(self.bottom, other.bottom) - max(self.top, other.top))
+        inter = ix * iy
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+    def shifted(self, dx: float, dy: float) -> FaceBox:
+        return FaceBox(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy, self.score)
+
+    def scaled(self, s: float) -> FaceBox:
+        return FaceBox(self.left * s, self.top * s, self.right * s, self.bottom * s, self.score)
+
+
+@dataclass(frozen=True)
+class Landmarks5:
+    """dlib's 5 points (two corners of each eye, bottom of the nose), as a
+    (5, 2) float array in original-frame pixels."""
+
+    points: np.ndarray
+
+    @property
+    def eye_centers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(image-left eye, image-right eye) centres."""
+        a = self.points[0:2].mean(axis=0)
+        b = self.points[2:4].mean(axis=0)
+        return (a, b) if a[0] <= b[0] else (b, a)
+
+    @property
+    def nose(self) -> np.ndarray:
+        return self.points[4]
+
+    @property
+    def interocular(self) -> float:
+        a, b = self.eye_centers
+        return float(np.hypot(*(b - a)))
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One face on one frame. ``detected`` is False when the box was carried
+    from the previous frame by the landmarks rather than found by the detector."""
+
+    frame_index: int
+    time_s: float
+    box: FaceBox
+    landmarks: Landmarks5
+    detected: bool
+    crop: np.ndarray | None = None  # aligned grey crop, ScanOptions.crop_size square, uint8
+    chip: np.ndarray | None = None  # dlib 150x150 RGB chip (embedding input), uint8
+
+
+@dataclass
+class FaceTrack:
+    """The same face followed across consecutive frames."""
+
+    track_id: int
+    observations: list[FaceObservation] = field(default_factory=list)
+
+    @property
+    def start_s(self) -> float:
+        return self.observations[0].time_s
+
+    @property
+    def end_s(self) -> float:
+        return self.observations[-1].time_s
+
+    @property
+    def median_size(self) -> float:
+        return float(np.median([o.box.size for o in self.observations]))
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How densely to look. Defaults suit lip sync (every frame) while
+    detecting and embedding at a few frames per second."""
+
+    sample_fps: float | None = None  # None: every decoded frame
+    detect_every_s: float = 1.0  # landmarks carry the box in between
+    backend: Backend = "dlib_hog"
+    work_max_side: int = 640  # decode-and-analyse resolution (longest side)
+    min_face_px: int = 48  # in original-frame pixels; smaller faces are unusable
+    crop_size: int = 64
+    crop_margin: float = 0.25
+    chip_every_s: float | None = 0.5  # None: no embedding chips
+    iou_threshold: float = 0.3
+    max_seconds: float | None = None  # stop decoding after this much video
+    min_track_frames: int = 3
+    decode_threads: int = 1  # >1 lets FFmpeg frame-thread the decoder (idle multi-core machines)
+
+
+@dataclass
+class FaceScan:
+    """What one pass over a video found."""
+
+    path: str
+    options: ScanOptions
+    fps: float
+    width: int
+    height: int
+    frames: int  # frames analysed
+    frame_times: np.ndarray  # time of each analysed frame, seconds from the stream start
+    tracks: list[FaceTrack]
+    detector_runs: int = 0
+    faces_too_small: int = 0  # detections rejected by min_face_px
+    short_tracks: int = 0  # tracks dropped for fewer than min_track_frames frames
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str | None:
+        """None when at least one usable face track exists; otherwise why not."""
+        if self.frames == 0:
+            return "no video frames could be decoded"
+        if self.tracks:
+            return None
+        if self.short_tracks:
+            return (f"faces were seen only briefly ({self.short_tracks} track(s) shorter than "
+                    f"{self.options.min_track_frames} frames)")
+        if self.faces_too_small:
+            return (f"faces were found but all smaller than {self.options.min_face_px} px "
+                    f"({self.faces_too_small} detections): too small to analyse")
+        return f"no face found in {self.detector_runs} detection passes over {self.frames} frames"
+
+    def main_track(self) -> FaceTrack | None:
+        """The longest track (ties: the larger face) - the talking head."""
+        if not self.tracks:
+            return None
+        return max(self.tracks, key=lambda t: (len(t), t.median_size))
+
+
+# --------------------------------------------------------------- frames
+
+
+_LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+
+
+@dataclass
+class VideoFrame:
+    """One decoded frame at the working resolution. Grey comes first and
+    cheaply (the luma plane, resized): detection, landmarks and mouth motion
+    need nothing else. RGB is converted only when asked (embedding chips),
+    which on 720p video halves the decode-and-convert time."""
+
+    index: int  # position in the analysed sequence
+    time_s: float
+    gray: np.ndarray  # working resolution, uint8
+    scale: float  # working pixels per original pixel
+    _frame: object = field(default=None, repr=False)
+    _rgb: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            h, w = self.gray.shape
+            if self._frame is None:
+                self._rgb = np.repeat(self.gray[:, :, None], 3, axis=2)
+            else:
+                self._rgb = np.ascontiguousarray(self._frame.to_ndarray(format="rgb24", width=w, height=h))
+        return self._rgb
+
+
+def _luma(frame, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if frame.format.name in _LUMA_FORMATS:
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+        if (frame.width, frame.height) == size:
+            return np.ascontiguousarray(y)
+        return cv2.resize(y, size, interpolation=cv2.INTER_AREA)
+    # Contiguous: dlib's bindings reject strided arrays (PyAV pads rows).
+    return np.ascontiguousarray(frame.to_ndarray(format="gray", width=size[0], height=size[1]))
+
+
+def iter_frames(
+    path: str | Path, *, sample_fps: float | None = None, work_max_side: int = 640,
+    max_seconds: float | None = None, threads: int = 1,
+) -> Iterator[VideoFrame]:
+    """Decode the first video stream with PyAV, yielding RGB frames at the
+    working resolution, every frame or the first at or after each multiple of
+    ``1/sample_fps`` seconds. Times are relative to the stream's first frame."""
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
+    with container:
+        streams = [s for s in container.streams if s.type == "video"]
+        if not streams:
+            raise NoVideoStreamError(f"{path}: the file has no video stream")
+        stream = streams[0]
+        stream.thread_count = max(1, threads)
+        stream.thread_type = "AUTO" if threads > 1 else "SLICE"
+        tb = float(stream.time_base) if stream.time_base else 0.0
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        t0: float | None = None
+        next_t = 0.0
+        out_index = 0
+        size: tuple[int, int] | None = None
+        try:
+            for n, frame in enumerate(container.decode(stream)):
+                t_abs = frame.pts * tb if frame.pts is not None and tb else n / rate
+                if t0 is None:
+                    t0 = t_abs
+                t = t_abs - t0
+                if max_seconds is not None and t > max_seconds:
+                    break
+                if sample_fps is not None:
+                    if t + 1e-6 < next_t:
+                        continue
+                    next_t += 1.0 / sample_fps
+                    while next_t <= t:
+                        next_t += 1.0 / sample_fps
+                if size is None:
+                    w, h = frame.width, frame.height
+                    s = min(1.0, work_max_side / max(w, h))
+                    size = (max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2))
+                    scale = size[0] / w
+                yield VideoFrame(out_index, float(t), _luma(frame, size), scale, frame)
+                out_index += 1
+        except (av.error.FFmpegError, ValueError) as exc:
+            if out_index == 0:
+                raise FaceScanError(f"{path}: video stream failed to decode ({exc})") from exc
+            # A damaged tail: keep what decoded; the frame count tells the caller.
+
+
+def video_geometry(path: str | Path) -> tuple[float, int, int]:
+    """(frame rate, width, height) of the first video stream."""
+    try:
+        with av.open(str(path), mode="r") as c:
+            vs = [s for s in c.streams if s.type == "video"]
+            if not vs:
+                raise NoVideoStreamError(f"{path}: the file has no video stream")
+            s = vs[0]
+            return float(s.average_rate or s.guessed_rate or 25), int(s.codec_context.width), int(s.codec_context.height)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
+
+
+# ------------------------------------------------------------- detection
+
+
+class FaceDetector:
+    """Finds frontal faces in an RGB image. dlib HOG: better recall and boxes
+    the landmark model was trained on; Haar: faster, more false positives."""
+
+    def __init__(self, backend: Backend = "dlib_hog", upsample: int = 0):
+        self.backend = backend
+        self.upsample = upsample
+        if backend == "dlib_hog":
+            self._hog = models.hog_detector()
+        elif backend == "haar":
+            self._haar = models.haar_cascade()
+        else:
+            raise ValueError(f"unknown face detector backend {backend!r}; use 'dlib_hog' or 'haar'")
+
+    def detect(self, image: np.ndarray, min_size: int = 20) -> list[FaceBox]:
+        """Faces in an RGB or grey uint8 image."""
+        if self.backend == "dlib_hog":
+            rects, scores, _ = self._hog.run(image, self.upsample, 0.0)
+            return [FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s)) for r, s in zip(rects, scores)]
+        import cv2
+
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        found = self._haar.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
+        return [FaceBox(float(x), float(y), float(x + w), float(y + h), 1.0) for x, y, w, h in found]
+
+
+def predict_landmarks(rgb: np.ndarray, box: FaceBox) -> Landmarks5:
+    """5-point landmarks for the face in ``box`` (both in the image's pixels);
+    RGB or grey."""
+    import dlib
+
+    rect = dlib.rectangle(int(round(box.left)), int(round(box.top)), int(round(box.right)), int(round(box.bottom)))
+    shape = models.landmark_predictor()(rgb, rect)
+    pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float64)
+    return Landmarks5(pts)
+
+
+# ------------------------------------------------------------- alignment
+
+
+def alignment_matrix(landmarks: Landmarks5, size: int, margin: float) -> np.ndarray:
+    """2x3 similarity transform putting the eye centres at fixed places of a
+    ``size`` square: eyes at 30%/70% of the inner face width and 35% of its
+    height; ``margin`` adds that fraction of the inner face on every side."""
+    inner = size / (1.0 + 2.0 * margin)
+    off = margin * inner
+    dst_l = np.array([off + 0.30 * inner, off + 0.35 * inner])
+    dst_r = np.array([off + 0.70 * inner, off + 0.35 * inner])
+    src_l, src_r = landmarks.eye_centers
+    sv, dv = src_r - src_l, dst_r - dst_l
+    s = np.hypot(*dv) / max(np.hypot(*sv), 1e-6)
+    ang = np.arctan2(dv[1], dv[0]) - np.arctan2(sv[1], sv[0])
+    c, si = s * np.cos(ang), s * np.sin(ang)
+    rot = np.array([[c, -si], [si, c]])
+    t = dst_l - rot @ src_l
+    return np.hstack([rot, t[:, None]])
+
+
+def aligned_crop(image: np.ndarray, landmarks: Landmarks5, size: int = 112, margin: float = 0.25) -> np.ndarray:
+    """The face warped to a canonical pose (same image type as the input)."""
+    import cv2
+
+    m = alignment_matrix(landmarks, size, margin)
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def dlib_chip(rgb: np.ndarray, box: FaceBox, landmarks: Landmarks5, size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """dlib's own 150x150 alignment, the input its 128-D ResNet was trained on."""
+    import dlib
+
+    rect = dlib.rectangle(int(round(box.left)), int(round(box.top)), int(round(box.right)), int(round(box.bottom)))
+    shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks.points])
+    return np.asarray(dlib.get_face_chip(rgb, shape, size=size, padding=padding))
+
+
+# -------------------------------------------------------------- tracking
+
+
+@dataclass
+class _Active:
+    track: FaceTrack
+    box: FaceBox  # working pixels
+    missed: int = 0
+    last_chip_t: float = -1e9
+
+
+class IoUTracker:
+    """Greedy IoU association of detections with live tracks; a track that
+    misses ``max_missed`` detection passes in a row is closed."""
+
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 1):
+        self.iou_threshold = iou_threshold
+        self.max_missed = max_missed
+        self.active: list[_Active] = []
+        self.closed: list[FaceTrack] = []
+        self._next_id = 0
+
+    def associate(self, detections: list[FaceBox]) -> list[tuple[_Active, FaceBox]]:
+        """Match detections to tracks, start tracks for the rest, age the
+        unmatched tracks. Returns (track, box) for every live face."""
+        pairs = sorted(
+            ((a.box.iou(d), i, j) for i, a in enumerate(self.active) for j, d in enumerate(detections)),
+            reverse=True,
+        )
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        out: list[tuple[_Active, FaceBox]] = []
+        for iou, i, j in pairs:
+            if iou < self.iou_threshold or i in used_t or j in used_d:
+                continue
+            used_t.add(i)
+            used_d.add(j)
+            self.active[i].missed = 0
+            self.active[i].box = detections[j]
+            out.append((self.active[i], detections[j]))
+        survivors: list[_Active] = []
+        for i, a in enumerate(self.active):
+            if i in used_t:
+                survivors.append(a)
+            else:
+                a.missed += 1
+                if a.missed > self.max_missed:
+                    self.closed.append(a.track)
+                else:
+                    survivors.append(a)
+                    out.append((a, a.box))
+        for j, d in enumerate(detections):
+            if j not in used_d:
+                a = _Active(FaceTrack(self._next_id), d)
+                self._next_id += 1
+                survivors.append(a)
+                out.append((a, d))
+        self.active = survivors
+        return out
+
+    def finish(self) -> list[FaceTrack]:
+        tracks = self.closed + [a.track for a in self.active]
+        self.active, self.closed = [], []
+        return sorted(tracks, key=lambda t: t.track_id)
+
+
+# ------------------------------------------------------------------ scan
+
+
+def _set_single_thread() -> None:
+    try:
+        import cv2
+
+        cv2.setNumThreads(int(os.environ.get("VERIFIER_CV_THREADS", "1")))
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
+               on_frame: Callable[[VideoFrame], None] | None = None) -> FaceScan:
+    """One pass over the video: faces detected, followed and cropped.
+    ``on_frame`` sees every analysed frame (e.g. to compute a global motion
+    signal) without a second decode."""
+    _set_single_thread()
+    detector = FaceDetector(options.backend)
+    tracker = IoUTracker(options.iou_threshold)
+    fps, width, height = video_geometry(path)
+    times: list[float] = []
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "crops": 0.0}
+    next_detect = 0.0
+    runs = too_small = 0
+    scale = 1.0
+    t_dec = time.perf_counter()
+    live: list[_Active] = []
+    for frame in iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
+                             max_seconds=options.max_seconds, threads=options.decode_threads):
+        timings["decode"] += time.perf_counter() - t_dec
+        scale = frame.scale
+        times.append(frame.time_s)
+        if on_frame is not None:
+            on_frame(frame)
+        grey = frame.gray
+        if frame.time_s + 1e-6 >= next_detect:
+            t1 = time.perf_counter()
+            min_work = options.min_face_px * scale
+            boxes = detector.detect(grey, min_size=max(12, int(min_work * 0.8)))
+            kept = [b for b in boxes if b.size >= min_work]
+            too_small += len(boxes) - len(kept)
+            runs += 1
+            pairs = tracker.associate(kept)
+            live = [a for a, _ in pairs]
+            for a, b in pairs:
+                a.box = b
+                a._detected = b in kept  # type: ignore[attr-defined]
+            next_detect = frame.time_s + options.detect_every_s
+            timings["detect"] += time.perf_counter() - t1
+        else:
+            for a in live:
+                a._detected = False  # type: ignore[attr-defined]
+        for a in live:
+            t1 = time.perf_counter()
+            lm_work = predict_landmarks(grey, a.box)
+            # Carry the box with the landmarks so the next frame starts where the face is now.
+            if a.track.observations and not getattr(a, "_detected", False):
+                prev = a.track.observations[-1].landmarks.points * scale
+                d = (lm_work.points - prev).mean(axis=0)
+                a.box = a.box.shifted(float(d[0]), float(d[1]))
+            t2 = time.perf_counter()
+            timings["landmarks"] += t2 - t1
+            crop = aligned_crop(grey, lm_work, options.crop_size, options.crop_margin)
+            chip = None
+            if options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6:
+                chip = dlib_chip(frame.rgb, a.box, lm_work)  # RGB converted only here
+                a.last_chip_t = frame.time_s
+            timings["crops"] += time.perf_counter() - t2
+            a.track.observations.append(FaceObservation(
+                frame_index=frame.index, time_s=frame.time_s, box=a.box.scaled(1.0 / scale),
+                landmarks=Landmarks5(lm_work.points / scale), detected=bool(getattr(a, "_detected", False)),
+                crop=crop, chip=chip,
+            ))
+        t_dec = time.perf_counter()
+    all_tracks = tracker.finish()
+    tracks = [t for t in all_tracks if len(t) >= options.min_track_frames]
+    return FaceScan(
+        path=str(path), options=options, fps=fps, width=width, height=height, frames=len(times),
+        frame_times=np.asarray(times, dtype=np.float64), tracks=tracks, detector_runs=runs,
+        faces_too_small=too_small, short_tracks=len(all_tracks) - len(tracks), timings=timings,
+    )
+
+
+@lru_cache(maxsize=2)
+def _cached(path: str, mtime_ns: int, size: int, options: ScanOptions) -> FaceScan:
+    return scan_faces(path, options)
+
+
+def scan_faces_cached(path: str | Path, options: ScanOptions = ScanOptions()) -> FaceScan:
+    """``scan_faces`` memoised on (path, mtime, size, options): the lip-sync
+    and identity detectors run one after the other on the same stored file
+    and share one decode."""
+    st = os.stat(path)
+    return _cached(str(path), st.st_mtime_ns, st.st_size, options)
+
+
+# The one scan the audio-visual detectors share (lip sync needs every frame;
+# identity needs a chip every half second): same options -> one decode.
+AUDIOVISUAL_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0)  # time guard: first 10 min

@@ -1,0 +1,57 @@
+"""128-D face embeddings with dlib's ResNet (face-recognition-models wheel).
+
+dlib's model maps a 150x150 chip aligned by ``faces.dlib_chip`` to a unit-ish
+vector where the same person lies within about 0.6 (Euclidean) - the number
+dlib reports for LFW. We measure our own distributions in ``evaluate.py``
+rather than trusting that figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors.face_swap import models
+from detectors.face_swap.faces import FaceBox, FaceDetector, FaceTrack, dlib_chip, predict_landmarks
+
+
+@dataclass(frozen=True)
+class TrackEmbeddings:
+    track_id: int
+    times: np.ndarray  # seconds
+    vectors: np.ndarray  # (n, 128)
+
+
+def embed_chip(chip: np.ndarray) -> np.ndarray:
+    return np.asarray(models.embedding_model().compute_face_descriptor(np.ascontiguousarray(chip)), dtype=np.float64)
+
+
+def embed_track(track: FaceTrack, max_chips: int = 20) -> TrackEmbeddings:
+    """Embeddings of the track's chips, evenly thinned to at most ``max_chips``."""
+    obs = [o for o in track.observations if o.chip is not None]
+    if len(obs) > max_chips:
+        obs = [obs[int(i)] for i in np.linspace(0, len(obs) - 1, max_chips)]
+    vecs = np.array([embed_chip(o.chip) for o in obs]) if obs else np.zeros((0, 128))
+    return TrackEmbeddings(track.track_id, np.array([o.time_s for o in obs]), vecs)
+
+
+def find_faces(rgb: np.ndarray) -> list[FaceBox]:
+    """Faces in a still: HOG at native scale, then upsampled once for small faces."""
+    boxes = FaceDetector("dlib_hog", upsample=0).detect(rgb)
+    return boxes or FaceDetector("dlib_hog", upsample=1).detect(rgb)
+
+
+def embed_face(rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+    return embed_chip(dlib_chip(rgb, box, predict_landmarks(rgb, box)))
+
+
+def embed_image(rgb: np.ndarray) -> np.ndarray:
+    """Embedding of the largest face in a still image. Tight crops (such as
+    dlib's 'johns') where no face is detected are treated as one face filling
+    the image."""
+    boxes = find_faces(rgb)
+    if not boxes:
+        h, w = rgb.shape[:2]
+        boxes = [FaceBox(0.1 * w, 0.1 * h, 0.9 * w, 0.9 * h)]
+    return embed_face(rgb, max(boxes, key=lambda b: b.size))

@@ -1,0 +1,184 @@
+"""The voice-clone detector as a pipeline object: speech -> windows -> timeline -> Finding.
+
+Not registered in ``BUILTIN_DETECTOR_MODULES`` yet: it only becomes evidence
+once a model with measured held-out error rates is shipped (see
+``docs/voice.md``). Importing this module registers it under
+``voice_clone`` so it can be tried with an explicit model path.
+
+The file-level raw score is the mean window logit over speech, the same
+statistic the calibration was fitted on, so the reported LLR is calibrated.
+Window LLRs are given per segment to show *where* the evidence is; they are
+not independent and must not be summed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from audio.decode import AudioDecodeError, decode_audio
+from audio.vad import detect_speech
+from detectors.base import DetectorContext, check_llr, register
+from verifier.evidence import Artifact, Finding, MediaInfo, Segment
+
+MIN_SPEECH_S = 1.5
+WINDOW_S = 4.0
+HOP_S = 1.0
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "lfcc_lcnn.pt"
+
+
+def _model_path(ctx_options: dict[str, str] | None = None) -> Path:
+    if ctx_options and ctx_options.get("voice_model"):
+        return Path(ctx_options["voice_model"])
+    env = os.environ.get("VERIFIER_VOICE_MODEL")
+    return Path(env) if env else DEFAULT_WEIGHTS
+
+
+class VoiceCloneDetector:
+    name: ClassVar[str] = "voice_clone"
+    version: ClassVar[str] = "0.1.0"
+    modality: ClassVar[str] = "audio"
+
+    def __init__(self, model_path: Path | None = None):
+        self._path = model_path
+        self._bundle = None
+
+    def _load(self, options: dict[str, str] | None = None):
+        from detectors.voice_clone.scoring import load_bundle
+
+        if self._bundle is None:
+            self._bundle = load_bundle(self._path or _model_path(options))
+        return self._bundle
+
+    @property
+    def weights_sha256(self) -> str | None:
+        try:
+            return self._load().sha256
+        except Exception:
+            return None
+
+    def applies_to(self, media: MediaInfo) -> bool:
+        return media.has_audio
+
+    def _na(self, reason: str, sha: str | None = None) -> Finding:
+        return Finding(
+            detector=self.name, version=self.version, modality="audio", weights_sha256=sha, applicable=False, reason=reason
+        )
+
+    def analyze(self, ctx: DetectorContext) -> Finding:
+        from detectors.voice_clone.scoring import BundleError
+
+        try:
+            bundle = self._load(ctx.options)
+        except BundleError as exc:
+            return self._na(f"no trained voice model available: {exc}")
+        try:
+            audio = decode_audio(ctx.path)
+        except AudioDecodeError as exc:
+            return self._na(f"audio could not be decoded: {exc}", bundle.sha256)
+        backend = ctx.options.get("voice_vad", "auto")
+        if backend not in ("auto", "silero", "energy"):
+            return self._na(f"unknown voice_vad option {backend!r} (auto, silero, energy)", bundle.sha256)
+        vad = detect_speech(audio.samples, audio.sample_rate, backend)  # type: ignore[arg-type]
+        if vad.speech_s < MIN_SPEECH_S:
+            return self._na(
+                f"speech shorter than {MIN_SPEECH_S} s ({vad.speech_s:.1f} s found by the {vad.backend} VAD); "
+                "music, silence or too little speech to judge",
+                bundle.sha256,
+            )
+        windows = speech_windows(vad.segments, audio.duration_s)
+        if not windows:
+            return self._na(
+                f"{vad.speech_s:.1f} s of speech, but in pieces shorter than 1 s; too fragmented to judge",
+                bundle.sha256,
+            )
+        rate = audio.sample_rate
+        fps = bundle.config.frames_per_s
+        logits = []
+        seg_feats: dict[tuple[float, float], np.ndarray] = {}
+        for a, b in windows:
+            # features once per speech segment (windows overlap 4:1), then sliced per window
+            seg = next(s for s in vad.segments if s.start_s <= a + 1e-6 and b <= s.end_s + 1e-6)
+            key = (max(0.0, seg.start_s), seg.end_s)
+            if key not in seg_feats:
+                seg_feats[key] = bundle.features(audio.samples[int(key[0] * rate) : int(key[1] * rate)], rate)
+            f = seg_feats[key]
+            i0 = int(round((a - key[0]) * fps))
+            chunk = f[i0 : i0 + int(round((b - a) * fps))]
+            logits.append(float(bundle.window_logits(chunk, WINDOW_S, WINDOW_S)[0].mean()))
+        raw = float(np.mean(logits))
+        cal = bundle.calibration
+        llr = float(cal.llr10([raw])[0]) if cal else None
+        seg_llr = cal.llr10(logits) if cal else [None] * len(logits)
+        segments = [
+            Segment(start_s=round(a, 3), end_s=round(b, 3), score=s, llr=None if l is None else float(l),
+                    label="supports synthetic" if (l is not None and l > 0) else "")
+            for (a, b), s, l in zip(windows, logits, seg_llr)
+        ]
+        artifacts = []
+        if ctx.artifact_dir is not None:
+            png = spectrogram_png(audio.samples, rate, segments, Path(ctx.artifact_dir) / "voice_clone_spectrogram.png")
+            artifacts.append(
+                Artifact(kind="spectrogram", media_type="image/png", path=str(png),
+                         description="log-mel spectrogram; red bars mark windows whose LLR supports synthetic speech")
+            )
+        rec = bundle.record.get("validation") or "no validation record in this model bundle: not evidence"
+        return Finding(
+            detector=self.name, version=self.version, modality="audio", weights_sha256=bundle.sha256, applicable=True,
+            reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)",
+            raw_score=raw, llr=check_llr(llr), segments=segments, artifacts=artifacts, validation=str(rec),
+        )
+
+
+def speech_windows(segments, duration_s: float, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                   min_s: float = 1.0) -> list[tuple[float, float]]:
+    """4 s windows with a 1 s hop inside each speech segment; a shorter segment is one window."""
+    out: list[tuple[float, float]] = []
+    for s in segments:
+        a, b = max(0.0, s.start_s), min(duration_s, s.end_s)
+        if b - a < min_s:
+            continue
+        if b - a <= window_s:
+            out.append((a, b))
+            continue
+        t = a
+        while t + window_s <= b + 1e-9:
+            out.append((t, t + window_s))
+            t += hop_s
+        if out[-1][1] < b - 1e-6:
+            out.append((b - window_s, b))
+    return out
+
+
+def spectrogram_png(x: np.ndarray, rate: int, segments: list[Segment], path: Path, max_width: int = 1400) -> Path:
+    from PIL import Image, ImageDraw
+
+    from audio.features import log_mel
+
+    m = log_mel(x, rate).T[::-1]  # low frequencies at the bottom
+    lo, hi = np.percentile(m, 5), np.percentile(m, 99.5)
+    img = (255 * np.clip((m - lo) / max(hi - lo, 1e-6), 0, 1)).astype(np.uint8)
+    pic = Image.fromarray(img).convert("RGB")
+    width = min(max_width, max(200, img.shape[1]))
+    pic = pic.resize((width, 240))
+    canvas = Image.new("RGB", (width, 270), "white")
+    canvas.paste(pic, (0, 30))
+    d = ImageDraw.Draw(canvas)
+    dur = len(x) / rate
+    for s in segments:
+        x0, x1 = int(s.start_s / dur * width), int(s.end_s / dur * width)
+        colour = "#d62728" if (s.llr is not None and s.llr > 0) else "#2ca02c"
+        d.rectangle([x0, 8, max(x0 + 1, x1), 22], outline=colour)
+        if s.llr is not None and s.llr > 0:
+            d.rectangle([x0 + 1, 9, max(x0 + 2, x1 - 1), 21], fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+@register("voice_clone")
+def _factory() -> VoiceCloneDetector:
+    return VoiceCloneDetector()

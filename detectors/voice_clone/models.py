@@ -1,0 +1,155 @@
+"""Voice spoofing models, created by name with a config that says their input.
+
+``lfcc_lcnn``: LFCC (20 ceps + deltas) -> light CNN with max-feature-map
+activations (the ASVspoof LFCC-LCNN baseline family, scaled down to train on
+two CPU cores) -> mean+std pooling over time -> one logit (spoof > 0).
+
+``rawnet_lite``: the raw waveform -> a learned strided filterbank (so it can
+use phase, which magnitude features throw away) -> residual 1-D conv blocks
+-> mean+std pooling -> one logit. RawNet-style, much smaller.
+
+Both take (batch, frames, features): for the waveform model a "frame" is a
+sample and there is one feature, so windows, crops and normalisation are the
+same code for both (``ModelConfig.frames_per_s``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from audio.features import LfccConfig, lfcc
+from audio.resample import telephone_band
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    feature: str  # "lfcc" | "waveform"
+    sample_rate: int = 16_000
+    # the corpus is telephone band; every input is put in the same band before
+    # features, at training and at inference, so wide-band input is not "unusual"
+    band: str = "tel"
+    lfcc: LfccConfig = field(default_factory=LfccConfig)
+    channels: tuple[int, ...] = (8, 16, 24, 32)
+    dropout: float = 0.3
+
+    @property
+    def n_features(self) -> int:
+        if self.feature == "waveform":
+            return 1
+        return self.lfcc.n_ceps * (3 if self.lfcc.deltas else 1)
+
+    @property
+    def frames_per_s(self) -> int:
+        if self.feature == "waveform":
+            return self.sample_rate
+        return self.sample_rate // self.lfcc.stft.hop_length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MaxFeatureMap(nn.Module):
+    """Split channels in two halves and keep the element-wise max (LCNN)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return torch.maximum(a, b)
+
+
+class LfccLcnn(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i, c in enumerate(cfg.channels):
+            layers += [
+                nn.Conv2d(c_in, 2 * c, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(2 * c),
+                MaxFeatureMap(),
+                nn.MaxPool2d((2, 2)) if i < len(cfg.channels) - 1 else nn.Identity(),
+            ]
+            c_in = c
+        self.body = nn.Sequential(*layers)
+        f_out = cfg.n_features // (2 ** (len(cfg.channels) - 1))
+        self.proj = nn.Linear(c_in * f_out, 64)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(128, 1))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """``feats``: (batch, frames, n_features), normalised; returns logits (batch,)."""
+        x = self.body(feats.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        b, c, f, t = x.shape
+        x = self.proj(x.reshape(b, c * f, t).transpose(1, 2))  # (B, T', 64)
+        pooled = torch.cat([x.mean(dim=1), x.std(dim=1, unbiased=False)], dim=1)
+        return self.head(pooled).squeeze(1)
+
+
+class _ResBlock1d(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.skip = nn.Conv1d(c_in, c_out, 1, bias=False) if c_in != c_out else nn.Identity()
+        self.act = nn.LeakyReLU(0.3)
+        self.pool = nn.MaxPool1d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.pool(self.act(y + self.skip(x)))
+
+
+class RawNetLite(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c = cfg.channels
+        self.front = nn.Conv1d(1, c[0], kernel_size=129, stride=8, padding=64, bias=False)
+        self.bn0 = nn.BatchNorm1d(c[0])
+        blocks = []
+        for a, b in zip(c[:-1], c[1:]):
+            blocks.append(_ResBlock1d(a, b))
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * c[-1], 1))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``wave``: (batch, samples, 1), normalised; returns logits (batch,)."""
+        x = self.front(wave.transpose(1, 2))
+        x = nn.functional.leaky_relu(self.bn0(torch.abs(x)), 0.3)  # |.| : rectified filter outputs
+        x = self.blocks(x)
+        return self.head(torch.cat([x.mean(dim=2), x.std(dim=2, unbiased=False)], dim=1)).squeeze(1)
+
+
+MODEL_CONFIGS: dict[str, ModelConfig] = {
+    "lfcc_lcnn": ModelConfig(name="lfcc_lcnn", feature="lfcc"),
+    "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
+}
+_FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {"lfcc_lcnn": LfccLcnn, "rawnet_lite": RawNetLite}
+
+
+def create_model(name: str, cfg: ModelConfig | None = None) -> nn.Module:
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise KeyError(f"unknown voice model {name!r}; available: {', '.join(_FACTORIES)}") from None
+    return factory(cfg or MODEL_CONFIGS[name])
+
+
+def extract_features(x: np.ndarray, rate: int, cfg: ModelConfig) -> np.ndarray:
+    if rate != cfg.sample_rate:
+        raise ValueError(f"model expects {cfg.sample_rate} Hz audio, got {rate} Hz")
+    if cfg.band == "tel":
+        x = telephone_band(x, rate)
+    elif cfg.band != "full":
+        raise ValueError(f"unknown band {cfg.band!r} (tel, full)")
+    if cfg.feature == "lfcc":
+        return lfcc(x, rate, cfg.lfcc)
+    if cfg.feature == "waveform":
+        return np.asarray(x, np.float32)[:, None]
+    raise ValueError(f"unknown feature {cfg.feature!r}")

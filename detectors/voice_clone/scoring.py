@@ -1,0 +1,117 @@
+"""A trained model bundle and how it scores audio: windows over a feature matrix.
+
+The bundle is one ``.pt`` file holding the model config, weights, the feature
+normalisation and the calibration, loaded with ``weights_only=True`` (no
+pickled code runs). Scoring slides 4 s windows with a 1 s hop, so a long
+file gives a timeline and a short one a single window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audio.features import LfccConfig, StftConfig
+from detectors.voice_clone.calibration import Calibration
+from detectors.voice_clone.models import ModelConfig, create_model, extract_features
+
+WINDOW_S = 4.0
+HOP_S = 1.0
+
+
+class BundleError(RuntimeError):
+    pass
+
+
+@dataclass
+class ModelBundle:
+    config: ModelConfig
+    model: torch.nn.Module
+    mean: np.ndarray
+    std: np.ndarray
+    calibration: Calibration | None
+    record: dict = field(default_factory=dict)
+    sha256: str | None = None
+
+    def features(self, x: np.ndarray, rate: int) -> np.ndarray:
+        f = extract_features(x, rate, self.config)
+        return ((f - self.mean) / self.std).astype(np.float32)
+
+    def window_logits(self, feats: np.ndarray, window_s: float = WINDOW_S, hop_s: float = HOP_S) -> tuple[np.ndarray, np.ndarray]:
+        """Logit per window and the window start frames."""
+        fps = self.config.frames_per_s
+        win, hop = int(window_s * fps), int(hop_s * fps)
+        n = feats.shape[0]
+        if n <= win:
+            starts = np.array([0])
+            batch = feats[None]
+        else:
+            starts = np.arange(0, n - win + 1, hop)
+            if starts[-1] + win < n:
+                starts = np.append(starts, n - win)
+            batch = np.stack([feats[s : s + win] for s in starts])
+        self.model.eval()
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(batch)))
+        return out.numpy().astype(np.float64), starts
+
+    def score(self, x: np.ndarray, rate: int) -> float:
+        """File-level raw score: mean window logit."""
+        logits, _ = self.window_logits(self.features(x, rate))
+        return float(logits.mean())
+
+    def save(self, path: Path) -> str:
+        payload = {
+            "format": "av-verifier/voice-model/v1",
+            "config": _config_to_dict(self.config),
+            "state_dict": self.model.state_dict(),
+            "mean": torch.from_numpy(self.mean),
+            "std": torch.from_numpy(self.std),
+            "calibration": self.calibration.to_dict() if self.calibration else None,
+            "record": self.record,
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, path)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _config_to_dict(cfg: ModelConfig) -> dict:
+    d = cfg.to_dict()
+    d["channels"] = list(cfg.channels)
+    return d
+
+
+def _config_from_dict(d: dict) -> ModelConfig:
+    lf = dict(d["lfcc"])
+    lf["stft"] = StftConfig(**lf["stft"])
+    return ModelConfig(
+        name=d["name"], feature=d["feature"], sample_rate=d["sample_rate"], band=d.get("band", "full"), lfcc=LfccConfig(**lf),
+        channels=tuple(d["channels"]), dropout=d["dropout"],
+    )
+
+
+def load_bundle(path: Path) -> ModelBundle:
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: no model file; train one with `verifier train voice --corpus DIR`")
+    data = path.read_bytes()
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise BundleError(f"{path}: not a voice model bundle ({exc})") from exc
+    if payload.get("format") != "av-verifier/voice-model/v1":
+        raise BundleError(f"{path}: unknown bundle format {payload.get('format')!r}")
+    cfg = _config_from_dict(payload["config"])
+    model = create_model(cfg.name, cfg)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    cal = payload.get("calibration")
+    return ModelBundle(
+        cfg, model, payload["mean"].numpy(), payload["std"].numpy(),
+        Calibration(**cal) if cal else None, payload.get("record", {}), hashlib.sha256(data).hexdigest(),
+    )

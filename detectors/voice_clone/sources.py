@@ -1,0 +1,190 @@
+"""Where the corpus comes from: Debian packages of real speech and TTS engines.
+
+Everything here is discovered on the local disk; nothing is downloaded and
+nothing is installed. ``check_sources`` reports each missing piece with the
+exact ``apt-get install`` line that provides it.
+
+Speaker and split assignment is fixed in these tables (not random) so that a
+protocol is reproducible and its splits are disjoint by speaker: a voice talent
+recorded in two languages (Allison, en and es) is one speaker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from audio.decode import decode_audio
+
+Split = Literal["train", "dev", "eval"]
+ASTERISK = Path("/usr/share/asterisk/sounds")
+POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
+
+
+class MissingSourceError(RuntimeError):
+    """A required corpus source is not installed; the message names the apt package."""
+
+
+@dataclass(frozen=True)
+class BonafideSource:
+    name: str
+    speaker: str
+    lang: str
+    root: Path
+    patterns: tuple[str, ...]
+    apt_package: str
+    split: Split
+
+    def files(self) -> list[Path]:
+        out: set[Path] = set()
+        for pat in self.patterns:
+            out.update(p for p in self.root.glob(pat) if p.is_file())
+        return sorted(out)
+
+
+BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
+    BonafideSource("asterisk-en", "allison", "en", ASTERISK / "en_US_f_Allison", ("**/*.wav",), "asterisk-core-sounds-en-wav", "train"),
+    BonafideSource("asterisk-es", "allison", "es", ASTERISK / "es_MX_f_Allison", ("**/*.wav",), "asterisk-core-sounds-es-wav", "train"),
+    BonafideSource("asterisk-it", "carlo", "it", ASTERISK / "it_IT_m_Carlo", ("**/*.wav",), "asterisk-core-sounds-it-wav", "train"),
+    BonafideSource("asterisk-ru", "ivrvoice_ru", "ru", ASTERISK / "ru_RU_f_IvrvoiceRU", ("**/*.wav",), "asterisk-core-sounds-ru-wav", "train"),
+    BonafideSource("prompt-es-co", "es_co", "es", ASTERISK / "es", ("*.gsm",), "asterisk-prompt-es-co", "train"),
+    BonafideSource("prompt-it-menardi", "menardi", "it", ASTERISK / "it_IT_f_Menardi", ("**/*.gsm", "**/*.wav"), "asterisk-prompt-it-menardi", "dev"),
+    BonafideSource("asterisk-fr", "june", "fr", ASTERISK / "fr_CA_f_June", ("**/*.wav",), "asterisk-core-sounds-fr-wav", "eval"),
+    BonafideSource("prompt-fr-armelle", "armelle", "fr", ASTERISK / "fr", ("**/*.gsm",), "asterisk-prompt-fr-armelle", "eval"),
+    BonafideSource("pocketsphinx", "pocketsphinx", "en", POCKETSPHINX, ("cards/*.wav", "librivox/*.wav"), "pocketsphinx-testdata", "eval"),
+)
+
+
+@dataclass(frozen=True)
+class TtsVoice:
+    """One synthetic 'speaker': an engine, a voice and the family it belongs to."""
+
+    engine: Literal["espeak-ng", "festival", "flite"]
+    voice: str
+    lang: str
+    family: str
+    split: Split
+
+    @property
+    def speaker(self) -> str:
+        return f"{self.engine}-{self.voice}".replace("+", "_")
+
+
+TTS_VOICES: tuple[TtsVoice, ...] = (
+    # formant synthesis (espeak-ng): languages of every split
+    TtsVoice("espeak-ng", "en-us+m3", "en", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "en+f2", "en", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "es+m1", "es", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "es+f3", "es", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "it+m4", "it", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "ru+m2", "ru", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "ru+f4", "ru", "espeak_formant", "train"),
+    TtsVoice("espeak-ng", "it+f2", "it", "espeak_formant", "dev"),
+    TtsVoice("espeak-ng", "en-us+f4", "en", "espeak_formant", "dev"),
+    TtsVoice("espeak-ng", "fr+m1", "fr", "espeak_formant", "eval"),
+    TtsVoice("espeak-ng", "fr+f3", "fr", "espeak_formant", "eval"),
+    TtsVoice("espeak-ng", "en+m7", "en", "espeak_formant", "eval"),
+    # diphone concatenation (festival, flite)
+    TtsVoice("festival", "kal_diphone", "en", "diphone", "train"),
+    TtsVoice("festival", "pc_diphone", "it", "diphone", "train"),
+    TtsVoice("festival", "lp_diphone", "it", "diphone", "dev"),
+    TtsVoice("flite", "kal", "en", "diphone", "train"),
+    TtsVoice("festival", "ked_diphone", "en", "diphone", "eval"),
+    TtsVoice("flite", "kal16", "en", "diphone", "eval"),
+    # statistical parametric (flite clustergen, festival HTS)
+    TtsVoice("flite", "awb", "en", "clustergen", "train"),
+    TtsVoice("flite", "rms", "en", "clustergen", "dev"),
+    TtsVoice("flite", "slt", "en", "clustergen", "eval"),
+    TtsVoice("festival", "cmu_us_slt_arctic_hts", "en", "hts", "eval"),
+    # unit selection (festival clunits)
+    TtsVoice("festival", "msu_ru_nsh_clunits", "ru", "clunits", "eval"),
+)
+
+TTS_APT = {"espeak-ng": "espeak-ng", "festival": "festival", "flite": "flite"}
+FESTIVAL_VOICE_APT = {
+    "kal_diphone": "festvox-kallpc16k",
+    "ked_diphone": "festvox-kdlpc16k",
+    "pc_diphone": "festvox-itapc16k",
+    "lp_diphone": "festvox-italp16k",
+    "cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
+    "msu_ru_nsh_clunits": "festvox-ru",
+}
+
+
+@dataclass(frozen=True)
+class Missing:
+    what: str
+    apt_package: str | None = None
+    pip_package: str | None = None
+
+    def hint(self) -> str:
+        if self.apt_package:
+            return f"{self.what}: apt-get install {self.apt_package}"
+        return f"{self.what}: pip install {self.pip_package}"
+
+
+def _festival_voice_present(voice: str) -> bool:
+    return any(Path("/usr/share/festival/voices").glob(f"*/{voice}"))
+
+
+def check_sources() -> list[Missing]:
+    """Everything the full corpus needs that this machine lacks."""
+    missing: list[Missing] = []
+    for src in BONAFIDE_SOURCES:
+        if not src.files():
+            missing.append(Missing(f"bona fide speech {src.name} ({src.root})", src.apt_package))
+    for engine, pkg in TTS_APT.items():
+        binary = "text2wave" if engine == "festival" else engine
+        if shutil.which(binary) is None:
+            missing.append(Missing(f"TTS engine {engine} ({binary} not on PATH)", pkg))
+    for voice, pkg in FESTIVAL_VOICE_APT.items():
+        if shutil.which("text2wave") and not _festival_voice_present(voice):
+            missing.append(Missing(f"festival voice {voice}", pkg))
+    try:
+        from detectors.voice_clone.vocoders import import_pyworld
+
+        import_pyworld()
+    except ImportError:
+        missing.append(Missing("WORLD vocoder (python module pyworld)", pip_package="pyworld==0.3.5"))
+    return missing
+
+
+def voice_available(v: TtsVoice) -> bool:
+    binary = "text2wave" if v.engine == "festival" else v.engine
+    if shutil.which(binary) is None:
+        return False
+    return v.engine != "festival" or _festival_voice_present(v.voice)
+
+
+class TtsError(RuntimeError):
+    pass
+
+
+def synthesize(v: TtsVoice, text: str, timeout_s: float = 60.0) -> tuple[np.ndarray, int]:
+    """Render ``text`` with voice ``v``; returns float32 samples at the engine's native rate."""
+    with tempfile.TemporaryDirectory(prefix="vc-tts-") as tmp:
+        out = Path(tmp) / "out.wav"
+        if v.engine == "espeak-ng":
+            cmd = ["espeak-ng", "-v", v.voice, "-w", str(out), text]
+        elif v.engine == "flite":
+            cmd = ["flite", "-voice", v.voice, "-t", text, "-o", str(out)]
+        else:
+            txt = Path(tmp) / "in.txt"
+            # festival's Italian diphone voices read Latin-1 bytes; the Russian one reads UTF-8
+            enc = "utf-8" if v.lang == "ru" else "latin-1"
+            txt.write_bytes(text.encode(enc, errors="replace"))
+            cmd = ["text2wave", "-eval", f"(voice_{v.voice})", str(txt), "-o", str(out)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TtsError(f"{v.speaker}: {exc}") from exc
+        if proc.returncode != 0 or not out.is_file() or out.stat().st_size < 1000:
+            raise TtsError(f"{v.speaker}: exit {proc.returncode}: {proc.stderr.decode(errors='replace')[:300]}")
+        d = decode_audio(out, target_rate=None, max_duration_s=120)
+        return d.samples, d.sample_rate

@@ -1,0 +1,71 @@
+import av
+import numpy as np
+import pytest
+
+from audio.decode import AudioDecodeError, AudioTooLongError, NoAudioStreamError, decode_audio
+from audio.encode import CODECS, codec_roundtrip, write_audio
+from tests.audio.helpers import real_speech_files, tone, write_wav
+
+
+def test_stereo_44k_wav_becomes_mono_16k(tmp_path):
+    p = write_wav(tmp_path / "s.wav", tone(440, 1.5, 44100), 44100, channels=2)
+    d = decode_audio(p)
+    assert d.sample_rate == 16000 and d.native_rate == 44100 and d.native_channels == 2
+    assert d.samples.dtype == np.float32 and d.samples.ndim == 1
+    assert abs(d.duration_s - 1.5) < 0.01
+    # the tone survives: dominant frequency is 440 Hz
+    spec = np.abs(np.fft.rfft(d.samples))
+    assert abs(np.argmax(spec) * 16000 / len(d.samples) - 440) < 2
+
+
+def test_native_rate_kept_when_asked(tmp_path):
+    p = write_wav(tmp_path / "n.wav", tone(300, 1.0, 8000), 8000)
+    d = decode_audio(p, target_rate=None)
+    assert d.sample_rate == 8000 and len(d.samples) == 8000
+
+
+def test_video_without_audio_is_a_clear_error(tmp_path):
+    p = tmp_path / "v.mp4"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 40, np.uint8), format="rgb24")
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    with pytest.raises(NoAudioStreamError, match="no audio stream"):
+        decode_audio(p)
+
+
+def test_garbage_and_missing_files(tmp_path):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"this is not media at all" * 10)
+    with pytest.raises(AudioDecodeError):
+        decode_audio(junk)
+    with pytest.raises(AudioDecodeError, match="no such file"):
+        decode_audio(tmp_path / "missing.wav")
+
+
+def test_duration_guard(tmp_path):
+    p = write_wav(tmp_path / "long.wav", tone(200, 5.0, 8000), 8000)
+    with pytest.raises(AudioTooLongError, match="guard"):
+        decode_audio(p, max_duration_s=2.0)
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_codec_roundtrip_keeps_length_and_alignment(codec, tmp_path):
+    x = tone(500, 1.0, 16000, amp=0.4) * np.hanning(16000).astype(np.float32)
+    y = codec_roundtrip(x, 16000, codec)
+    assert y.shape == x.shape
+    corr = float(np.dot(x, y) / np.sqrt(np.dot(x, x) * np.dot(y, y)))
+    assert corr > 0.9, corr
+    d = decode_audio(write_audio(tmp_path / f"x.{codec}", x, 16000, codec))
+    assert abs(d.duration_s - 1.0) < 0.15
+
+
+@pytest.mark.parametrize("path", real_speech_files(), ids=lambda p: p.name)
+def test_real_speech_decodes(path):
+    d = decode_audio(path)
+    assert d.duration_s > 1.0 and 0.01 < float(np.sqrt(np.mean(d.samples**2))) < 1.0

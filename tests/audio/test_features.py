@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from audio.features import (
+    LfccConfig,
+    dct_matrix,
+    deltas,
+    lfcc,
+    linear_filterbank,
+    log_mel,
+    mel_filterbank,
+    power_spectrogram,
+)
+from tests.audio.helpers import tone
+
+
+def test_shapes_and_frame_rate():
+    x = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    assert lfcc(x, 16000).shape == (101, 60)
+    assert lfcc(x, 16000, LfccConfig(deltas=False)).shape == (101, 20)
+    assert log_mel(x, 16000).shape == (101, 80)
+
+
+def test_dct_is_orthonormal():
+    m = dct_matrix(20, 20)
+    np.testing.assert_allclose(m @ m.T, np.eye(20), atol=1e-5)
+
+
+def test_filterbanks_place_a_tone_in_the_right_band():
+    x = tone(2000, 1.0)
+    p = power_spectrogram(x).mean(axis=0)
+    lin = linear_filterbank(20, 512, 16000)
+    # 20 linear bands over 0-8 kHz: centres every 8000/21 Hz; 2000 Hz is nearest centre 5 (index 4)
+    assert np.argmax(lin @ p) == int(round(2000 / (8000 / 21))) - 1
+    mel = mel_filterbank(80, 512, 16000)
+    centre = np.argmax(mel, axis=1) * 16000 / 512
+    assert abs(centre[np.argmax(mel @ p)] - 2000) < 120
+
+
+def test_deltas_of_a_ramp_are_its_slope():
+    ramp = np.arange(50, dtype=np.float32)[:, None] * np.array([[1.0, -2.0]], np.float32)
+    d = deltas(ramp)
+    np.testing.assert_allclose(d[5:-5], np.tile([[1.0, -2.0]], (40, 1)), atol=1e-5)
+
+
+def test_lfcc_sees_high_band_content_that_8k_audio_lacks():
+    rng = np.random.default_rng(0)
+    wide = rng.standard_normal(16000).astype(np.float32)
+    from audio.resample import telephone_band
+
+    narrow = telephone_band(wide, 16000)
+    p_w, p_n = power_spectrogram(wide).mean(0), power_spectrogram(narrow).mean(0)
+    hi = slice(int(4500 / 8000 * 256), 256)
+    assert p_n[hi].sum() < 1e-3 * p_w[hi].sum()
+    assert not np.allclose(lfcc(wide, 16000), lfcc(narrow, 16000))
+
+
+def test_empty_input():
+    assert power_spectrogram(np.zeros(0, np.float32)).shape == (0, 257)
+    with pytest.raises(ValueError):
+        from audio.features import StftConfig
+
+        power_spectrogram(np.zeros(100, np.float32), StftConfig(n_fft=256, win_length=400))

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from audio.decode import decode_audio
+from audio.vad import detect_speech, energy_vad, trim_silence
+from tests.audio.helpers import real_speech_files, voiced
+
+
+def _scene(rate=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    parts = [np.zeros(rate), voiced(1.5, rate), np.zeros(rate), voiced(1.0, rate, f0=200), np.zeros(rate // 2)]
+    x = np.concatenate(parts)
+    return (x + 0.001 * rng.standard_normal(x.size)).astype(np.float32)
+
+
+def test_energy_vad_finds_the_two_bursts():
+    segs = energy_vad(_scene(), 16000)
+    assert len(segs) == 2
+    assert segs[0].start_s == pytest.approx(1.0, abs=0.1) and segs[0].end_s == pytest.approx(2.5, abs=0.1)
+    assert segs[1].start_s == pytest.approx(3.5, abs=0.1) and segs[1].end_s == pytest.approx(4.5, abs=0.1)
+
+
+def test_silence_and_noise_have_no_speech():
+    rng = np.random.default_rng(1)
+    assert energy_vad(np.zeros(32000, np.float32), 16000) == []
+    assert energy_vad((0.01 * rng.standard_normal(32000)).astype(np.float32), 16000) == []
+
+
+def test_trim_silence_cuts_both_ends():
+    y = trim_silence(_scene(), 16000, keep_ms=100)
+    # speech 1.0-4.5 s, plus the VAD pad (60 ms) and the kept margin (100 ms) at each end
+    assert len(y) / 16000 == pytest.approx(3.5 + 2 * 0.06 + 2 * 0.1, abs=0.05)
+
+
+def test_auto_backend_reports_itself():
+    r = detect_speech(_scene(), 16000, backend="auto")
+    assert r.backend in {"silero", "energy"}
+
+
+@pytest.mark.parametrize("path", real_speech_files(2), ids=lambda p: p.name)
+def test_real_speech_is_mostly_speech(path):
+    d = decode_audio(path, max_duration_s=60)
+    for backend in ("energy", "silero"):
+        try:
+            r = detect_speech(d.samples, d.sample_rate, backend=backend)
+        except Exception as exc:  # silero optional
+            pytest.skip(f"{backend}: {exc}")
+        assert r.speech_s > 0.4 * d.duration_s, (backend, r.speech_s, d.duration_s)

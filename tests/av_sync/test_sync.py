@@ -1,0 +1,70 @@
+"""Lip sync on synthetic talking mouths whose audio offset is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.av_sync.envelope import speech_envelope
+from detectors.av_sync.evaluate import shift_audio
+from detectors.av_sync.features import sync_features
+from detectors.av_sync.mouth import mouth_signal
+from detectors.av_sync.sync import sync_search
+from detectors.face_swap.faces import FaceBox, FaceObservation, FaceTrack, Landmarks5
+from tests.av_sync.synth import mouth_crop, speech_audio, syllables
+
+FPS = 25.0
+
+
+def synthetic_track(opening: np.ndarray, seed: int = 0) -> FaceTrack:
+    rng = np.random.default_rng(seed)
+    lm = Landmarks5(np.array([[20, 25], [28, 25], [44, 25], [36, 25], [32, 36]], dtype=float))
+    return FaceTrack(0, [
+        FaceObservation(i, i / FPS, FaceBox(0, 0, 64, 64), lm, True, crop=mouth_crop(o, rng=rng))
+        for i, o in enumerate(opening)
+    ])
+
+
+def run(opening: np.ndarray, audio: np.ndarray):
+    n = len(opening)
+    times = np.arange(n) / FPS
+    env = speech_envelope(audio, times, FPS)
+    return env, sync_search(mouth_signal(synthetic_track(opening), n, FPS), env.log_energy, env.active, times, FPS)
+
+
+@pytest.mark.parametrize("k", [-10, -5, -3, 0, 3, 5, 10])
+def test_audio_delay_of_k_frames_reads_as_offset_k(k):
+    opening = syllables(250, seed=1)
+    env, result = run(opening, speech_audio(opening, FPS, k, seed=2))
+    assert env.speech_seconds > 3.0
+    assert result.offset_frames == k
+    assert result.confidence > 0.3
+    assert result.agreement > 0.8
+
+
+def test_substituted_speech_matches_at_no_offset():
+    opening = syllables(250, seed=3)
+    _, own = run(opening, speech_audio(opening, FPS, 0, seed=4))
+    _, other = run(opening, speech_audio(syllables(250, seed=99), FPS, 0, seed=4))
+    assert other.confidence < own.confidence / 2
+
+
+def test_shift_audio_sign_convention():
+    x = np.arange(1, 1281, dtype=np.float32)  # 2 frames of 640 samples at 25 fps
+    late = shift_audio(x, 1, FPS)
+    early = shift_audio(x, -1, FPS)
+    assert late[640] == 1.0 and late[:640].sum() == 0
+    assert early[0] == 641.0 and early[-640:].sum() == 0
+
+
+def test_silence_has_no_speech():
+    times = np.arange(100) / FPS
+    env = speech_envelope(np.zeros(16_000 * 4, np.float32), times, FPS)
+    assert env.speech_seconds == 0.0
+
+
+def test_features_mark_offset_beyond_tolerance():
+    opening = syllables(250, seed=5)
+    _, r = run(opening, speech_audio(opening, FPS, 5, seed=6))
+    f = sync_features(r, tolerance_frames=1)
+    assert f.offset_excess == 4.0

@@ -1,0 +1,117 @@
+"""Face frames and tracks: geometry, tracking, and a scan of an encoded video."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.face_swap.faces import (
+    FaceBox, IoUTracker, Landmarks5, NoVideoStreamError, ScanOptions, alignment_matrix, aligned_crop, iter_frames,
+    scan_faces,
+)
+from tests.av_sync.synth import FACE_PHOTO, load_photo, speech_audio, syllables, write_talking_video
+
+
+def test_iou():
+    a = FaceBox(0, 0, 10, 10)
+    assert a.iou(a) == 1.0
+    assert a.iou(FaceBox(5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert a.iou(FaceBox(20, 20, 30, 30)) == 0.0
+
+
+def test_tracker_keeps_identities_and_closes_lost_tracks():
+    tr = IoUTracker(iou_threshold=0.3, max_missed=1)
+    for step in range(5):
+        dets = [FaceBox(10 + 2 * step, 10, 60 + 2 * step, 60), FaceBox(200 - 2 * step, 10, 250 - 2 * step, 60)]
+        for a, b in tr.associate(dets):
+            a.track.observations.append(b)  # stand-in for a FaceObservation
+    ids_before = sorted(a.track.track_id for a in tr.active)
+    assert ids_before == [0, 1]
+    # The right-hand face leaves: one missed pass is tolerated, the second closes it.
+    for a, b in tr.associate([FaceBox(20, 10, 70, 60)]):
+        a.track.observations.append(b)
+    assert len(tr.active) == 2
+    for a, b in tr.associate([FaceBox(22, 10, 72, 60)]):
+        a.track.observations.append(b)
+    assert [a.track.track_id for a in tr.active] == [0]
+    tracks = tr.finish()
+    assert [len(t.observations) for t in tracks] == [7, 6]
+
+
+def test_alignment_puts_eyes_at_template_positions():
+    # A tilted face: eyes at (100, 120) and (160, 90).
+    pts = np.array([[95, 122], [105, 118], [165, 88], [155, 92], [135, 140]], dtype=float)
+    lm = Landmarks5(pts)
+    m = alignment_matrix(lm, size=112, margin=0.25)
+    left, right = lm.eye_centers
+    inner = 112 / 1.5
+    np.testing.assert_allclose(m @ np.append(left, 1), [0.25 * inner + 0.3 * inner, 0.25 * inner + 0.35 * inner], atol=1e-6)
+    np.testing.assert_allclose(m @ np.append(right, 1), [0.25 * inner + 0.7 * inner, 0.25 * inner + 0.35 * inner], atol=1e-6)
+    crop = aligned_crop(np.zeros((300, 300, 3), np.uint8), lm, 112, 0.25)
+    assert crop.shape == (112, 112, 3)
+
+
+def test_no_video_stream(tmp_path):
+    import av
+
+    p = tmp_path / "a.wav"
+    with av.open(str(p), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=8000)
+        s.layout = "mono"
+        fr = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        fr.sample_rate = 8000
+        for pk in s.encode(fr):
+            out.mux(pk)
+        for pk in s.encode():
+            out.mux(pk)
+    with pytest.raises(NoVideoStreamError, match="no video stream"):
+        list(iter_frames(p))
+
+
+def test_sampling_rate(tmp_path):
+    grey = np.full((64, 64, 3), 90, np.uint8)
+    p = write_talking_video(tmp_path / "g.mp4", grey, (32, 32), 0.0, np.zeros(50), None)
+    every = list(iter_frames(p))
+    two_fps = list(iter_frames(p, sample_fps=2.0))
+    assert len(every) == 50
+    assert [round(f.time_s, 2) for f in two_fps] == [0.0, 0.52, 1.0, 1.52]  # first frame at or after each 0.5 s
+
+
+def test_scan_without_face_gives_reason(tmp_path):
+    grey = np.full((96, 96, 3), 128, np.uint8)
+    p = write_talking_video(tmp_path / "g.mp4", grey, (48, 48), 0.0, np.zeros(30), None)
+    scan = scan_faces(p, ScanOptions())
+    assert scan.tracks == [] and scan.frames == 30
+    assert scan.reason.startswith("no face found")
+
+
+@pytest.fixture(scope="module")
+def photo():
+    if not FACE_PHOTO.is_file():
+        pytest.skip(f"shared face photo not present at {FACE_PHOTO}")
+    return load_photo(256)
+
+
+def test_scan_tracks_one_face_with_crops_and_chips(photo, tmp_path):
+    opening = syllables(50, seed=1)
+    p = write_talking_video(tmp_path / "f.mp4", photo, (128, 190), 40.0, opening, speech_audio(opening, 25, 0, 1))
+    scan = scan_faces(p, ScanOptions(detect_every_s=0.5, chip_every_s=0.5, crop_size=64))
+    assert scan.reason is None and len(scan.tracks) == 1
+    t = scan.main_track()
+    assert len(t) == 50 and t.start_s == 0.0
+    assert sum(o.detected for o in t.observations) == 4  # detections at 0, 0.5, 1.0, 1.5 s
+    assert all(o.crop.shape == (64, 64) for o in t.observations)
+    chips = [o.chip for o in t.observations if o.chip is not None]
+    assert len(chips) == 4 and chips[0].shape == (150, 150, 3)
+    assert 80 < t.median_size < 256
+
+
+def test_small_faces_are_reported(photo, tmp_path):
+    import cv2
+
+    small = np.full((256, 256, 3), 200, np.uint8)
+    small[100:164, 100:164] = cv2.resize(photo, (64, 64))
+    p = write_talking_video(tmp_path / "s.mp4", small, (0, 0), 0.0, np.zeros(10), None)
+    scan = scan_faces(p, ScanOptions(min_face_px=120))
+    assert scan.tracks == []
+    assert "too small" in (scan.reason or "") or "no face found" in (scan.reason or "")

@@ -1,0 +1,39 @@
+"""`verifier train ...`: train detectors on corpora built by `verifier corpus`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+train_app = typer.Typer(help="Train detector models on a locally built corpus (CPU, deterministic).")
+
+
+@train_app.command("voice")
+def voice(
+    corpus: Path = typer.Option(..., "--corpus", help="Corpus directory from `verifier corpus voice`."),
+    out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
+    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (spectral) or rawnet_lite (waveform, sees phase)."),
+    seed: int = typer.Option(0),
+    epochs: int = typer.Option(8),
+    batch_size: int = typer.Option(32),
+    exclude_family: list[str] = typer.Option([], help="Spoof families left out of train/dev (repeatable)."),
+    max_train_files: int = typer.Option(0, help="Subsample the train split (0 = all)."),
+    threads: int = typer.Option(1, help="torch threads; keep 1 on shared machines."),
+) -> None:
+    """Train a spoofing model, pick the epoch by dev EER, calibrate on dev (never touches eval)."""
+    from detectors.voice_clone.corpus import CorpusError
+    from detectors.voice_clone.train import TrainConfig, TrainError, train
+
+    cfg = TrainConfig(
+        model=model, seed=seed, epochs=epochs, batch_size=batch_size, exclude_families=tuple(exclude_family),
+        max_train_files=max_train_files or None, threads=threads,
+    )
+    try:
+        result = train(corpus, cfg, log=lambda m: typer.echo(m, err=True))
+    except (TrainError, CorpusError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    sha = result.bundle.save(out)
+    typer.echo(json.dumps({"model": str(out), "sha256": sha, "record": result.bundle.record}, indent=2))
