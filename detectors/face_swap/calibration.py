@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.logistic import NotBothClassesError, fit_balanced_logistic
+
 LLR_CAP = 3.0
 
 
@@ -41,23 +43,11 @@ class Calibration:
 
 def fit(logits, labels, l2: float = 1e-3, iters: int = 100) -> Calibration:
     """Fit llr = (a*logit + b)/ln10 by Newton's method on the weighted log loss."""
-    s = np.asarray(logits, np.float64)
-    y = np.asarray(labels, np.float64)
-    n1, n0 = y.sum(), (1 - y).sum()
-    if n1 == 0 or n0 == 0:
-        raise CalibrationError("calibration needs real and manipulated crops in the calibration split")
-    w = np.where(y == 1, 0.5 / n1, 0.5 / n0)
-    x = np.stack([s, np.ones_like(s)], axis=1)
-    theta = np.zeros(2)
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(x @ theta)))
-        g = x.T @ (w * (p - y)) + l2 * np.array([theta[0], 0.0])
-        h = (x * (w * p * (1 - p))[:, None]).T @ x + l2 * np.diag([1.0, 0.0]) + 1e-12 * np.eye(2)
-        step = np.linalg.solve(h, g)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    if not np.all(np.isfinite(theta)) or theta[0] <= 0:
-        raise CalibrationError(f"calibration failed (slope {theta[0]:.3g}): the model does not separate the "
+    try:
+        a, b = fit_balanced_logistic(logits, labels, l2=l2, iters=iters)
+    except NotBothClassesError:
+        raise CalibrationError("calibration needs real and manipulated crops in the calibration split") from None
+    if not (np.isfinite(a) and np.isfinite(b)) or a <= 0:
+        raise CalibrationError(f"calibration failed (slope {a:.3g}): the model does not separate the "
                                "calibration split; train longer or check the corpus")
-    return Calibration(float(theta[0]), float(theta[1]))
+    return Calibration(a, b)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.logistic import NotBothClassesError, fit_balanced_logistic
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -33,23 +35,10 @@ class CalibrationError(ValueError):
 
 def fit_calibration(scores, labels, l2: float = 1e-4, iters: int = 50) -> Calibration:
     """Fit llr = a*s + b by class-balanced logistic regression (Newton's method)."""
-    s = np.asarray(scores, np.float64)
-    y = np.asarray(labels, np.float64)
-    n1, n0 = y.sum(), (1 - y).sum()
-    if n1 == 0 or n0 == 0:
-        raise CalibrationError("calibration needs both spoof and bona fide scores in the dev split")
-    w = np.where(y == 1, 0.5 / n1, 0.5 / n0)
-    x = np.stack([s, np.ones_like(s)], axis=1)
-    theta = np.zeros(2)
-    for _ in range(iters):
-        z = x @ theta
-        p = 1 / (1 + np.exp(-z))
-        g = x.T @ (w * (p - y)) + l2 * np.array([theta[0], 0.0])
-        h = (x * (w * p * (1 - p))[:, None]).T @ x + l2 * np.diag([1.0, 0.0]) + 1e-12 * np.eye(2)
-        step = np.linalg.solve(h, g)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    if not np.all(np.isfinite(theta)):
+    try:
+        a, b = fit_balanced_logistic(scores, labels, l2=l2, iters=iters)
+    except NotBothClassesError:
+        raise CalibrationError("calibration needs both spoof and bona fide scores in the dev split") from None
+    if not (np.isfinite(a) and np.isfinite(b)):
         raise CalibrationError("calibration did not converge")
-    return Calibration(float(theta[0]), float(theta[1]))
+    return Calibration(a, b)
