@@ -22,9 +22,9 @@ def test_hashes_match_hashlib_and_store_is_content_addressed(tmp_path):
     src.write_bytes(data)
     store = EvidenceStore(tmp_path / "ev")
     first = store.ingest(src)
-    assert first.hashes().sha256 == hashlib.sha256(data).hexdigest()
-    assert first.hashes().sha512 == hashlib.sha512(data).hexdigest()
-    assert first.hashes().size == len(data)
+    assert first.hashes.sha256 == hashlib.sha256(data).hexdigest()
+    assert first.hashes.sha512 == hashlib.sha512(data).hexdigest()
+    assert first.hashes.size == len(data)
     assert first.stored_path.name == first.sha256
     assert first.stored_path.read_bytes() == data
     assert not (first.stored_path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

@@ -1,14 +1,13 @@
 """Intake: hash the original bytes before anything else touches them, and keep them.
 
-The file is read once, in chunks. SHA-256 is computed on the reading thread
-while the chunk is written to a temporary file in the evidence store; SHA-512
-runs on a second thread fed through a bounded queue (hashlib releases the GIL
-on large buffers) and may finish while the container is probed, so the two
-hashes cost about as much wall time as one and memory stays flat for any file
-size. The copy is then linked to its SHA-256 name (content addressing: same
-bytes stored once, never overwritten), fsync'd when new, and made read-only.
-Every later stage reads the stored copy, so what was verified is exactly what
-was hashed.
+The file is read once, in chunks, and written to a private temporary file in
+the evidence store, made read-only. SHA-256 and SHA-512 run on two threads fed
+through bounded queues (hashlib releases the GIL), so the copy is ready before
+the hashes are and C2PA validation and probing can read it while they finish:
+on two cores the two hashes then cost little wall time, and memory stays flat
+for any file size. ``finish()`` links the copy to its SHA-256 name (content
+addressing: same bytes stored once, never overwritten), fsync'd when new.
+Every stage reads that copy, so what was verified is exactly what was hashed.
 """
 
 from __future__ import annotations
@@ -29,28 +28,24 @@ from verifier.errors import EvidenceStoreError, FileTooLargeError, InputError
 from verifier.evidence import CustodyEvent, FileHashes
 
 CHUNK = 4 << 20
-# Chunks the SHA-512 thread may lag behind by (16 x 4 MiB = 64 MiB) lets it finish during
-# probing and C2PA validation for files up to ~100 MB while keeping memory
-# bounded for any size.
-SHA512_BACKLOG = 16
+# Chunks a hash thread may lag behind the copy by (16 x 4 MiB = 64 MiB): the
+# hashes then finish during probing and C2PA validation for files up to
+# ~100 MB, while memory stays bounded for any size.
+HASH_BACKLOG = 16
 DEFAULT_MAX_BYTES = 64 << 30  # 64 GiB: above this, refuse rather than fill the disk
 
 
 @dataclass(frozen=True)
 class StoredOriginal:
-    """The stored copy, named by its SHA-256. The SHA-512 may still be
-    finishing on its own thread (it is the slower hash): ``hashes()`` waits
-    for it, so callers can probe and validate the file in the meantime."""
-
     sha256: str
+    sha512: str
     size: int
     stored_path: Path
     newly_stored: bool
-    _sha512: "_Sha512Worker"
 
+    @property
     def hashes(self) -> FileHashes:
-        self._sha512.join()
-        return FileHashes(sha256=self.sha256, sha512=self._sha512.digest.hexdigest(), size=self.size)
+        return FileHashes(sha256=self.sha256, sha512=self.sha512, size=self.size)
 
 
 def utcnow() -> datetime:
@@ -75,15 +70,63 @@ def check_input_path(path: Path) -> None:
         raise InputError(f"{path}: permission denied")
 
 
-class _Sha512Worker(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(name="sha512", daemon=True)
-        self.digest = hashlib.sha512()
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=SHA512_BACKLOG)
+class _HashWorker(threading.Thread):
+    """Hashes the chunks it is handed, on its own thread (hashlib releases the GIL)."""
+
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(name=algorithm, daemon=True)
+        self.digest = hashlib.new(algorithm)
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=HASH_BACKLOG)
 
     def run(self) -> None:
         while (chunk := self.chunks.get()) is not None:
             self.digest.update(chunk)
+
+    def close(self) -> str:
+        self.chunks.put(None)
+        self.join()
+        return self.digest.hexdigest()
+
+
+@dataclass
+class ReceivedCopy:
+    """A private, read-only copy of the original, written while both hashes
+    are still being computed. Validation may read it at once (nobody else can
+    write it); ``finish()`` waits for the hashes and files it under its SHA-256."""
+
+    store: "EvidenceStore"
+    path: Path
+    size: int
+    _sha256: _HashWorker
+    _sha512: _HashWorker
+
+    def finish(self) -> StoredOriginal:
+        hex256, hex512 = self._sha256.close(), self._sha512.close()
+        final = self.store.path_for(hex256)
+        newly = False
+        try:
+            if not final.exists():
+                with open(self.path, "rb") as fh:  # only a new original needs to reach the disk
+                    os.fsync(fh.fileno())
+                final.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    # link() fails if the name exists: an existing original is never replaced.
+                    os.link(self.path, final)
+                    newly = True
+                except FileExistsError:  # a concurrent intake of the same bytes won the race
+                    pass
+            if not newly and final.stat().st_size != self.size:
+                raise EvidenceStoreError(
+                    f"evidence store corrupt: {final} does not hold {self.size} bytes; refusing to continue"
+                )
+        finally:
+            self.path.unlink(missing_ok=True)
+        return StoredOriginal(sha256=hex256, sha512=hex512, size=self.size, stored_path=final, newly_stored=newly)
+
+    def abandon(self) -> None:
+        self._sha256.close()
+        self._sha512.close()
+        self.path.unlink(missing_ok=True)
 
 
 class EvidenceStore:
@@ -96,16 +139,21 @@ class EvidenceStore:
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
     def ingest(self, source: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> StoredOriginal:
+        return self.receive(source, max_bytes).finish()
+
+    def receive(self, source: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ReceivedCopy:
+        """Copy ``source`` once into a private temporary file, feeding both hash threads."""
         tmp_dir = self.root / "incoming"
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EvidenceStoreError(f"evidence store {self.root} is not writable: {exc.strerror}") from None
-        sha256 = hashlib.sha256()
-        worker = _Sha512Worker()
-        worker.start()
-        size = 0
+        workers = (_HashWorker("sha256"), _HashWorker("sha512"))
+        for w in workers:
+            w.start()
         tmp = tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
+        copy = ReceivedCopy(self, tmp, 0, *workers)
+        size = 0
         try:
             with open(source, "rb") as src, open(tmp, "xb", buffering=0) as dst:
                 while chunk := src.read(CHUNK):
@@ -114,47 +162,22 @@ class EvidenceStore:
                         raise FileTooLargeError(
                             f"{source}: larger than the {max_bytes} byte limit (set --max-bytes to raise it)"
                         )
-                    worker.chunks.put(chunk)
-                    sha256.update(chunk)
+                    for w in workers:
+                        w.chunks.put(chunk)
                     view = memoryview(chunk)
                     while view:  # unbuffered writes may be partial
                         view = view[dst.write(view):]
-                hex256 = sha256.hexdigest()
-                final = self.path_for(hex256)
-                newly = not final.exists()
-                if newly:  # only a new original needs to reach the disk
-                    os.fsync(dst.fileno())
+            os.chmod(tmp, 0o444)
         except OSError as exc:
-            self._abandon(tmp, worker)
+            copy.abandon()
             if exc.errno == errno.ENOSPC:
                 raise EvidenceStoreError(f"evidence store {self.root}: disk full") from None
             raise InputError(f"{source}: read failed ({exc.strerror})") from None
         except BaseException:
-            self._abandon(tmp, worker)
+            copy.abandon()
             raise
-        worker.chunks.put(None)
-        try:
-            if newly:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(tmp, 0o444)
-                try:
-                    # link() fails if the name exists: an existing original is never replaced.
-                    os.link(tmp, final)
-                except FileExistsError:  # a concurrent intake of the same bytes won the race
-                    newly = False
-            if not newly and final.stat().st_size != size:
-                raise EvidenceStoreError(
-                    f"evidence store corrupt: {final} does not hold {size} bytes; refusing to continue"
-                )
-        finally:
-            tmp.unlink(missing_ok=True)
-        return StoredOriginal(sha256=hex256, size=size, stored_path=final, newly_stored=newly, _sha512=worker)
-
-    @staticmethod
-    def _abandon(tmp: Path, worker: _Sha512Worker) -> None:
-        tmp.unlink(missing_ok=True)
-        worker.chunks.put(None)
-        worker.join()
+        copy.size = size
+        return copy
 
 
 class CustodyLog:

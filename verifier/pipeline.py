@@ -89,20 +89,26 @@ class Verifier:
             custody.append(custody_event(s, "rejected", "", detail=f"{display_path or path}: {exc}"))
             raise
         received_at = utcnow()
-        stored = EvidenceStore(s.evidence_dir).ingest(path)
+        copy = EvidenceStore(s.evidence_dir).receive(path)
+        try:
+            # The private copy is complete and read-only; its hashes finish on
+            # their own threads while PyAV probes it (worker thread) and c2pa
+            # validates it (this thread).
+            probing = self._pool.submit(probe, copy.path, sniffed, path.name)
+            prov = self.session.read(copy.path, sniffed.mime_type)
+            media = probing.result()
+            prov = prov.model_copy(update={"hints": read_hints(copy.path, media)})
+        except BaseException:
+            copy.abandon()
+            raise
+        stored = copy.finish()
         sha = stored.sha256
+        hashes = stored.hashes
         events = [
             custody.append(custody_event(s, "received", sha, detail=str(display_path or path), at=received_at), sync=False),
             custody.append(custody_event(
                 s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)")), sync=False),
         ]
-        # Probe (PyAV) on a worker thread while c2pa validates on this one;
-        # both release the GIL, and the SHA-512 finishes on its own thread.
-        probing = self._pool.submit(probe, stored.stored_path, sniffed, path.name)
-        prov = self.session.read(stored.stored_path, sniffed.mime_type)
-        media = probing.result()
-        prov = prov.model_copy(update={"hints": read_hints(stored.stored_path, media)})
-        hashes = stored.hashes()
 
         record_id = str(uuid.uuid4())
         findings, available = self._run_detectors(stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id)
