@@ -119,6 +119,13 @@ def get_detector(name: str) -> Detector:
         ) from None
 
 
+def not_applicable(detector: Detector, reason: str) -> Finding:
+    """The finding a detector returns when it cannot judge the media; the
+    reason is shown to the user, so it must say what was missing."""
+    return Finding(detector=detector.name, version=detector.version, modality=detector.modality,  # type: ignore[arg-type]
+                   weights_sha256=detector.weights_sha256, applicable=False, reason=reason)
+
+
 def check_llr(value: float | None) -> float | None:
     """A finding's LLR must be a finite number or absent; NaN would poison fusion."""
     if value is None:

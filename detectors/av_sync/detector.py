@@ -20,8 +20,8 @@ from detectors.av_sync.features import sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
-from detectors.base import DetectorContext, register
-from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FaceScanError, scan_faces_cached
+from detectors.base import DetectorContext, not_applicable, register
+from detectors.face_swap.faces import audiovisual_scan_or_reason
 from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
@@ -41,17 +41,13 @@ class AvSyncDetector:
         return media.kind == MediaKind.video and media.has_video and media.has_audio
 
     def _na(self, reason: str) -> Finding:
-        return Finding(detector=self.name, version=self.version, modality="audiovisual",
-                       weights_sha256=self.weights_sha256, applicable=False, reason=reason)
+        return not_applicable(self, reason)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         cal = load_calibration()
-        try:
-            scan = scan_faces_cached(ctx.path, AUDIOVISUAL_SCAN)
-        except FaceScanError as exc:
-            return self._na(f"video could not be analysed: {exc}")
-        if scan.reason:
-            return self._na(scan.reason)
+        scan = audiovisual_scan_or_reason(ctx.path)
+        if isinstance(scan, str):
+            return self._na(scan)
         track = scan.main_track()
         assert track is not None
         seen_s = len(track) / scan.fps

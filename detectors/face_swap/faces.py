@@ -560,6 +560,16 @@ def scan_faces_cached(path: str | Path, options: ScanOptions = ScanOptions()) ->
     return _cached(str(path), st.st_mtime_ns, st.st_size, options)
 
 
+def audiovisual_scan_or_reason(path: str | Path) -> "FaceScan | str":
+    """The shared scan, or the reason a detector cannot use it (decode
+    failure, no face, faces too small), worded for the user."""
+    try:
+        scan = scan_faces_cached(path, AUDIOVISUAL_SCAN)
+    except FaceScanError as exc:
+        return f"video could not be analysed: {exc}"
+    return scan.reason or scan
+
+
 # The one scan the audio-visual detectors share (lip sync needs every frame;
 # identity needs a chip every half second): same options -> one decode.
 AUDIOVISUAL_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0)  # time guard: first 10 min

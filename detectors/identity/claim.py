@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from detectors.base import DetectorContext, register
-from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FaceScanError, scan_faces_cached
+from detectors.base import DetectorContext, not_applicable, register
+from detectors.face_swap.faces import audiovisual_scan_or_reason
 from detectors.identity.detector import CALIBRATION_PATH, LLR_CLIP, load_calibration
 from detectors.identity.embeddings import embed_face, embed_track, find_faces
 from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance
@@ -37,8 +37,7 @@ class FaceIdentityClaimDetector:
         return media.kind in (MediaKind.video, MediaKind.image) and media.has_video
 
     def _na(self, reason: str) -> Finding:
-        return Finding(detector=self.name, version=self.version, modality="video",
-                       weights_sha256=self.weights_sha256, applicable=False, reason=reason)
+        return not_applicable(self, reason)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         person = ctx.options.get("claimed_person")
@@ -76,12 +75,9 @@ class FaceIdentityClaimDetector:
             if not faces:
                 return "no face found in the image"
             return embed_face(rgb, max(faces, key=lambda b: b.size))[None, :]
-        try:
-            scan = scan_faces_cached(ctx.path, AUDIOVISUAL_SCAN)
-        except FaceScanError as exc:
-            return f"video could not be analysed: {exc}"
-        if scan.reason:
-            return scan.reason
+        scan = audiovisual_scan_or_reason(ctx.path)
+        if isinstance(scan, str):
+            return scan
         emb = embed_track(scan.main_track())
         return emb.vectors if len(emb.vectors) else "the face track yielded no identity samples"
 

@@ -18,8 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from detectors.base import DetectorContext, register
-from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FaceScanError, scan_faces_cached
+from detectors.base import DetectorContext, not_applicable, register
+from detectors.face_swap.faces import AUDIOVISUAL_SCAN, audiovisual_scan_or_reason
 from detectors.identity.consistency import track_consistency
 from detectors.identity.embeddings import embed_track
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
@@ -80,17 +80,13 @@ class FaceIdentityConsistencyDetector:
         return media.kind == MediaKind.video and media.has_video
 
     def _na(self, reason: str) -> Finding:
-        return Finding(detector=self.name, version=self.version, modality="video",
-                       weights_sha256=self.weights_sha256, applicable=False, reason=reason)
+        return not_applicable(self, reason)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         cal = load_calibration()
-        try:
-            scan = scan_faces_cached(ctx.path, AUDIOVISUAL_SCAN)
-        except FaceScanError as exc:
-            return self._na(f"video could not be analysed: {exc}")
-        if scan.reason:
-            return self._na(scan.reason)
+        scan = audiovisual_scan_or_reason(ctx.path)
+        if isinstance(scan, str):
+            return self._na(scan)
         results = []
         for t in scan.tracks:
             emb = embed_track(t)
