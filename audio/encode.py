@@ -126,22 +126,20 @@ def _align(ref: np.ndarray, y: np.ndarray, max_lag: int = 4096) -> np.ndarray:
         return np.zeros(n, np.float32)
     span = min(n, 32_000)
     lags = range(0, min(max_lag, max(0, len(y) - 1)) + 1)
-    best_lag, best = 0, -np.inf
     r = ref[:span]
-    for lag in lags[::8]:
-        seg = y[lag : lag + span]
-        if len(seg) < span:
-            break
-        c = float(np.dot(r, seg))
-        if c > best:
-            best, best_lag = c, lag
-    for lag in range(max(0, best_lag - 8), best_lag + 9):
-        seg = y[lag : lag + span]
-        if len(seg) < span:
-            break
-        c = float(np.dot(r, seg))
-        if c > best:
-            best, best_lag = c, lag
+
+    def search(candidates, best_lag: int, best: float) -> tuple[int, float]:
+        for lag in candidates:
+            seg = y[lag : lag + span]
+            if len(seg) < span:
+                break
+            c = float(np.dot(r, seg))
+            if c > best:
+                best, best_lag = c, lag
+        return best_lag, best
+
+    best_lag, best = search(lags[::8], 0, -np.inf)  # coarse, then refine around the peak
+    best_lag, best = search(range(max(0, best_lag - 8), best_lag + 9), best_lag, best)
     out = y[best_lag : best_lag + n]
     if len(out) < n:
         out = np.concatenate([out, np.zeros(n - len(out), np.float32)])
