@@ -31,6 +31,7 @@ BUILTIN_DETECTOR_MODULES: dict[str, str] = {
     "av_sync": "detectors.av_sync.detector",
     "face_identity_consistency": "detectors.identity.detector",
     "face_identity_claim": "detectors.identity.claim",
+    "speaker_claim": "detectors.speaker.claim",
 }
 
 # Detectors that run without being asked for. A detector joins this set only
@@ -42,6 +43,7 @@ BUILTIN_DETECTOR_MODULES: dict[str, str] = {
 #   av_sync: substituted-audio AUC 0.77, shift recovery 72 %; adds ~7x verify time
 #   face_identity_consistency: validated only against synthetic identity switches
 #   face_identity_claim: needs --claimed-person and enrolled references
+#   speaker_claim: needs --claimed-speaker and enrolled voice references
 DEFAULT_DETECTORS: frozenset[str] = frozenset()
 
 
@@ -55,6 +57,9 @@ class DetectorContext:
     provenance: ProvenanceResult
     artifact_dir: Path | None = None
     options: dict[str, str] = field(default_factory=dict)
+    # Every detector of this run: detectors that can share work (one video
+    # decode for several) choose how much to compute from it.
+    run_detectors: frozenset[str] = frozenset()
 
 
 @runtime_checkable

@@ -143,7 +143,7 @@ class Verifier:
             return [], len(names)
         findings: list[Finding] = []
         ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,
-                              options=dict(self.detector_options))
+                              options=dict(self.detector_options), run_detectors=frozenset(names))
         for name in names:
             det = get_detector(name)
             if not det.applies_to(media):

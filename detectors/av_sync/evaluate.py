@@ -32,14 +32,16 @@ from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.sync import MAX_OFFSET, sync_search
-from detectors.face_swap.faces import FaceTrack, ScanOptions, scan_faces
+from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
 
 SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 MEDIA = SHARED / "media"
 SHIFTS = (-10, -5, -3, 3, 5, 10)
 CALIBRATION = Path(__file__).with_name("calibration.json")
 REG_C = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-SYNC_SCAN = ScanOptions(chip_every_s=None)
+# What the detector sees (the shared scan's face following), without the
+# parts lip sync does not use.
+SYNC_SCAN = replace(SHARED_VIDEO_SCAN, chip_every_s=None, color_crop_fps=None, max_seconds=None)
 
 
 def clip_paths() -> list[Path]:
@@ -68,7 +70,9 @@ class ClipData:
 
 
 def load_clip(path: Path, cache: Path | None) -> ClipData | None:
-    key = cache / (hashlib.sha1(str(path).encode()).hexdigest()[:12] + ".pkl") if cache else None
+    # Keyed by the file and the scan options: a cached scan made with other
+    # face-following settings must not stand in for this one.
+    key = cache / (hashlib.sha1(f"{path}|{SYNC_SCAN!r}".encode()).hexdigest()[:12] + ".pkl") if cache else None
     if key and key.is_file():
         return ClipData(**pickle.loads(key.read_bytes()))
     try:

@@ -280,6 +280,32 @@ def scan_crops(path: str | Path, options: CropOptions = CropOptions(), as_image:
                     still, timings)
 
 
+def from_face_scan(scan: F.FaceScan, min_face_px: int = 64) -> CropScan:
+    """The face-swap view of the shared video scan (``faces.SHARED_VIDEO_SCAN``):
+    its colour crops, per track, from faces of at least ``min_face_px``. This
+    is how the face-swap CNN, the lip-sync and the identity checks share one
+    decode and one set of face tracks."""
+    if scan.options.color_crop_fps is None:
+        raise ValueError("this face scan was made without colour crops (ScanOptions.color_crop_fps)")
+    tracks: list[CropTrack] = []
+    too_small = scan.faces_too_small
+    size, margin = scan.options.color_crop_size, scan.options.color_crop_margin
+    for t in scan.tracks:
+        ct = CropTrack(t.track_id)
+        for o in t.observations:
+            if o.color_crop is None:
+                continue
+            if o.box.size < min_face_px:
+                too_small += 1
+                continue
+            _, pts = crop_landmarks(o.landmarks, size, margin)
+            ct.obs.append(CropObs(o.frame_index, o.time_s, o.box, o.color_crop, pts, o.keyframe))
+        if ct.obs:
+            tracks.append(ct)
+    return CropScan(scan.path, len(scan.color_frame_times), scan.color_frame_times, scan.width, scan.height, tracks,
+                    scan.detector_runs, too_small, False, dict(scan.timings))
+
+
 def crops_from_image_array(rgb: np.ndarray, options: CropOptions = CropOptions(), pad: float = 0.0) -> list[tuple[np.ndarray, np.ndarray, F.FaceBox]]:
     """Aligned crops of every face in an in-memory RGB image. ``pad`` adds a
     reflected border (fraction of the side) so that tight face crops - where

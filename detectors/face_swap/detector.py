@@ -167,7 +167,7 @@ class FaceSwapDetector:
             return self._finding(False, f"model unavailable: {exc}")
         self._sha = lm.sha256
         try:
-            scan = C.scan_crops(ctx.path, crop_opts, as_image=ctx.media.kind == MediaKind.image)
+            scan = self._scan(ctx, opts, crop_opts)
         except (F.FaceScanError, C.CropError) as exc:
             return self._finding(False, f"could not read frames: {exc}")
         if scan.reason is not None:
@@ -179,6 +179,22 @@ class FaceSwapDetector:
         return self._finding(True, driver_summary(vs, lm), raw_score=round(float(vs.raw), 6),
                              llr=round(float(vs.llr), 4), segments=timeline(vs, lm), artifacts=arts,
                              validation=str(lm.record.get("validation", "")))
+
+
+    @staticmethod
+    def _scan(ctx: DetectorContext, opts: FaceSwapOptions, crop_opts: C.CropOptions) -> C.CropScan:
+        """Stills get their own one-frame scan. Videos with the default
+        sampling read the face scan: the one shared with the lip-sync and
+        identity checks when they run too (one decode for all), else a
+        lighter one that skips the frames between samples. Other sampling
+        options need a scan of their own."""
+        if ctx.media.kind == MediaKind.image:
+            return C.scan_crops(ctx.path, crop_opts, as_image=True)
+        shared = F.SHARED_VIDEO_SCAN if ctx.run_detectors & F.SHARED_SCAN_DETECTORS else F.FACE_SWAP_SCAN
+        if (opts.sample_fps, opts.keyframes, opts.max_seconds) == (shared.color_crop_fps, shared.color_keyframes, None):
+            scan = F.scan_faces_cached(ctx.path, shared)
+            return C.from_face_scan(scan, opts.min_face_px)
+        return C.scan_crops(ctx.path, crop_opts, as_image=False)
 
 
 @register("face_swap")

@@ -128,6 +128,8 @@ class FaceObservation:
     detected: bool
     crop: np.ndarray | None = None  # aligned grey crop, ScanOptions.crop_size square, uint8
     chip: np.ndarray | None = None  # dlib 150x150 RGB chip (embedding input), uint8
+    color_crop: np.ndarray | None = None  # aligned RGB crop for the face-swap CNN (sampled frames only)
+    keyframe: bool = False  # the frame was a codec keyframe
 
 
 @dataclass
@@ -170,6 +172,18 @@ class ScanOptions:
     max_seconds: float | None = None  # stop decoding after this much video
     min_track_frames: int = 3
     decode_threads: int = 1  # >1 lets FFmpeg frame-thread the decoder (idle multi-core machines)
+    # Colour crops for the face-swap CNN: on a ``color_crop_fps`` grid plus
+    # keyframes (the least compressed pictures, where blending seams survive
+    # best; at most one every 0.25 s). None: no colour crops.
+    color_crop_fps: float | None = None
+    color_keyframes: bool = True
+    color_crop_size: int = 112
+    color_crop_margin: float = 0.3
+    # False: landmarks (and observations) only on detection, chip and colour
+    # frames - all the face-swap CNN needs, at a fraction of the cost of
+    # following the face through every frame as lip sync must.
+    every_frame: bool = True
+    landmark_every: int = 1  # >1: dlib landmarks on every n-th followed frame, carried forward in between
 
 
 @dataclass
@@ -188,6 +202,7 @@ class FaceScan:
     faces_too_small: int = 0  # detections rejected by min_face_px
     short_tracks: int = 0  # tracks dropped for fewer than min_track_frames frames
     timings: dict[str, float] = field(default_factory=dict)
+    color_frame_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # frames sampled for colour crops
 
     @property
     def reason(self) -> str | None:
@@ -226,10 +241,20 @@ class VideoFrame:
 
     index: int  # position in the analysed sequence
     time_s: float
-    gray: np.ndarray  # working resolution, uint8
+    _gray: np.ndarray | None  # working resolution, uint8; None: made from _frame on first use
     scale: float  # working pixels per original pixel
+    key: bool = False  # a codec keyframe
     _frame: object = field(default=None, repr=False)
     _rgb: np.ndarray | None = field(default=None, repr=False)
+    _size: tuple[int, int] = (0, 0)  # working (width, height)
+
+    @property
+    def gray(self) -> np.ndarray:
+        """Made on first use: a scan that skips frames (the face-swap scan)
+        never pays for resizing the ones it skips."""
+        if self._gray is None:
+            self._gray = _luma(self._frame, self._size)
+        return self._gray
 
     @property
     def rgb(self) -> np.ndarray:
@@ -298,7 +323,7 @@ def iter_frames(
                     s = min(1.0, work_max_side / max(w, h))
                     size = (max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2))
                     scale = size[0] / w
-                yield VideoFrame(out_index, float(t), _luma(frame, size), scale, frame)
+                yield VideoFrame(out_index, float(t), None, scale, bool(frame.key_frame), frame, _size=size)
                 out_index += 1
         except (av.error.FFmpegError, ValueError) as exc:
             if out_index == 0:
@@ -406,6 +431,23 @@ class _Active:
     box: FaceBox  # working pixels
     missed: int = 0
     last_chip_t: float = -1e9
+    predicted: list[tuple[int, np.ndarray]] = field(default_factory=list)  # last two (frame, landmarks) from dlib
+
+    def landmarks(self, grey: np.ndarray, frame_index: int, must_predict: bool, every: int) -> Landmarks5:
+        """dlib's 5 points on every ``every``-th frame (and whenever a crop
+        needs exact alignment); in between, the last two predictions carried
+        forward at constant velocity. At 25-30 fps a face moves little in a
+        frame or two, and the mouth signal is a difference of lip bands that
+        cancels a small misalignment - for a third of the landmark cost."""
+        last = self.predicted[-1] if self.predicted else None
+        if must_predict or every <= 1 or last is None or frame_index - last[0] >= every:
+            lm = predict_landmarks(grey, self.box)
+            self.predicted = [*self.predicted[-1:], (frame_index, lm.points)]
+            return lm
+        if len(self.predicted) < 2:
+            return Landmarks5(last[1].copy())
+        (i0, p0), (i1, p1) = self.predicted
+        return Landmarks5(p1 + (p1 - p0) * (frame_index - i1) / max(1, i1 - i0))
 
 
 class IoUTracker:
@@ -491,6 +533,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     scale = 1.0
     t_dec = time.perf_counter()
     live: list[_Active] = []
+    color = _ColorSampler(options)
     for frame in iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
                              max_seconds=options.max_seconds, threads=options.decode_threads):
         timings["decode"] += time.perf_counter() - t_dec
@@ -498,8 +541,17 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         times.append(frame.time_s)
         if on_frame is not None:
             on_frame(frame)
+        want_color = color.wants(frame)
+        detecting = frame.time_s + 1e-6 >= next_detect
+        chip_due = options.chip_every_s is not None and any(
+            frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6 for a in live)
+        if not (options.every_frame or detecting or want_color or chip_due):
+            t_dec = time.perf_counter()
+            continue
+        t_gray = time.perf_counter()
         grey = frame.gray
-        if frame.time_s + 1e-6 >= next_detect:
+        timings["decode"] += time.perf_counter() - t_gray  # the luma resize belongs to decoding
+        if detecting:
             t1 = time.perf_counter()
             min_work = options.min_face_px * scale
             boxes = detector.detect(grey, min_size=max(12, int(min_work * 0.8)))
@@ -518,7 +570,9 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
                 a._detected = False  # type: ignore[attr-defined]
         for a in live:
             t1 = time.perf_counter()
-            lm_work = predict_landmarks(grey, a.box)
+            chip_now = options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6
+            lm_work = a.landmarks(grey, frame.index, bool(getattr(a, "_detected", False)) or want_color or chip_now,
+                                  options.landmark_every)
             # Carry the box with the landmarks so the next frame starts where the face is now.
             if a.track.observations and not getattr(a, "_detected", False):
                 prev = a.track.observations[-1].landmarks.points * scale
@@ -528,14 +582,15 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
             timings["landmarks"] += t2 - t1
             crop = aligned_crop(grey, lm_work, options.crop_size, options.crop_margin)
             chip = None
-            if options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6:
+            if chip_now:
                 chip = dlib_chip(frame.rgb, a.box, lm_work)  # RGB converted only here
                 a.last_chip_t = frame.time_s
+            color_crop = color.crop(frame.rgb, lm_work) if want_color else None
             timings["crops"] += time.perf_counter() - t2
             a.track.observations.append(FaceObservation(
                 frame_index=frame.index, time_s=frame.time_s, box=a.box.scaled(1.0 / scale),
                 landmarks=Landmarks5(lm_work.points / scale), detected=bool(getattr(a, "_detected", False)),
-                crop=crop, chip=chip,
+                crop=crop, chip=chip, color_crop=color_crop, keyframe=frame.key,
             ))
         t_dec = time.perf_counter()
     all_tracks = tracker.finish()
@@ -544,7 +599,42 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         path=str(path), options=options, fps=fps, width=width, height=height, frames=len(times),
         frame_times=np.asarray(times, dtype=np.float64), tracks=tracks, detector_runs=runs,
         faces_too_small=too_small, short_tracks=len(all_tracks) - len(tracks), timings=timings,
+        color_frame_times=np.asarray(color.times, dtype=np.float64),
     )
+
+
+class _ColorSampler:
+    """Which frames get colour crops (a time grid plus spaced keyframes), and
+    the crop itself: RGB is converted only on those frames."""
+
+    def __init__(self, options: ScanOptions):
+        self.options = options
+        self.next_t = 0.0
+        self.last_key_t = -1e9
+        self.times: list[float] = []
+
+    def wants(self, frame: VideoFrame) -> bool:
+        o = self.options
+        if o.color_crop_fps is None:
+            return False
+        t = frame.time_s
+        on_grid = t + 1e-6 >= self.next_t
+        key = o.color_keyframes and frame.key and t - self.last_key_t >= 0.25
+        if on_grid:
+            while self.next_t <= t + 1e-6:
+                self.next_t += 1.0 / o.color_crop_fps
+        if key:
+            self.last_key_t = t
+        if on_grid or key:
+            self.times.append(t)
+        return on_grid or key
+
+    def crop(self, rgb: np.ndarray, landmarks: Landmarks5) -> np.ndarray:
+        import cv2
+
+        o = self.options
+        m = alignment_matrix(landmarks, o.color_crop_size, o.color_crop_margin)
+        return cv2.warpAffine(rgb, m, (o.color_crop_size,) * 2, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 @lru_cache(maxsize=2)
@@ -570,6 +660,15 @@ def audiovisual_scan_or_reason(path: str | Path) -> "FaceScan | str":
     return scan.reason or scan
 
 
-# The one scan the audio-visual detectors share (lip sync needs every frame;
-# identity needs a chip every half second): same options -> one decode.
-AUDIOVISUAL_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0)  # time guard: first 10 min
+# The one scan every video detector shares - lip sync needs every frame,
+# identity a chip a second, the face-swap CNN colour crops at 3 fps plus
+# keyframes - so one decode serves all three (same options -> one cache entry).
+SHARED_VIDEO_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0, color_crop_fps=3.0)  # time guard: first 10 min
+AUDIOVISUAL_SCAN = SHARED_VIDEO_SCAN
+# The face-swap CNN alone: the same colour crops, without following the face
+# through every frame (about a third of the shared scan's cost on 720p).
+FACE_SWAP_SCAN = ScanOptions(chip_every_s=None, max_seconds=600.0, color_crop_fps=3.0, every_frame=False,
+                             min_track_frames=1)
+# Detectors that read SHARED_VIDEO_SCAN: with any of them in a run, face_swap
+# reads that scan too, so the video is decoded once.
+SHARED_SCAN_DETECTORS = frozenset({"av_sync", "face_identity_consistency", "face_identity_claim"})

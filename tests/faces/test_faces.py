@@ -115,3 +115,44 @@ def test_small_faces_are_reported(photo, tmp_path):
     scan = scan_faces(p, ScanOptions(min_face_px=120))
     assert scan.tracks == []
     assert "too small" in (scan.reason or "") or "no face found" in (scan.reason or "")
+
+
+def test_colour_crops_on_a_grid_plus_keyframes(photo, tmp_path):
+    """The shared scan keeps colour crops for the face-swap CNN at
+    ``color_crop_fps`` (plus spaced keyframes) and nowhere else."""
+    from detectors.face_swap.crops import CROP_SIZE, from_face_scan
+
+    opening = syllables(50, seed=2)
+    p = write_talking_video(tmp_path / "c.mp4", photo, (128, 190), 40.0, opening, None)
+    scan = scan_faces(p, ScanOptions(color_crop_fps=5.0, color_keyframes=False))
+    t = scan.main_track()
+    coloured = [o for o in t.observations if o.color_crop is not None]
+    assert [round(o.time_s, 2) for o in coloured] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8]
+    assert list(np.round(scan.color_frame_times, 2)) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8]
+    assert coloured[0].color_crop.shape == (CROP_SIZE, CROP_SIZE, 3)
+    cs = from_face_scan(scan, min_face_px=64)
+    assert cs.frames == 10 and len(cs.tracks) == 1 and len(cs.tracks[0].obs) == 10
+    # Landmarks in crop pixels: the eyes land on the template whatever the frame.
+    left_eye = cs.tracks[0].obs[0].landmarks[2:4].mean(axis=0)
+    assert 0.25 * CROP_SIZE < left_eye[0] < 0.45 * CROP_SIZE
+    # Faces below the face-swap minimum are counted as too small, not scored.
+    none = from_face_scan(scan, min_face_px=10_000)
+    assert none.tracks == [] and "too small" in (none.reason or "")
+    with pytest.raises(ValueError):
+        from_face_scan(scan_faces(p, ScanOptions(max_seconds=0.5)))
+
+
+def test_light_scan_follows_faces_only_where_crops_are_taken(photo, tmp_path):
+    """``every_frame=False`` (the face-swap CNN alone): observations only on
+    detection and colour-crop frames, with the same crops as the full scan."""
+    opening = syllables(50, seed=3)
+    p = write_talking_video(tmp_path / "l.mp4", photo, (128, 190), 40.0, opening, None)
+    full = scan_faces(p, ScanOptions(color_crop_fps=5.0, color_keyframes=False, chip_every_s=None))
+    light = scan_faces(p, ScanOptions(color_crop_fps=5.0, color_keyframes=False, chip_every_s=None,
+                                      every_frame=False, min_track_frames=1))
+    assert len(full.main_track()) == 50
+    lt = light.main_track()
+    assert [round(o.time_s, 2) for o in lt.observations] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8]
+    a = [o.color_crop.astype(int) for o in full.main_track().observations if o.color_crop is not None]
+    b = [o.color_crop.astype(int) for o in lt.observations]
+    assert len(a) == len(b) and max(float(np.abs(x - y).mean()) for x, y in zip(a, b)) < 8.0

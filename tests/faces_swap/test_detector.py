@@ -73,3 +73,30 @@ def test_video_timeline_and_registry(tmp_path: Path) -> None:
     assert "track" in f.reason and " s" in f.reason
     assert len(f.segments) >= 2 and all(s.end_s >= s.start_s for s in f.segments)
     assert sum(a.kind == "heatmap" for a in f.artifacts) == 2
+
+
+def test_video_detectors_share_one_decode(tmp_path: Path, monkeypatch) -> None:
+    """face_swap, av_sync and face_identity_consistency on one video: the
+    frames are decoded once (the shared scan), not once per detector."""
+    clip = need(CLIP)
+    from detectors.face_swap import faces
+    from verifier.config import Settings
+    from verifier.pipeline import Verifier
+
+    calls: list[str] = []
+    real = faces.scan_faces
+
+    def counting(path, options=faces.ScanOptions(), on_frame=None):
+        calls.append(str(path))
+        return real(path, options, on_frame)
+
+    monkeypatch.setattr(faces, "scan_faces", counting)
+    faces._cached.cache_clear()
+    v = Verifier(Settings(data_dir=tmp_path / "d", record_to_ledger=False),
+                 detector_names=["face_swap", "av_sync", "face_identity_consistency"])
+    out = v.verify(clip)
+    faces._cached.cache_clear()
+    by_name = {f.detector: f for f in out.findings}
+    assert set(by_name) == {"face_swap", "av_sync", "face_identity_consistency"}
+    assert by_name["face_swap"].applicable and by_name["face_identity_consistency"].applicable
+    assert len(calls) == 1
