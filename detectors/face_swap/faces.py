@@ -183,7 +183,6 @@ class ScanOptions:
     # frames - all the face-swap CNN needs, at a fraction of the cost of
     # following the face through every frame as lip sync must.
     every_frame: bool = True
-    landmark_every: int = 1  # >1: dlib landmarks on every n-th followed frame, carried forward in between
 
 
 @dataclass
@@ -431,23 +430,6 @@ class _Active:
     box: FaceBox  # working pixels
     missed: int = 0
     last_chip_t: float = -1e9
-    predicted: list[tuple[int, np.ndarray]] = field(default_factory=list)  # last two (frame, landmarks) from dlib
-
-    def landmarks(self, grey: np.ndarray, frame_index: int, must_predict: bool, every: int) -> Landmarks5:
-        """dlib's 5 points on every ``every``-th frame (and whenever a crop
-        needs exact alignment); in between, the last two predictions carried
-        forward at constant velocity. At 25-30 fps a face moves little in a
-        frame or two, and the mouth signal is a difference of lip bands that
-        cancels a small misalignment - for a third of the landmark cost."""
-        last = self.predicted[-1] if self.predicted else None
-        if must_predict or every <= 1 or last is None or frame_index - last[0] >= every:
-            lm = predict_landmarks(grey, self.box)
-            self.predicted = [*self.predicted[-1:], (frame_index, lm.points)]
-            return lm
-        if len(self.predicted) < 2:
-            return Landmarks5(last[1].copy())
-        (i0, p0), (i1, p1) = self.predicted
-        return Landmarks5(p1 + (p1 - p0) * (frame_index - i1) / max(1, i1 - i0))
 
 
 class IoUTracker:
@@ -571,8 +553,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         for a in live:
             t1 = time.perf_counter()
             chip_now = options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6
-            lm_work = a.landmarks(grey, frame.index, bool(getattr(a, "_detected", False)) or want_color or chip_now,
-                                  options.landmark_every)
+            lm_work = predict_landmarks(grey, a.box)
             # Carry the box with the landmarks so the next frame starts where the face is now.
             if a.track.observations and not getattr(a, "_detected", False):
                 prev = a.track.observations[-1].landmarks.points * scale
