@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import statistics
 import tempfile
-import time
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +24,7 @@ import c2pa
 import numpy as np
 from PIL import Image
 
+from benchmarks.timing import median_time
 from fixtures.make_fixtures import make_test_pki
 from provenance.c2pa_reader import C2paSession
 from provenance.signing import sign_file
@@ -81,16 +80,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm the page cache and lazy initialisation
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import median_time
+
 DEFAULT_SOURCE = Path("/work/shared/media/video/sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4")
 
 SINGLE_MODALITY = ["face_swap", "voice_clone"]
@@ -98,15 +100,6 @@ def raw_decode(path: Path) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float], dict[str, str]]:
     from detectors.face_swap import faces
     from verifier.config import Settings
@@ -147,12 +140,12 @@ def breakdown(clip: Path, repeat: int) -> dict[str, float]:
 
     res: dict[str, float] = {}
     scans = []
-    res["shared_scan"] = median_time(lambda: scans.append(faces.scan_faces(clip, faces.SHARED_VIDEO_SCAN)), repeat)
+    res["shared_scan"] = median_time(lambda: scans.append(faces.scan_faces(clip, faces.SHARED_VIDEO_SCAN)), repeat, warm=False)
     scan = scans[-1]
     for k, v in scan.timings.items():
         res[f"shared_scan.{k}"] = v
     lm = load_model()
-    res["face_swap.cnn_and_aggregation"] = median_time(lambda: score_scan(C.from_face_scan(scan), lm), repeat)
+    res["face_swap.cnn_and_aggregation"] = median_time(lambda: score_scan(C.from_face_scan(scan), lm), repeat, warm=False)
     tr = scan.main_track()
 
     def sync() -> None:
@@ -160,13 +153,13 @@ def breakdown(clip: Path, repeat: int) -> dict[str, float]:
         env = speech_envelope(a, scan.frame_times, scan.fps, stream_start_gap(clip))
         sync_search(mouth_signal(tr, scan.frames, scan.fps), env.log_energy, env.active, scan.frame_times, scan.fps)
 
-    res["av_sync.audio_mouth_and_search"] = median_time(sync, repeat)
+    res["av_sync.audio_mouth_and_search"] = median_time(sync, repeat, warm=False)
 
     def identity() -> None:
         embeddings._recent.clear()
         track_consistency(embeddings.embed_track(tr))
 
-    res["identity.embeddings"] = median_time(identity, repeat)
+    res["identity.embeddings"] = median_time(identity, repeat, warm=False)
     res["crops_in_scan"] = float(sum(o.color_crop is not None for t in scan.tracks for o in t.observations))
     res["frames_in_scan"] = float(scan.frames)
     return res
