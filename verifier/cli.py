@@ -118,6 +118,7 @@ def verify(
     ocsp: Annotated[bool, typer.Option("--ocsp", help="Allow OCSP revocation checks (network).")] = False,
     detectors: Annotated[Optional[str], typer.Option("--detectors", help="Comma-separated detectors to run, 'all', or 'none' (default: those enabled by default; see README for each one's measured error rates).")] = None,
     claimed_person: Annotated[Optional[str], typer.Option("--claimed-person", help="Name enrolled with `verifier enroll`: adds a face-identity claim check.")] = None,
+    claimed_speaker: Annotated[Optional[str], typer.Option("--claimed-speaker", help="Name whose voice was enrolled with `verifier enroll`: adds a speaker check.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given).")] = None,
 ) -> None:
     """Verify FILES and print a verdict for each."""
@@ -141,10 +142,15 @@ def verify(
         unknown = [n for n in names if n not in available_detectors()]
         if unknown:
             _fail(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}", EXIT_INPUT_ERROR)
-    options = {}
+    options: dict[str, str] = {}
     if claimed_person:
-        options = {"claimed_person": claimed_person, "reference_dir": str(settings.data_dir / "references" / "faces")}
+        options |= {"claimed_person": claimed_person, "reference_dir": str(settings.data_dir / "references" / "faces")}
         names = sorted(set(names or []) | {"face_identity_claim"})
+    if claimed_speaker:
+        voice_dir = settings.data_dir / "references" / "voices"
+        _check_voice_reference(claimed_speaker, voice_dir)
+        options |= {"claimed_speaker": claimed_speaker, "voice_reference_dir": str(voice_dir)}
+        names = sorted(set(names or []) | {"speaker_claim"})
     verifier = Verifier(settings, detector_names=names, detector_options=options)
     ledger = None
     codes: list[int] = []
@@ -218,24 +224,75 @@ def _report_error(exc: Exception, shown: str, as_json: bool) -> int:
     return code
 
 
+def _check_voice_reference(name: str, root: Path) -> None:
+    """Fail before any file is received when the claimed speaker was never enrolled."""
+    from detectors.speaker.enroll import EnrolmentError, VoiceStore
+
+    try:
+        VoiceStore(root).load(name)
+    except EnrolmentError as exc:
+        _fail(f"--claimed-speaker: {exc}", EXIT_INPUT_ERROR)
+
+
+def _sort_references(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Split enrolment files by content: images are faces, audio and video are voices."""
+    from verifier.evidence import MediaKind
+    from verifier.media import sniff_file
+
+    faces, voices = [], []
+    for p in files:
+        if not p.is_file():
+            _fail(f"{p}: no such file", EXIT_INPUT_ERROR)
+        try:
+            kind = sniff_file(p).kind
+        except NotMediaError as exc:
+            _fail(f"{exc}; enrol face photos (JPEG, PNG, ...) or recordings of the person speaking (WAV, MP3, M4A, MP4, ...)",
+                  EXIT_INPUT_ERROR)
+        (faces if kind == MediaKind.image else voices).append(p)
+    return faces, voices
+
+
 @app.command()
 def enroll(
     name: Annotated[str, typer.Argument(help="Person's name, e.g. 'Jane Doe (CFO)'.")],
-    face: Annotated[list[Path], typer.Option("--face", help="Reference photo showing exactly this one face (repeatable).")],
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Reference files, sorted by content: photos enrol the face, audio or video recordings enrol the voice.", show_default=False)] = None,
+    face: Annotated[Optional[list[Path]], typer.Option("--face", help="Reference photo showing exactly this one face (repeatable).")] = None,
+    voice: Annotated[Optional[list[Path]], typer.Option("--voice", help="Recording (audio or video) of only this person speaking, >= 3 s of speech (repeatable).")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Enrol reference face photos for NAME, for `verify --claimed-person NAME`."""
-    from detectors.identity.enroll import EnrolmentError, ReferenceStore
+    """Enrol NAME's reference face photos and/or voice recordings, for
+    `verify --claimed-person NAME` and `verify --claimed-speaker NAME`."""
+    from detectors.identity.enroll import EnrolmentError
 
-    root = (data_dir or Settings().data_dir) / "references" / "faces"
-    for p in face:
+    faces, voices = _sort_references(list(files or []))
+    for p in [*(face or []), *(voice or [])]:
         if not p.is_file():
             _fail(f"{p}: no such file", EXIT_INPUT_ERROR)
-    try:
-        ref = ReferenceStore(root).enroll(name, face)
-    except EnrolmentError as exc:
-        _fail(str(exc), EXIT_INPUT_ERROR)
-    out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {root}")
+    faces += list(face or [])
+    voices += list(voice or [])
+    if not faces and not voices:
+        _fail("give at least one reference: a face photo or a recording of the person speaking "
+              "(verifier enroll NAME FILE..., or --face PHOTO / --voice RECORDING)", EXIT_INPUT_ERROR)
+    root = data_dir or Settings().data_dir
+    done = []
+    if faces:
+        from detectors.identity.enroll import ReferenceStore
+
+        try:
+            ref = ReferenceStore(root / "references" / "faces").enroll(name, faces)
+        except EnrolmentError as exc:
+            _fail(str(exc), EXIT_INPUT_ERROR)
+        done.append("face")
+        out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {root / 'references' / 'faces'}")
+    if voices:
+        from detectors.speaker.enroll import VoiceStore
+
+        try:
+            vref = VoiceStore(root / "references" / "voices").enroll(name, voices)
+        except EnrolmentError as exc:
+            _fail(f"{exc}" + (" (the face reference was updated; the voice reference was not)" if done else ""), EXIT_INPUT_ERROR)
+        out.print(f"enrolled {vref.name}: {len(vref.embeddings)} reference voice recording(s) "
+                  f"({sum(vref.speech_s):.1f} s of speech) in {root / 'references' / 'voices'}")
 
 
 @app.command("detectors")

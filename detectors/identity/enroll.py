@@ -29,6 +29,14 @@ from detectors.identity.embeddings import embed_face, find_faces
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
+def reference_file(root: Path, name: str) -> Path:
+    """Where ``name``'s reference lives under ``root`` (faces and voices use
+    the same rule): a hash of the name, so no name can escape the folder."""
+    if not _NAME.match(name):
+        raise EnrolmentError(f"invalid person name {name!r}: use letters, digits, space, '_', '.', '-' (max 64)")
+    return Path(root) / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".json")
+
+
 class EnrolmentError(ValueError):
     """A reference could not be created or used; the message says what to fix."""
 
@@ -54,9 +62,7 @@ class ReferenceStore:
         self.root = Path(root)
 
     def _path(self, name: str) -> Path:
-        if not _NAME.match(name):
-            raise EnrolmentError(f"invalid person name {name!r}: use letters, digits, space, '_', '.', '-' (max 64)")
-        return self.root / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".json")
+        return reference_file(self.root, name)
 
     def enroll(self, name: str, photos: list[Path]) -> Reference:
         import cv2

@@ -1,0 +1,66 @@
+"""The speaker check's calibration: cosine similarity -> log10 likelihood ratio,
+one fit per comparison band (``band.py``).
+
+Written by ``python -m detectors.speaker.evaluate --write`` from measured
+same/different-speaker trials; read here. The LLR is for "not the claimed
+speaker" (H1) against "the claimed speaker" (H0), so it adds to the other
+detectors' evidence with the project's sign: positive supports a problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+# A few dozen speakers, mostly studio prompts: an LR beyond 1000:1 either way
+# would claim more than this data can show.
+LLR_CLIP = 3.0
+
+
+class SpeakerCalibrationError(RuntimeError):
+    """calibration.json is missing or malformed; rerun ``python -m detectors.speaker.evaluate --write``."""
+
+
+@dataclass(frozen=True)
+class BandCalibration:
+    coef: float
+    bias: float
+    combine: str  # how reference embeddings are combined: centroid, max or mean
+    match_threshold: float  # similarity at LLR 0
+
+    def llr(self, similarity: float) -> float:
+        return float(np.clip((similarity * self.coef + self.bias) / np.log(10), -LLR_CLIP, LLR_CLIP))
+
+
+@dataclass(frozen=True)
+class SpeakerCalibration:
+    bands: dict[str, BandCalibration]
+    encoder_sha256: str
+    sha256: str
+    validation: str
+
+
+@lru_cache(maxsize=2)
+def load_calibration(path: Path = CALIBRATION_PATH) -> SpeakerCalibration:
+    try:
+        raw = path.read_bytes()
+        d = json.loads(raw)
+        bands = {k: BandCalibration(float(v["coef"]), float(v["bias"]), str(v["combine"]), float(v["match_threshold"]))
+                 for k, v in d["bands"].items()}
+        m = d["metrics"]["heldout_routed"]
+        return SpeakerCalibration(
+            bands=bands, encoder_sha256=str(d["encoder_sha256"]), sha256=hashlib.sha256(raw).hexdigest(),
+            validation=(f"{d['metrics']['speakers']} speakers ({d['metrics']['utterances']} utterances: FSDD, Debian "
+                        f"asterisk/klettres/pocketsphinx, shared clips), held out by speaker: AUC {m['auc']:.3f}, "
+                        f"EER {m['eer']:.3f}, Cllr {m['cllr']:.3f}; at LLR 0 FMR {m['fmr_llr_le_0']:.3f}, "
+                        f"FNMR {m['fnmr_llr_gt_0']:.3f}. Not a spoof detector: voice clones can match "
+                        f"(detectors/speaker/MODEL_CARD.md)"),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpeakerCalibrationError(f"{path}: {exc}; rerun `python -m detectors.speaker.evaluate --write`") from exc

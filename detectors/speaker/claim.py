@@ -1,0 +1,106 @@
+"""The registered ``speaker_claim`` detector: is the voice the person the
+media claims to be speaking (an enrolled voice reference)?
+
+Runs only when the caller names the speaker: ``ctx.options`` must hold
+``claimed_speaker`` and ``voice_reference_dir`` (where ``VoiceStore`` keeps
+references). Hp: the voice is not the claimed speaker; Hd: it is. The LLR
+comes from a logistic regression on same/different-speaker similarities
+measured in ``evaluate.py``, in the band both sides share (``band.py``).
+
+The whole file's speech gives the score and the LLR; windows of about 4 s of
+speech are scored too, and those that do not match are reported as segments,
+so a reviewer can see where another voice speaks. This is not a spoof
+detector: a good voice clone is built to match the speaker's embedding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from audio.decode import AudioDecodeError, NoAudioStreamError
+from detectors.base import DetectorContext, not_applicable, register
+from detectors.speaker.band import choose_band, is_narrowband, to_telephone
+from detectors.speaker.calibration import load_calibration
+from detectors.speaker.encoder import embed_partials
+from detectors.speaker.enroll import EnrolmentError, VoiceStore
+from detectors.speaker.score import similarities, similarity, windows
+from detectors.speaker.speech import speech_of_file
+from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
+
+MIN_SPEECH_S = 1.5
+WINDOW_S = 4.0
+HOP_S = 2.0
+
+
+class SpeakerClaimDetector:
+    name: ClassVar[str] = "speaker_claim"
+    version: ClassVar[str] = "0.1.0"
+    modality: ClassVar[str] = "audio"
+
+    @property
+    def weights_sha256(self) -> str | None:
+        return load_calibration().encoder_sha256
+
+    def applies_to(self, media: MediaInfo) -> bool:
+        return media.kind in (MediaKind.audio, MediaKind.video, MediaKind.image)
+
+    def _na(self, reason: str) -> Finding:
+        return not_applicable(self, reason)
+
+    def analyze(self, ctx: DetectorContext) -> Finding:
+        person = ctx.options.get("claimed_speaker")
+        ref_dir = ctx.options.get("voice_reference_dir")
+        if not person or not ref_dir:
+            return self._na("no claimed speaker given (options claimed_speaker and voice_reference_dir)")
+        if ctx.media.kind == MediaKind.image or not ctx.media.has_audio:
+            return self._na("the file has no audio stream to compare with the claimed speaker's voice")
+        try:
+            ref = VoiceStore(Path(ref_dir)).load(person)
+        except EnrolmentError as exc:
+            return self._na(str(exc))
+        try:
+            speech = speech_of_file(ctx.path)
+        except NoAudioStreamError:
+            return self._na("the file has no audio stream to compare with the claimed speaker's voice")
+        except AudioDecodeError as exc:
+            return self._na(f"the audio could not be decoded: {exc}")
+        if speech.seconds < MIN_SPEECH_S:
+            return self._na(f"only {speech.seconds:.1f} s of speech found ({speech.vad_backend} VAD); "
+                            f"the speaker check needs at least {MIN_SPEECH_S} s")
+        cal = load_calibration()
+        band = choose_band(is_narrowband(speech.samples), ref.narrowband)
+        bcal = cal.bands[band]
+        samples = to_telephone(speech.samples) if band == "telephone" else speech.samples
+        partials = embed_partials(samples)
+        refs = ref.embeddings_for(band)
+        score = similarity(partials.mean(), refs, bcal.combine)  # type: ignore[arg-type]
+        llr = bcal.llr(score)
+        wins = windows(partials, WINDOW_S, HOP_S)
+        segments = []
+        if len(wins) > 1:
+            wsims = similarities(np.array([w.embedding for w in wins]), refs, bcal.combine)  # type: ignore[arg-type]
+            for w, s in zip(wins, wsims):
+                wl = bcal.llr(float(s))
+                segments.append(Segment(start_s=round(speech.file_time(w.start_s), 3), end_s=round(speech.file_time(w.end_s), 3),
+                                        score=round(float(s), 4), llr=round(wl, 3),
+                                        label="does not match" if wl > 0 else "matches"))
+        off = [s for s in segments if s.llr is not None and s.llr > 0]
+        verdict = "matches" if llr <= 0 else "does not match"
+        detail = (f"; {len(off)} of {len(segments)} ~{WINDOW_S:.0f} s windows do not match" if segments else "")
+        if llr <= 0 < len(off):
+            detail += ": the recording may hold another voice, see the segments"
+        return Finding(
+            detector=self.name, version=self.version, modality="audio", weights_sha256=cal.encoder_sha256, applicable=True,
+            reason=(f"the voice {verdict} the enrolled reference for {person!r} (cosine similarity {score:.3f}, "
+                    f"{band} comparison, same-speaker threshold {bcal.match_threshold:.3f}; {speech.seconds:.1f} s of speech, "
+                    f"{len(refs)} reference recording(s){detail}). A matching voice can still be a voice clone."),
+            raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation,
+        )
+
+
+@register("speaker_claim")
+def _factory() -> SpeakerClaimDetector:
+    return SpeakerClaimDetector()

@@ -1,0 +1,116 @@
+"""Voice enrolment: reference voice embeddings for a named person.
+
+Mirrors the face references (``detectors.identity.enroll``): one small JSON
+file per person under ``<data_dir>/references/voices``, holding two 256-D
+embeddings per enrolled recording (as recorded, and through the telephone
+band: see ``band.py``), each recording's SHA-256 and seconds of
+speech, and the voice encoder's SHA-256. Embeddings, not audio, are stored:
+enough to compare, and far less sensitive to keep than a voice sample that
+could itself feed a voice clone. Enrolling a name again adds recordings; a
+different encoder invalidates old references (the hash is checked on load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio.decode import AudioDecodeError, NoAudioStreamError
+from detectors.identity.enroll import EnrolmentError, UnknownPersonError, reference_file
+from detectors.speaker.band import is_narrowband, to_telephone
+from detectors.speaker.encoder import embed_utterance, model_sha256
+from detectors.speaker.speech import speech_of_file
+
+MIN_ENROL_SPEECH_S = 3.0
+
+__all__ = ["MIN_ENROL_SPEECH_S", "EnrolmentError", "UnknownPersonError", "VoiceReference", "VoiceStore"]
+
+
+@dataclass(frozen=True)
+class VoiceReference:
+    name: str
+    embeddings: np.ndarray  # (n, 256), one per enrolled recording, L2-normed, as recorded
+    embeddings_telephone: np.ndarray  # (n, 256), the same speech through the telephone band
+    narrowband: tuple[bool, ...]  # recording had (almost) no energy above 4.2 kHz
+    file_sha256: tuple[str, ...]
+    speech_s: tuple[float, ...]
+    model_sha256: str
+
+    def embeddings_for(self, band: str) -> np.ndarray:
+        return self.embeddings_telephone if band == "telephone" else self.embeddings
+
+
+class VoiceStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        return reference_file(self.root, name)
+
+    def enroll(self, name: str, files: list[Path], min_speech_s: float = MIN_ENROL_SPEECH_S) -> VoiceReference:
+        """Embed each recording's speech and add it to ``name``'s reference.
+
+        All files are checked before anything is written, so a bad file
+        leaves an existing reference unchanged.
+        """
+        self._path(name)  # validate the name before the (slow) decoding
+        if not files:
+            raise EnrolmentError("voice enrolment needs at least one recording of the person speaking")
+        embs, tels, nbs, shas, secs = [], [], [], [], []
+        for p in files:
+            p = Path(p)
+            try:
+                speech = speech_of_file(p)
+            except NoAudioStreamError:
+                raise EnrolmentError(f"{p}: the file has no audio stream; enrol a recording of the person speaking") from None
+            except AudioDecodeError as exc:
+                raise EnrolmentError(f"{p}: audio could not be decoded ({exc})") from None
+            if speech.seconds < min_speech_s:
+                raise EnrolmentError(
+                    f"{p}: only {speech.seconds:.1f} s of speech found ({speech.vad_backend} VAD); a voice reference needs "
+                    f"at least {min_speech_s:.0f} s of this one person speaking per file (10-30 s is better)")
+            embs.append(embed_utterance(speech.samples))
+            tels.append(embed_utterance(to_telephone(speech.samples)))
+            nbs.append(is_narrowband(speech.samples))
+            shas.append(hashlib.sha256(p.read_bytes()).hexdigest())
+            secs.append(round(speech.seconds, 2))
+        model = model_sha256()
+        try:
+            old = self.load(name)
+            embs = list(old.embeddings) + embs
+            tels = list(old.embeddings_telephone) + tels
+            nbs = list(old.narrowband) + nbs
+            shas = list(old.file_sha256) + shas
+            secs = list(old.speech_s) + secs
+        except UnknownPersonError:
+            pass
+        ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._path(name).write_text(json.dumps(dict(
+            name=name, kind="voice", model="resemblyzer-0.1.4 GE2E voice encoder", model_sha256=model,
+            file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
+            embeddings=[[round(float(v), 6) for v in e] for e in embs],
+            embeddings_telephone=[[round(float(v), 6) for v in e] for e in tels],
+        )) + "\n")
+        return ref
+
+    def load(self, name: str) -> VoiceReference:
+        p = self._path(name)
+        if not p.is_file():
+            raise UnknownPersonError(f"no voice reference enrolled for {name!r} in {self.root} "
+                                     f"(enrol first: verifier enroll {name!r} RECORDING...)")
+        d = json.loads(p.read_text())
+        if d.get("model_sha256") != model_sha256():
+            raise EnrolmentError(f"{name!r} was enrolled with another voice encoder; enrol the recordings again")
+        return VoiceReference(d["name"], np.asarray(d["embeddings"], dtype=np.float64),
+                              np.asarray(d["embeddings_telephone"], dtype=np.float64), tuple(d["narrowband"]),
+                              tuple(d["file_sha256"]), tuple(d["speech_s"]), d["model_sha256"])
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(json.loads(p.read_text())["name"] for p in self.root.glob("*.json"))

@@ -1,0 +1,385 @@
+"""Measure same/different-speaker score distributions and fit the speaker
+check's calibration (``calibration.json``).
+
+Data: ``detectors.speaker.corpus`` (real speech found on this machine).
+
+Trials: an enrolment is 1 or up to 3 utterances of one speaker (rotated over
+each speaker's utterances); a same-speaker trial tests another utterance of
+that speaker, a different-speaker trial an utterance of anyone else (files of
+unknown identity, the "halves", are only paired with labelled speakers).
+
+Bands (``band.py``): every utterance is embedded as recorded and through the
+telephone band. A trial is scored in the wide band when both sides are wide
+band, else in the telephone band, as the detector does. The wide-band
+calibration is fit on wide-band trials; the telephone one on all trials with
+both sides band-limited (so it has seen wide-band recordings turned into
+calls, the enrol-clean/test-on-a-call case).
+
+Held out by speaker: speakers are split in two folds (alternating over the
+sorted names, so every source lands in both); calibrations are fit on trials
+whose enrolled and tested speakers are in one fold and scored on trials
+entirely in the other, and vice versa. The shipped calibration is then fit
+on all trials.
+
+Also measured, with the shipped calibration: channel mismatch (enrol clean,
+test through the telephone band and codec round trips; and, to show why
+bands are routed, the telephone band scored in the wide band) and
+voice-clone proxies (WORLD copy-synthesis and Griffin-Lim resynthesis of an
+enrolled speaker's own held-out utterance, WORLD with pitch raised 15 %,
+espeak-ng voices claimed as each enrolled speaker).
+
+Run: ``python -m detectors.speaker.evaluate [--write]`` (about 10 min on one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from detectors.logistic import fit_balanced_logistic
+from detectors.speaker.band import NARROWBAND_BELOW_DB, is_narrowband, to_telephone
+from detectors.speaker.calibration import CALIBRATION_PATH, LLR_CLIP
+from detectors.speaker.corpus import Utterance, build
+from detectors.speaker.encoder import embed_utterance, model_sha256
+from detectors.speaker.score import COMBINE_METHODS, Combine, similarities
+from detectors.voice_clone.metrics import auc, cllr, eer
+
+L2 = 1e-4
+ITERS = 100
+BANDS = ("wideband", "telephone")
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    speaker: str
+    ref_idx: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    wideband: np.ndarray  # (n, 256)
+    telephone: np.ndarray  # (n, 256)
+    narrowband: np.ndarray  # (n,) bool
+
+
+def embed_set(xs: list[np.ndarray]) -> Embedded:
+    return Embedded(np.array([embed_utterance(x) for x in xs]), np.array([embed_utterance(to_telephone(x)) for x in xs]),
+                    np.array([is_narrowband(x) for x in xs]))
+
+
+def enrolments(utts: list[Utterance], k: int) -> list[Enrolment]:
+    by = defaultdict(list)
+    for i, u in enumerate(utts):
+        by[u.speaker].append(i)
+    out = []
+    for spk, idx in sorted(by.items()):
+        n = len(idx)
+        if n < 2:
+            continue
+        kk = min(k, n - 1)
+        for r in range(n):
+            out.append(Enrolment(spk, tuple(idx[(r + j) % n] for j in range(kk))))
+    return out
+
+
+@dataclass
+class Trials:
+    wideband: np.ndarray  # cosine similarity in each band
+    telephone: np.ndarray
+    telephone_route: np.ndarray  # bool: the detector would compare in the telephone band
+    different: np.ndarray  # 1 = different speaker (H1: not the claimed person)
+    ref_speaker: np.ndarray
+    test_speaker: np.ndarray
+    same_source: np.ndarray  # bool: both sides from one source (same kind of recording)
+
+    def take(self, m: np.ndarray) -> Trials:
+        return Trials(*(getattr(self, f.name)[m] for f in fields(self)))
+
+    @staticmethod
+    def cat(ts: list[Trials]) -> Trials:
+        return Trials(*(np.concatenate([getattr(t, f.name) for t in ts]) for f in fields(Trials)))
+
+    def routed(self) -> np.ndarray:
+        return np.where(self.telephone_route, self.telephone, self.wideband)
+
+
+def make_trials(utts: list[Utterance], ref: Embedded, enr: list[Enrolment], combine: dict[str, Combine],
+                test: Embedded | None = None) -> Trials:
+    test = ref if test is None else test
+    spk = np.array([u.speaker for u in utts])
+    src = np.array([u.source.split("/")[0] for u in utts])
+    halves = np.array([u.group == "halves" for u in utts])
+    cols: dict[str, list] = defaultdict(list)
+    for e in enr:
+        r = list(e.ref_idx)
+        mask = np.ones(len(utts), bool)
+        mask[r] = False
+        mask &= ~halves | ((spk == e.speaker) if halves[r[0]] else (spk != e.speaker))
+        idx = np.flatnonzero(mask)
+        cols["wideband"].append(similarities(test.wideband[idx], ref.wideband[r], combine["wideband"]))
+        cols["telephone"].append(similarities(test.telephone[idx], ref.telephone[r], combine["telephone"]))
+        cols["telephone_route"].append(test.narrowband[idx] | bool(ref.narrowband[r].any()))
+        cols["different"].append((spk[idx] != e.speaker).astype(int))
+        cols["ref_speaker"].append(np.full(len(idx), e.speaker))
+        cols["test_speaker"].append(spk[idx])
+        cols["same_source"].append(src[idx] == src[r[0]])
+    return Trials(*(np.concatenate(cols[f.name]) for f in fields(Trials)))
+
+
+def fit(scores: np.ndarray, different: np.ndarray) -> tuple[float, float]:
+    return fit_balanced_logistic(scores, different, l2=L2, iters=ITERS)
+
+
+def llr10(scores: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    return np.clip((ab[0] * scores + ab[1]) / np.log(10), -LLR_CLIP, LLR_CLIP)
+
+
+def fit_bands(t: Trials) -> dict[str, tuple[float, float]]:
+    """Wide band on the trials routed there; telephone band on every trial.
+
+    Impostors are taken from the enrolled speaker's own source only: two
+    recordings from different sources differ by microphone and channel as
+    well as by voice, which makes them easy to tell apart and would set the
+    threshold too low for the case that matters (a different person on the
+    same kind of line)."""
+    use = (t.different == 0) | t.same_source
+    wb = use & ~t.telephone_route
+    return {"wideband": fit(t.wideband[wb], t.different[wb]), "telephone": fit(t.telephone[use], t.different[use])}
+
+
+def routed_llr(t: Trials, cal: dict[str, tuple[float, float]]) -> np.ndarray:
+    return np.where(t.telephone_route, llr10(t.telephone, cal["telephone"]), llr10(t.wideband, cal["wideband"]))
+
+
+def summary(score: np.ndarray, different: np.ndarray, llr: np.ndarray) -> dict:
+    same, diff = different == 0, different == 1
+    if not same.any() or not diff.any():
+        return {"trials_same": int(same.sum()), "trials_different": int(diff.sum())}
+    return dict(
+        trials_same=int(same.sum()), trials_different=int(diff.sum()),
+        auc=round(auc(-score, different), 4), eer=round(eer(-score, different), 4),
+        cllr=round(cllr(llr, different), 4),
+        fmr_llr_le_0=round(float(np.mean(llr[diff] <= 0)), 4),  # someone else accepted as the claimed speaker
+        fnmr_llr_gt_0=round(float(np.mean(llr[same] > 0)), 4),  # the claimed speaker rejected
+        same_similarity_median=round(float(np.median(score[same])), 4),
+        different_similarity_median=round(float(np.median(score[diff])), 4),
+    )
+
+
+def speaker_folds(t: Trials) -> tuple[np.ndarray, np.ndarray]:
+    names = sorted(set(t.ref_speaker) | set(t.test_speaker))
+    fold = {s: i % 2 for i, s in enumerate(names)}
+    fr = np.array([fold[s] for s in t.ref_speaker])
+    ft = np.array([fold[s] for s in t.test_speaker])
+    return fr, fr == ft
+
+
+def heldout(t: Trials, fit_of, llr_of) -> tuple[Trials, np.ndarray]:
+    """Fit on one fold of speakers, score the other, both ways; returns the
+    trials inside a fold and their held-out LLRs."""
+    fr, keep = speaker_folds(t)
+    out = np.zeros(len(t.different))
+    for f in (0, 1):
+        cal = fit_of(t.take(keep & (fr != f)))
+        test = keep & (fr == f)
+        out[test] = llr_of(t.take(test), cal)
+    return t.take(keep), out[keep]
+
+
+def choose_combine(utts: list[Utterance], emb: Embedded) -> tuple[dict[str, Combine], dict]:
+    """Per band, the way of combining three references with the lowest held-out
+    Cllr on same-source impostors (the hard trials)."""
+    enr3 = enrolments(utts, 3)
+    report, chosen = {}, {}
+    for band in BANDS:
+        res = {}
+        for c in COMBINE_METHODS:
+            t = make_trials(utts, emb, enr3, {"wideband": c, "telephone": c})
+            if band == "wideband":
+                t = t.take(~t.telephone_route)
+            t = t.take((t.different == 0) | t.same_source)
+            sub, llr = heldout(t, lambda tt, b=band: fit(getattr(tt, b), tt.different), lambda tt, ab, b=band: llr10(getattr(tt, b), ab))
+            res[c] = summary(getattr(sub, band), sub.different, llr)
+        report[band] = res
+        chosen[band] = min(COMBINE_METHODS, key=lambda c: res[c]["cllr"])
+    return chosen, report
+
+
+def _world(x: np.ndarray, f0_scale: float = 1.0) -> np.ndarray:
+    from detectors.voice_clone.vocoders import import_pyworld
+
+    pw = import_pyworld()
+    x64 = np.asarray(x, np.float64)
+    f0, t = pw.dio(x64, 16000, frame_period=5.0)
+    f0 = pw.stonemask(x64, f0, t, 16000)
+    sp = pw.cheaptrick(x64, f0, t, 16000)
+    ap = pw.d4c(x64, f0, t, 16000)
+    return pw.synthesize(f0 * f0_scale, sp, ap, 16000, 5.0).astype(np.float32)[: len(x)]
+
+
+def _griffin_lim(x: np.ndarray) -> np.ndarray:
+    from detectors.voice_clone.vocoders import griffinlim_resynth
+
+    return griffinlim_resynth(x, 16000, np.random.default_rng(0)).astype(np.float32)
+
+
+def _espeak(voice: str, text: str) -> np.ndarray | None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    from audio.decode import decode_audio
+    from detectors.speaker.speech import speech_of_samples
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        wav = Path(d) / "s.wav"
+        subprocess.run([exe, "-v", voice, "-w", str(wav), text], check=True, capture_output=True, timeout=60)
+        return speech_of_samples(decode_audio(wav).samples).samples
+
+
+ESPEAK_VOICES = ("en-us+m3", "en+f2", "en-us+f4", "en+m7", "fr+m1", "es+f3")
+ESPEAK_TEXT = ("Hello, this is the finance director. Please process the transfer to the new supplier account today, "
+               "the invoice details follow by email.")
+
+
+def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: dict[str, tuple[float, float]]) -> dict:
+    from audio.encode import codec_roundtrip
+
+    enr = enrolments(utts, 3)
+    out: dict = {}
+    chains = {
+        "telephone_band_8k": lambda x: to_telephone(x),
+        "amr_nb_12k2": lambda x: codec_roundtrip(x, 16000, "amr"),
+        "mulaw_8k": lambda x: codec_roundtrip(x, 16000, "mulaw"),
+        "opus_16k": lambda x: codec_roundtrip(x, 16000, "opus"),
+        "mp3_32k": lambda x: codec_roundtrip(x, 16000, "mp3"),
+    }
+    for name, fn in chains.items():
+        test = embed_set([fn(u.samples) for u in utts])
+        t = make_trials(utts, emb, enr, combine, test=test)
+        out[f"enrol_as_recorded_test_{name}"] = summary(t.routed(), t.different, routed_llr(t, cal)) | {
+            "telephone_route_fraction": round(float(t.telephone_route.mean()), 4)}
+        if name == "telephone_band_8k":  # what happens without band routing
+            wb = llr10(t.wideband, cal["wideband"])
+            out["without_band_routing_enrol_as_recorded_test_telephone_band_8k"] = summary(t.wideband, t.different, wb)
+    return out
+
+
+def score_one(test: Embedded, j: int, emb: Embedded, refs: list[int], combine: dict[str, Combine],
+              cal: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """(similarity, LLR) of test item ``j`` against references ``refs``, routed by band as the detector does."""
+    band = "telephone" if test.narrowband[j] or emb.narrowband[refs].any() else "wideband"
+    sim = float(similarities(getattr(test, band)[[j]], getattr(emb, band)[refs], combine[band])[0])
+    return sim, float(llr10(np.array([sim]), cal[band])[0])
+
+
+def clone_proxies(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: dict[str, tuple[float, float]]) -> dict:
+    """One held-out utterance per labelled speaker, resynthesised, scored
+    against that speaker's enrolment (three other utterances)."""
+    picked = []
+    seen = set()
+    for e in enrolments(utts, 3):
+        if e.speaker in seen or utts[e.ref_idx[0]].group != "labelled":
+            continue
+        rest = [i for i, u in enumerate(utts) if u.speaker == e.speaker and i not in e.ref_idx]
+        if rest:
+            seen.add(e.speaker)
+            picked.append((e, rest[0]))
+    proxies = {"genuine_held_out_utterance": lambda x: x, "world_copy_synthesis": _world,
+               "world_pitch_x1.15": lambda x: _world(x, 1.15), "griffin_lim_resynthesis": _griffin_lim}
+    out: dict = {"speakers": len(picked)}
+    for pname, fn in proxies.items():
+        test = embed_set([fn(utts[i].samples) for _, i in picked])
+        res = np.array([score_one(test, j, emb, list(e.ref_idx), combine, cal) for j, (e, _) in enumerate(picked)])
+        out[pname] = _dist(res[:, 0], res[:, 1])
+    tts = [(v, x) for v, x in ((v, _espeak(v, ESPEAK_TEXT)) for v in ESPEAK_VOICES) if x is not None and len(x) > 16000]
+    if tts:
+        test = embed_set([x for _, x in tts])
+        res = np.array([score_one(test, j, emb, list(e.ref_idx), combine, cal)
+                        for e in enrolments(utts, 3) for j in range(len(tts))])
+        out["espeak_ng_claimed_as_each_enrolled_speaker"] = _dist(res[:, 0], res[:, 1]) | {"voices": [v for v, _ in tts]}
+    return out
+
+
+def _dist(s: np.ndarray, llr: np.ndarray) -> dict:
+    return dict(n=len(s), similarity_median=round(float(np.median(s)), 4), similarity_min=round(float(s.min()), 4),
+                similarity_max=round(float(s.max()), 4), llr_median=round(float(np.median(llr)), 3),
+                accepted_as_claimed_speaker_llr_le_0=round(float(np.mean(llr <= 0)), 4))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", action="store_true", help=f"write {CALIBRATION_PATH.name}")
+    ap.add_argument("--skip-extras", action="store_true", help="skip the channel and clone-proxy measurements")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    utts = build()
+    if len({u.speaker for u in utts}) < 6:
+        raise SystemExit("too few speakers found; install the Debian speech packages listed in docs/speaker.md")
+    emb = embed_set([u.samples for u in utts])
+    metrics: dict = dict(
+        utterances=len(utts), speakers=len({u.speaker for u in utts}),
+        speakers_by_source={src: sorted({u.speaker for u in utts if u.source.split("/")[0] == src})
+                            for src in sorted({u.source.split("/")[0] for u in utts})},
+        narrowband_utterances=int(emb.narrowband.sum()),
+        utterance_speech_s_median=round(float(np.median([u.seconds for u in utts])), 2),
+    )
+    combine, report = choose_combine(utts, emb)
+    metrics["heldout_combine_3_references"] = report
+    metrics["combine"] = combine
+    pooled = Trials.cat([make_trials(utts, emb, enrolments(utts, k), combine) for k in (1, 3)])
+    sub, llr = heldout(pooled, fit_bands, routed_llr)
+    metrics["heldout_routed"] = summary(sub.routed(), sub.different, llr) | {
+        "telephone_route_fraction": round(float(sub.telephone_route.mean()), 4)}
+    hard = (sub.different == 0) | sub.same_source
+    metrics["heldout_routed_same_source_impostors"] = summary(sub.routed()[hard], sub.different[hard], llr[hard])
+    for name, m in (("wideband_route", ~sub.telephone_route), ("telephone_route", sub.telephone_route)):
+        metrics[f"heldout_{name}"] = summary(sub.routed()[m], sub.different[m], llr[m])
+    for k in (1, 3):
+        t = make_trials(utts, emb, enrolments(utts, k), combine)
+        s, l_ = heldout(t, fit_bands, routed_llr)
+        metrics[f"heldout_routed_enrol{k}"] = summary(s.routed(), s.different, l_)
+    src_of = {u.speaker: u.source.split("/")[0] for u in utts}
+    per_source = {}
+    for src in sorted(set(src_of.values())):
+        m = np.array([src_of[a] == src and src_of[b] == src for a, b in zip(sub.ref_speaker, sub.test_speaker)])
+        if not (sub.different[m] == 1).any():
+            continue
+        per_source[src] = summary(sub.routed()[m], sub.different[m], llr[m])
+    metrics["heldout_within_source"] = per_source
+    cal = fit_bands(pooled)
+    metrics["all_data_fit"] = summary(pooled.routed(), pooled.different, routed_llr(pooled, cal))
+    if not args.skip_extras:
+        metrics["channels"] = channels(utts, emb, combine, cal)
+        metrics["clone_proxies"] = clone_proxies(utts, emb, combine, cal)
+    metrics["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(metrics, indent=2))
+    if args.write:
+        doc = dict(
+            model="logistic regression on the cosine similarity between the questioned speech's GE2E embedding and the "
+                  "enrolled references, one fit per comparison band; llr = log10 LR(not the claimed speaker : the claimed speaker)",
+            encoder="resemblyzer 0.1.4 pretrained.pt (GE2E voice encoder)", encoder_sha256=model_sha256(),
+            narrowband_below_db=NARROWBAND_BELOW_DB, llr_clip=LLR_CLIP,
+            bands={b: dict(combine=combine[b], coef=cal[b][0], bias=cal[b][1], match_threshold=round(-cal[b][1] / cal[b][0], 4))
+                   for b in BANDS},
+            metrics=metrics,
+        )
+        CALIBRATION_PATH.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {CALIBRATION_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

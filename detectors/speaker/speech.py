@@ -1,0 +1,68 @@
+"""The speech of a file, with silence removed, ready to embed.
+
+Enrolment and verification go through this one function so a reference and
+a questioned file see the same decoder, resampler and voice activity
+detector: a difference here would move the score distributions the
+calibration was measured on. Silence and music gaps are cut because the
+encoder averages over everything it is given; a long pause would pull the
+embedding towards "silence", which every speaker shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio.decode import TARGET_RATE, decode_audio
+from audio.vad import SpeechSegment, detect_speech
+
+MAX_DURATION_S = 2 * 3600.0
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Speech-only samples (segments concatenated) and where they came from."""
+
+    samples: np.ndarray  # mono float32 at ``rate``
+    rate: int
+    segments: tuple[SpeechSegment, ...]  # in the file's time
+    vad_backend: str
+    file_duration_s: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / float(self.rate)
+
+    def file_time(self, t: float) -> float:
+        """Map a time in the concatenated speech back to the file's timeline."""
+        acc = 0.0
+        for s in self.segments:
+            if t <= acc + s.duration_s:
+                return s.start_s + (t - acc)
+            acc += s.duration_s
+        return self.segments[-1].end_s if self.segments else 0.0
+
+
+def speech_of_samples(x: np.ndarray, rate: int = TARGET_RATE, vad_backend: str = "auto") -> Speech:
+    x = np.asarray(x, np.float32)
+    vad = detect_speech(x, rate, backend=vad_backend)  # type: ignore[arg-type]
+    parts, segs = [], []
+    for s in vad.segments:
+        a, b = max(0, int(s.start_s * rate)), min(len(x), int(s.end_s * rate))
+        if b > a:
+            parts.append(x[a:b])
+            segs.append(SpeechSegment(a / rate, b / rate))
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return Speech(samples, rate, tuple(segs), vad.backend, len(x) / float(rate))
+
+
+def speech_of_file(path: str | Path, vad_backend: str = "auto") -> Speech:
+    """Decode ``path`` (any audio or video PyAV reads) to 16 kHz mono and keep its speech.
+
+    Raises ``audio.decode.AudioDecodeError`` (or its ``NoAudioStreamError``)
+    when there is no decodable audio.
+    """
+    dec = decode_audio(path, target_rate=TARGET_RATE, max_duration_s=MAX_DURATION_S)
+    return speech_of_samples(dec.samples, dec.sample_rate, vad_backend)

@@ -1,0 +1,89 @@
+"""The speaker check on real speech (FSDD speakers from the shared media,
+skipped when absent): enrolment store, same/different-speaker LLR signs,
+segments, and not-applicable reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.base import DetectorContext, get_detector
+from detectors.speaker.enroll import EnrolmentError, UnknownPersonError, VoiceStore
+from tests.speaker.speech_data import fsdd_speech, fsdd_wav, write_wav
+from verifier.evidence import (
+    MediaInfo,
+    MediaKind,
+    ProvenanceResult,
+    ProvenanceState,
+    StreamInfo,
+)
+
+AUDIO = MediaInfo(kind=MediaKind.audio, mime_type="audio/wav", streams=[StreamInfo(index=0, kind="audio")])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    d = tmp_path_factory.mktemp("voices")
+    s = VoiceStore(d / "refs")
+    s.enroll("Jackson", [fsdd_wav(d, "jackson", range(0, 3))])
+    s.enroll("Nicolas", [fsdd_wav(d, "nicolas", range(0, 3))])
+    return s
+
+
+def run(path, store, person, media=AUDIO):
+    det = get_detector("speaker_claim")
+    opts = {} if person is None else {"claimed_speaker": person, "voice_reference_dir": str(store.root)}
+    return det.analyze(DetectorContext(path=path, media=media, provenance=ProvenanceResult(state=ProvenanceState.absent), options=opts))
+
+
+def test_store_round_trip(store):
+    ref = store.load("Jackson")
+    assert ref.embeddings.shape == (1, 256) and ref.embeddings_telephone.shape == (1, 256)
+    assert len(ref.file_sha256[0]) == 64 and ref.speech_s[0] >= 3.0
+    assert ref.narrowband == (True,)  # FSDD is recorded at 8 kHz
+    assert "Jackson" in store.names()
+    with pytest.raises(UnknownPersonError, match="no voice reference enrolled"):
+        store.load("Nobody")
+    with pytest.raises(EnrolmentError, match="invalid person name"):
+        store.load("../etc/passwd")
+
+
+def test_same_speaker_matches_and_other_speaker_does_not(store, tmp_path):
+    jackson = fsdd_wav(tmp_path, "jackson", range(3, 5))
+    nicolas = fsdd_wav(tmp_path, "nicolas", range(3, 5))
+    same = run(jackson, store, "Jackson")
+    other = run(nicolas, store, "Jackson")
+    other2 = run(jackson, store, "Nicolas")
+    assert same.applicable and other.applicable and other2.applicable
+    assert same.llr < 0 < other.llr and other2.llr > 0
+    assert same.raw_score > other.raw_score
+    assert "matches" in same.reason and "does not match" in other.reason and "telephone comparison" in same.reason
+
+
+def test_windows_point_at_the_other_voice(store, tmp_path):
+    x = np.concatenate([fsdd_speech("jackson", range(3, 5)), fsdd_speech("theo", range(3, 5))])
+    f = run(write_wav(tmp_path / "mixed.wav", x), store, "Jackson")
+    assert f.applicable and len(f.segments) >= 3
+    first, last = f.segments[0], f.segments[-1]
+    assert first.label == "matches" and last.label == "does not match"
+    assert first.start_s < last.start_s
+
+
+def test_not_applicable_reasons(store, tmp_path):
+    silent = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 4, np.float32))
+    f = run(silent, store, "Jackson")
+    assert not f.applicable and "speech" in f.reason
+    assert not run(silent, store, None).applicable
+    missing = run(silent, store, "Nobody")
+    assert not missing.applicable and "no voice reference enrolled" in missing.reason
+    image = MediaInfo(kind=MediaKind.image, mime_type="image/png", streams=[StreamInfo(index=0, kind="video")])
+    f = run(silent, store, "Jackson", media=image)
+    assert not f.applicable and "no audio stream" in f.reason
+
+
+def test_too_little_speech_is_refused(tmp_path):
+    short = fsdd_wav(tmp_path, "george", range(0, 1))  # ten digits: about 3 s of sound, less speech
+    s = VoiceStore(tmp_path / "refs")
+    with pytest.raises(EnrolmentError, match="of speech found"):
+        s.enroll("George", [short], min_speech_s=30)
+    assert s.names() == []  # nothing written
