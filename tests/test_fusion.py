@@ -140,3 +140,16 @@ def test_nonfinite_llr_is_rejected_by_the_detector_guard():
     with pytest.raises(ValueError):
         check_llr(math.nan)
     assert check_llr(None) is None
+
+
+def test_an_identity_match_is_not_support_for_authenticity():
+    """A cloned voice matches its target: a claim match must not clear a file,
+    while a mismatch still counts as evidence against it."""
+    match = Finding(detector="speaker_claim", version="1", modality="audio", applicable=True, llr=-3.0, supports_h0=False)
+    v = fuse(ABSENT, MEDIA, [match, finding("voice", 0.4)], get_profile("finance"))
+    assert v.llr == pytest.approx(0.4)
+    assert "speaker_claim:match_not_counted" in v.reasons
+    assert v.label != VerdictLabel.no_manipulation_detected
+    mismatch = match.model_copy(update={"llr": 2.0})
+    v = fuse(ABSENT, MEDIA, [mismatch, finding("voice", 0.4)], get_profile("finance"))
+    assert v.llr == pytest.approx(2.4) and v.label == VerdictLabel.likely_manipulated

@@ -19,7 +19,10 @@ findings' log10 LRs. That is exact only if the detectors' scores are
 conditionally independent given each proposition; detectors looking at
 different modalities (voice, face, sync) are closer to that than two detectors
 of the same signal, so a policy may cap the total (``max_abs_llr``) to limit
-the damage of correlated evidence. Profiles only set thresholds: the evidence
+the damage of correlated evidence. Identity claims (``supports_h0`` False:
+"is this the enrolled face / voice?") count only when they disagree: a clone
+or a swap is made to match its target, so a match is no support for H0.
+Profiles only set thresholds: the evidence
 and the LLR are the same under every profile.
 
 Verbal scale: the ENFSI Guideline for Evaluative Reporting in Forensic Science
@@ -182,7 +185,12 @@ def fuse(
             **common,
         )
 
-    total = sum(f.llr for f in applicable)  # type: ignore[misc]
+    total = 0.0
+    for f in applicable:
+        if f.supports_h0 or f.llr > 0:  # type: ignore[operator]
+            total += f.llr  # type: ignore[operator]
+        else:
+            reasons.append(f"{f.detector}:match_not_counted")
     capped = max(-profile.max_abs_llr, min(profile.max_abs_llr, total))
     if capped != total:
         reasons.append("llr_capped")

@@ -60,7 +60,7 @@ class FaceIdentityClaimDetector:
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,
             reason=(f"the main face {verdict} the enrolled reference for {person!r} "
                     f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s))"),
-            raw_score=round(d, 6), llr=llr, validation=cal.validation,
+            raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False,
         )
 
     def _vectors(self, ctx: DetectorContext) -> np.ndarray | str:

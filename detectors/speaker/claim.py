@@ -97,7 +97,7 @@ class SpeakerClaimDetector:
             reason=(f"the voice {verdict} the enrolled reference for {person!r} (cosine similarity {score:.3f}, "
                     f"{band} comparison, same-speaker threshold {bcal.match_threshold:.3f}; {speech.seconds:.1f} s of speech, "
                     f"{len(refs)} reference recording(s){detail}). A matching voice can still be a voice clone."),
-            raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation,
+            raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation, supports_h0=False,
         )
 
 
