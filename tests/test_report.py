@@ -90,3 +90,19 @@ def test_report_renders_in_headless_chromium(verifier, media_fixtures, tmp_path,
     # the verdict box is coloured: some clearly non-grey pixels near the top
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)[:300]
     assert (np.abs(rgb[..., 0] - rgb[..., 1]) > 20).mean() > 0.01
+
+
+def test_identity_match_is_shown_as_not_counted():
+    """A claim match is grey on the timeline and says it was not counted."""
+    from verifier.evidence import Finding, Segment
+    from verifier.report.html import _finding_html
+    from verifier.report.timeline import timeline_svg
+
+    seg = Segment(start_s=0.0, end_s=4.0, score=0.9, llr=-2.5)
+    claim = Finding(detector="speaker_claim", version="1", modality="audio", applicable=True, llr=-2.5,
+                    segments=[seg], supports_h0=False)
+    other = claim.model_copy(update={"detector": "voice_clone", "supports_h0": True})
+    assert "rgb(215,215,215)" in timeline_svg([claim], 4.0)
+    assert "rgb(215,215,215)" not in timeline_svg([other], 4.0)
+    assert "Not counted in the verdict" in _finding_html(claim)
+    assert "Not counted in the verdict" not in _finding_html(other)

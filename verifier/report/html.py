@@ -86,6 +86,10 @@ def _finding_html(f: Finding) -> str:
 
         body.append(f"<div>log10 likelihood ratio <b>{f.llr:+.2f}</b>: {escape(verbal_scale(f.llr))}"
                     + (f" (raw score {f.raw_score:.3f})" if f.raw_score is not None else "") + "</div>")
+        if not f.supports_h0 and f.llr <= 0:
+            body.append("<div class='small'><b>Not counted in the verdict:</b> a match with the enrolled person is "
+                        "what a voice clone or face swap is built to produce, so it is no evidence that the file "
+                        "is genuine. A mismatch would have counted.</div>")
     if f.reason:
         body.append(f"<div class='small'>{escape(f.reason)}</div>")
     top = sorted(f.segments, key=lambda s: -(s.llr if s.llr is not None else s.score))[:5]
@@ -149,7 +153,8 @@ def render_html(v: Verification) -> str:
     svg = timeline_svg(v.findings, m.duration_s)
     if svg:
         out.append(f"<figure>{svg}<figcaption class='small'>Each row is one detector; red spans support manipulation, "
-                   "green spans support capture as-is, stronger colour is stronger support.</figcaption></figure>")
+                   "green spans support capture as-is, stronger colour is stronger support; grey spans are identity "
+                   "matches, which the verdict does not count.</figcaption></figure>")
     if v.findings:
         out += [_finding_html(f) for f in v.findings]
     elif vd.decided_by == "provenance":
