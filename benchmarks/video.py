@@ -111,20 +111,19 @@ def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float],
         "single_modality": SINGLE_MODALITY,
         "all_video_detectors": SINGLE_MODALITY + AUDIOVISUAL,
     }
-    out: dict[str, float] = {}
+    times: dict[str, list[float]] = {tag: [] for tag in runs}
     findings: dict[str, str] = {}
-    for tag, names in runs.items():
-        times = []
-        for r in range(repeat):
+    # Round robin, so a change in the machine's load hits every configuration alike.
+    for r in range(repeat):
+        for tag, names in runs.items():
             faces._cached.cache_clear()  # each verify pays its own decode
             v = Verifier(Settings(data_dir=work / f"data-{tag}-{r}", record_to_ledger=False), detector_names=names)
             t = time.perf_counter()
             res = v.verify(clip)
-            times.append(time.perf_counter() - t)
+            times[tag].append(time.perf_counter() - t)
             for f in res.findings:
                 findings[f.detector] = f"applicable={f.applicable} llr={f.llr} {f.reason[:100]}"
-        out[tag] = statistics.median(times)
-    return out, findings
+    return {tag: statistics.median(ts) for tag, ts in times.items()}, findings
 
 
 def breakdown(clip: Path, repeat: int) -> dict[str, float]:
