@@ -138,6 +138,7 @@ def breakdown(clip: Path, repeat: int) -> dict[str, float]:
     from detectors.identity.consistency import track_consistency
 
     res: dict[str, float] = {}
+    res["face_swap_light_scan"] = median_time(lambda: faces.scan_faces(clip, faces.FACE_SWAP_SCAN), repeat, warm=False)
     scans = []
     res["shared_scan"] = median_time(lambda: scans.append(faces.scan_faces(clip, faces.SHARED_VIDEO_SCAN)), repeat, warm=False)
     scan = scans[-1]

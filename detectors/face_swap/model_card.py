@@ -105,7 +105,10 @@ def render(weights: Path, heldout: dict | None, bench: dict | None) -> str:
         lines += ["", "## Speed (`python -m benchmarks.video`, 60 s 1280x720 30 fps, one face and speech, one thread)", "",
                   f"`verify` with face_swap: {v['face_swap']} s end to end "
                   f"({round(v['face_swap'] / bench['raw_decode_s'], 2)}x raw PyAV decode of {bench['raw_decode_s']} s; "
-                  f"without detectors {v['no_detectors']} s); {int(bench['face_crops'])} face crops. Breakdown (s): "
+                  f"without detectors {v['no_detectors']} s); {int(bench['face_crops'])} face crops; its light face scan "
+                  f"{bench['breakdown_s'].get('face_swap_light_scan')} s, CNN and aggregation "
+                  f"{bench['breakdown_s']['face_swap.cnn_and_aggregation']} s. With the lip-sync and identity checks "
+                  f"it reads their full scan instead ({bench['breakdown_s']['shared_scan']} s). All timings (s): "
                   f"{json.dumps(bench['breakdown_s'])}."]
     lines += ["", "## Limitations", "",
               "- Trained on a few hundred crops of ~20 identities: per-clip score offsets (camera, codec, beauty "
