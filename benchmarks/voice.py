@@ -1,6 +1,8 @@
 """Speed of the voice-clone scoring path, in multiples of real time, on one thread.
 
-    python benchmarks/voice.py --model MODEL.pt [--file AUDIO] [--seconds 120]
+    python benchmarks/voice.py [--model MODEL.pt] [--file AUDIO] [--seconds 120]
+
+Without ``--model`` it times the shipped weights (detectors/voice_clone/lfcc_lcnn.pt).
 
 Times decode -> VAD -> LFCC -> windows -> model -> calibration (the detector's
 ``analyze`` minus the PNG), three runs, and prints the best. Without ``--file``
@@ -20,7 +22,7 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--model", type=Path, default=None, help="model bundle (default: the shipped weights)")
     ap.add_argument("--file", type=Path)
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--vad", default="energy", choices=["auto", "silero", "energy"])
@@ -42,7 +44,9 @@ def main() -> None:
             t = np.arange(int(args.seconds * rate)) / rate
             x = sum(np.sin(2 * np.pi * 130 * k * t) / k for k in range(1, 15)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
             path = write_audio(Path(tmp) / "bench.wav", (0.1 * x).astype(np.float32), rate)
-        det = VoiceCloneDetector(args.model)
+        from detectors.voice_clone.detector import DEFAULT_WEIGHTS
+
+        det = VoiceCloneDetector(args.model or DEFAULT_WEIGHTS)
         media = MediaInfo(kind="audio", mime_type="audio/wav", streams=[StreamInfo(index=0, kind="audio")])
         ctx = DetectorContext(path=path, media=media, provenance=ProvenanceResult(state=ProvenanceState.absent),
                               options={"voice_vad": args.vad})

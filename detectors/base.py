@@ -38,9 +38,9 @@ BUILTIN_DETECTOR_MODULES: dict[str, str] = {
 # when its measured held-out error rates meet its issue's targets; until then
 # it runs only when named with ``verify --detectors``, and its finding carries
 # its validation record. Measured reasons each one is not here yet:
-#   voice_clone: 51 % false alarms on unseen bona fide speech (LLR > 0)
+#   voice_clone: 49 % false alarms on unseen bona fide speech (LLR > 0); 4/61 likely_manipulated (finance)
 #   face_swap: video AUC 0.375 against real pasted-face swaps
-#   av_sync: substituted-audio AUC 0.77, shift recovery 72 %; adds ~7x verify time
+#   av_sync: substituted-audio AUC 0.77, shift recovery 76 %; with identity adds 61 % to verify time
 #   face_identity_consistency: validated only against synthetic identity switches
 #   face_identity_claim: needs --claimed-person and enrolled references
 #   speaker_claim: needs --claimed-speaker and enrolled voice references

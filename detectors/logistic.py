@@ -15,13 +15,16 @@ class NotBothClassesError(ValueError):
     pass
 
 
-def fit_balanced_logistic(scores, labels, *, l2: float, iters: int) -> tuple[float, float]:
+def fit_balanced_logistic(scores, labels, *, l2: float, iters: int, weights=None) -> tuple[float, float]:
+    """``weights`` (optional, one per score) weigh samples within their class,
+    e.g. so that every speaker counts alike; each class still totals 0.5."""
     s = np.asarray(scores, np.float64)
     y = np.asarray(labels, np.float64)
-    n1, n0 = y.sum(), (1 - y).sum()
-    if n1 == 0 or n0 == 0:
+    wt = np.ones_like(s) if weights is None else np.asarray(weights, np.float64)
+    m1, m0 = wt[y == 1].sum(), wt[y == 0].sum()
+    if m1 <= 0 or m0 <= 0:
         raise NotBothClassesError("calibration needs scores of both classes")
-    w = np.where(y == 1, 0.5 / n1, 0.5 / n0)
+    w = np.where(y == 1, 0.5 * wt / m1, 0.5 * wt / m0)
     x = np.stack([s, np.ones_like(s)], axis=1)
     theta = np.zeros(2)
     for _ in range(iters):  # Newton's method: two parameters, converges in a few steps

@@ -33,10 +33,14 @@ class CalibrationError(ValueError):
     pass
 
 
-def fit_calibration(scores, labels, l2: float = 1e-4, iters: int = 50) -> Calibration:
-    """Fit llr = a*s + b by class-balanced logistic regression (Newton's method)."""
+def fit_calibration(scores, labels, l2: float = 1e-4, iters: int = 50, weights=None) -> Calibration:
+    """Fit llr = a*s + b by class-balanced logistic regression (Newton's method).
+
+    ``weights`` (optional, one per trial) weigh trials within their class, e.g.
+    so that every speaker counts alike; the two classes still weigh 0.5 each.
+    """
     try:
-        a, b = fit_balanced_logistic(scores, labels, l2=l2, iters=iters)
+        a, b = fit_balanced_logistic(scores, labels, l2=l2, iters=iters, weights=weights)
     except NotBothClassesError:
         raise CalibrationError("calibration needs both spoof and bona fide scores in the dev split") from None
     if not (np.isfinite(a) and np.isfinite(b)):

@@ -40,8 +40,10 @@ from detectors.voice_clone.sources import (
     BONAFIDE_SOURCES,
     TTS_VOICES,
     BonafideSource,
+    GroupedSource,
     TtsError,
     TtsVoice,
+    load_utterance,
     synthesize,
     voice_available,
 )
@@ -86,6 +88,7 @@ class PlannedItem:
     origin: str  # source file path or TTS text
     voice: TtsVoice | None = None
     source_path: str | None = None  # for bona fide and resynthesis items
+    source_parts: tuple[str, ...] = ()  # grouped sources: the short recordings joined into one utterance
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,16 @@ def plan_corpus(
     pick = random.Random(cfg.seed)
     per_speaker: Counter[str] = Counter()
     for src in bonafide_sources:
+        if isinstance(src, GroupedSource):
+            for u in src.utterances(cfg.seed):
+                if cfg.max_bonafide_per_speaker is not None and per_speaker[src.speaker] >= cfg.max_bonafide_per_speaker:
+                    break
+                per_speaker[src.speaker] += 1
+                fid = f"BF_{src.name}_{u.uid}"
+                rel = "+".join("-".join(Path(p).relative_to(src.root).with_suffix("").parts) for p in u.parts)
+                origin = f"{src.name}:{u.uid}:{rel}"
+                items.append(PlannedItem(fid, src.split, src.speaker, "bonafide", "-", src.lang, origin, None, origin, u.parts))
+            continue
         files = src.files()
         pick.shuffle(files)
         for path in files:
@@ -143,7 +156,8 @@ def plan_corpus(
             continue
         fam = allowed[int(r.integers(0, len(allowed)))]
         items.append(
-            PlannedItem(f"SP_{fam}_{b.file_id[3:]}", b.split, b.speaker, "spoof", fam, b.lang, b.origin, None, b.source_path)
+            PlannedItem(f"SP_{fam}_{b.file_id[3:]}", b.split, b.speaker, "spoof", fam, b.lang, b.origin, None, b.source_path,
+                        b.source_parts)
         )
     for v in tts_voices:
         if v.family in cfg.unseen_families and v.split != "eval":
@@ -158,6 +172,8 @@ def plan_corpus(
 def _raw_audio(item: PlannedItem) -> tuple[np.ndarray, int]:
     if item.voice is not None:
         return synthesize(item.voice, item.origin)
+    if item.source_parts:
+        return load_utterance(item.source_parts)
     assert item.source_path is not None
     d = decode_audio(item.source_path, target_rate=None, max_duration_s=600)
     return d.samples, d.sample_rate
@@ -227,7 +243,7 @@ def build_corpus(
                 item.file_id, item.split, item.speaker, item.key, item.family,
                 ATTACK_IDS.get(item.family, "-") if item.key == "spoof" else "-",
                 item.lang, meta.band, meta.codec, meta.snr_db, meta.rt60_s, round(meta.duration_s, 4), rate,
-                item.origin if item.voice is not None else Path(item.origin).name,
+                item.origin if (item.voice is not None or item.source_parts) else Path(item.origin).name,
             )
         )
     rows, dropped = balance_durations(rows, cfg.seed, cfg.duration_bin_s)

@@ -1,9 +1,10 @@
 """The voice-clone detector as a pipeline object: speech -> windows -> timeline -> Finding.
 
-Not registered in ``BUILTIN_DETECTOR_MODULES`` yet: it only becomes evidence
-once a model with measured held-out error rates is shipped (see
-``docs/voice.md``). Importing this module registers it under
-``voice_clone`` so it can be tried with an explicit model path.
+Opt-in (``--detectors voice_clone``), not a default detector: the shipped
+weights (``lfcc_lcnn.pt`` next to this file, float16) have measured error
+rates far from the targets (see ``MODEL_CARD.md`` and ``docs/voice.md``), so
+their LLR is not evidence on its own. Another model is used when given as the
+``voice_model`` detector option or in ``VERIFIER_VOICE_MODEL``.
 
 The file-level raw score is the mean window logit over speech, the same
 statistic the calibration was fitted on, so the reported LLR is calibrated.
@@ -27,7 +28,7 @@ from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 MIN_SPEECH_S = 1.5
 WINDOW_S = 4.0
 HOP_S = 1.0
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "lfcc_lcnn.pt"
+DEFAULT_WEIGHTS = Path(__file__).parent / "lfcc_lcnn.pt"  # shipped; see MODEL_CARD.md
 
 
 def _model_path(ctx_options: dict[str, str] | None = None) -> Path:

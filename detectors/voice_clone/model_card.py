@@ -5,7 +5,13 @@ The card is generated from the bundle's own training record and from
 the numbers that were measured for exactly these weights (the SHA-256 ties
 them together).
 
-    python -m detectors.voice_clone.model_card MODEL.pt EVAL_DIR/metrics.json [...] > MODEL_CARD.md
+    python -m detectors.voice_clone.model_card MODEL.pt EVAL_DIR/metrics.json [...] \
+        [--unseen unseen_bonafide.json] [--lofo FAMILY=LOFO_EVAL_DIR/metrics.json ...] [--preamble TEXT.md] > MODEL_CARD.md
+
+``--unseen`` is the output of ``python -m detectors.voice_clone.unseen_bonafide``;
+``--lofo`` gives, per left-out family, the ``metrics.json`` of the model trained
+without it; ``--preamble`` is hand-written text (status, data, licences) put
+after the title.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from pathlib import Path
 from detectors.voice_clone.scoring import load_bundle
 
 
-def model_card(model: Path, metrics_files: list[Path]) -> str:
+def model_card(
+    model: Path, metrics_files: list[Path], unseen: Path | None = None, lofo: dict[str, Path] | None = None,
+    preamble: str = "",
+) -> str:
     b = load_bundle(model)
     rec = b.record
     lines = [
         f"# Voice spoofing model `{b.config.name}`",
         "",
+        *([preamble.rstrip(), ""] if preamble else []),
         f"- weights: `{Path(model).name}`, SHA-256 `{b.sha256}`",
         f"- input: {b.config.feature}, {b.config.sample_rate} Hz, band `{b.config.band}`",
         f"- training corpus: `{rec.get('corpus')}` ({rec.get('train_files')} train files, {rec.get('train_spoof')} spoof; "
@@ -43,7 +53,7 @@ def model_card(model: Path, metrics_files: list[Path]) -> str:
         cell = lambda k: f"{o[k]:.4f}" if k in o else "-"
         lines.append(
             f"| {ds.get('path')} ({ds.get('format')}/{ds.get('split')}) | {ds.get('trials')} | {cell('eer')} | {cell('auc')} | "
-            f"{cell('min_dcf')} | {cell('cllr')} | {fa['llr_gt_0']} | {fa['llr_gt_1']} |"
+            f"{cell('min_dcf')} | {cell('cllr')} | {_rate(fa['llr_gt_0'])} | {_rate(fa['llr_gt_1'])} |"
         )
         if m.get("per_family"):
             lines.append("")
@@ -56,8 +66,73 @@ def model_card(model: Path, metrics_files: list[Path]) -> str:
             lines.append(f"Shortcut check (logistic regression on {', '.join(m['shortcut_check']['features'])}): "
                          f"AUC {m['shortcut_check']['auc']:.3f}")
             lines.append("")
+    if lofo:
+        base = json.loads(Path(metrics_files[0]).read_text()).get("per_family", {}) if metrics_files else {}
+        lines += [
+            "## Leave one family out",
+            "",
+            "EER on the left-out family in eval (all eval bona fide vs that family), for a model trained without it in train "
+            "and dev; next to it the EER of the model above, which saw the family in training.",
+            "",
+            "| left-out family | EER unseen | AUC unseen | EER seen (model above) | epochs |",
+            "|---|---|---|---|---|",
+        ]
+        for fam, mf in lofo.items():
+            m = json.loads(Path(mf).read_text())
+            fm = m.get("per_family", {}).get(fam)
+            mb = load_bundle(Path(m["model"]["path"])) if Path(m["model"]["path"]).is_file() else None
+            ep = mb.record.get("train_config", {}).get("epochs") if mb else "?"
+            seen = base.get(fam, {}).get("eer")
+            lines.append(
+                f"| {fam} | {fm['eer']:.4f} | {fm['auc']:.4f} | {'-' if seen is None else f'{seen:.4f}'} | {ep} |"
+                if fm else f"| {fam} | no trials | - | - | {ep} |"
+            )
+        lines.append("")
+    if unseen:
+        u = json.loads(Path(unseen).read_text())
+        ml = u["model_level"]
+        lines += [
+            "## Unseen natural bona fide speech",
+            "",
+            f"{u['files']} files ({u['fsdd_files']} FSDD digit strings, 6 speakers, 8 kHz; the JFK clip), "
+            "`python -m detectors.voice_clone.unseen_bonafide`:",
+            "",
+            f"- model level (file LLR as `eval` computes it): false alarms at LLR > 0: {ml['fa_llr_gt_0']:.3f}, "
+            f"at LLR > 1: {ml['fa_llr_gt_1']:.3f}; median LLR {ml['median_llr']:+.2f}; JFK LLR "
+            f"{'-' if ml['jfk_llr'] is None else format(ml['jfk_llr'], '+.2f')}",
+        ]
+        if "verify_finance" in u:
+            vf = u["verify_finance"]
+            lines.append(
+                f"- `verifier verify --detectors voice_clone --profile finance`: `likely_manipulated` for "
+                f"{vf['likely_manipulated']:.3f} of the files (verdicts {json.dumps(vf['labels'])}; detector not applicable "
+                f"on {vf['detector_not_applicable']})"
+            )
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
+def _rate(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Model card from measured results")
+    ap.add_argument("model", type=Path)
+    ap.add_argument("metrics", type=Path, nargs="*")
+    ap.add_argument("--unseen", type=Path)
+    ap.add_argument("--lofo", action="append", default=[], help="FAMILY=metrics.json")
+    ap.add_argument("--preamble", type=Path)
+    a = ap.parse_args(argv)
+    lofo = dict(x.split("=", 1) for x in a.lofo)
+    sys.stdout.write(model_card(
+        a.model, a.metrics, a.unseen, {k: Path(v) for k, v in lofo.items()},
+        a.preamble.read_text() if a.preamble else "",
+    ))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(model_card(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]))
+    raise SystemExit(main())

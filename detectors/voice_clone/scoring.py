@@ -108,10 +108,30 @@ def load_bundle(path: Path) -> ModelBundle:
         raise BundleError(f"{path}: unknown bundle format {payload.get('format')!r}")
     cfg = _config_from_dict(payload["config"])
     model = create_model(cfg.name, cfg)
-    model.load_state_dict(payload["state_dict"])
+    # shipped bundles store float16 weights (half the size); the model runs in float32
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    model.load_state_dict(state)
     model.eval()
     cal = payload.get("calibration")
     return ModelBundle(
-        cfg, model, payload["mean"].numpy(), payload["std"].numpy(),
+        cfg, model, payload["mean"].float().numpy(), payload["std"].float().numpy(),
         Calibration(**cal) if cal else None, payload.get("record", {}), hashlib.sha256(data).hexdigest(),
     )
+
+
+def export_half(src: Path, dst: Path, validation: str | None = None) -> str:
+    """Write ``src`` with float16 weights (normalisation and calibration stay float32); returns the SHA-256.
+
+    ``validation`` is stored in the record: the detector reports it with every
+    finding (where the measured error rates of these weights are written).
+    """
+    payload = torch.load(Path(src), map_location="cpu", weights_only=True)
+    if payload.get("format") != "av-verifier/voice-model/v1":
+        raise BundleError(f"{src}: not a voice model bundle")
+    payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    if validation is not None:
+        payload["record"] = dict(payload.get("record", {}), validation=validation)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, dst)
+    return hashlib.sha256(dst.read_bytes()).hexdigest()

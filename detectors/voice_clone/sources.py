@@ -11,9 +11,12 @@ recorded in two languages (Allison, en and es) is one speaker.
 
 from __future__ import annotations
 
+import functools
+import random
 import shutil
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +28,7 @@ from audio.decode import decode_audio
 Split = Literal["train", "dev", "eval"]
 ASTERISK = Path("/usr/share/asterisk/sounds")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
+KLETTRES = Path("/usr/share/klettres")
 
 
 class MissingSourceError(RuntimeError):
@@ -48,6 +52,131 @@ class BonafideSource:
         return sorted(out)
 
 
+@dataclass(frozen=True)
+class Utterance:
+    """Several short recordings of one speaker, to be played one after the other."""
+
+    uid: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupedSource(BonafideSource):
+    """A source of very short recordings (single letters, syllables: ~0.5-1 s of speech each).
+
+    Alone they would be shorter than the chain's 1.5-6 s crops, so bona fide
+    length (a shortcut) would differ from the spoofs'. ``utterances`` groups a
+    speaker's files, in a seeded order, into utterances of ``group_s`` seconds
+    of audio; ``load_utterance`` joins them with the recordings' own room tone
+    as the gap between items (no digital silence, no splice clicks).
+    """
+
+    group_s: tuple[float, float] = (2.5, 7.0)
+    max_utterances: int | None = 60
+
+    def utterances(self, seed: int = 0) -> list[Utterance]:
+        return list(_group_files(self, seed))
+
+
+# Speech kept around each item when joining: room tone of the recording itself.
+GROUP_MARGIN_MS = (90.0, 220.0)
+GROUP_XFADE_MS = 15.0
+GROUP_RATE = 44100
+
+
+def _item_speech(path: Path) -> tuple[np.ndarray, int] | None:
+    from audio.decode import AudioDecodeError
+
+    try:
+        d = decode_audio(path, target_rate=GROUP_RATE, max_duration_s=60)
+    except AudioDecodeError:
+        return None  # a few klettres oggs do not decode with FFmpeg; they are skipped
+    return d.samples, d.sample_rate
+
+
+def _speech_span(x: np.ndarray, rate: int) -> tuple[int, int] | None:
+    from audio.vad import energy_vad
+
+    segs = energy_vad(x, rate)
+    if not segs:
+        return None
+    return int(segs[0].start_s * rate), int(segs[-1].end_s * rate)
+
+
+@functools.lru_cache(maxsize=64)
+def _group_files(src: GroupedSource, seed: int) -> tuple[Utterance, ...]:
+    lengths: list[tuple[Path, float]] = []
+    for p in src.files():
+        d = _item_speech(p)
+        if d is None:
+            continue
+        span = _speech_span(*d)
+        if span is None:
+            continue
+        lengths.append((p, (span[1] - span[0]) / d[1] + sum(GROUP_MARGIN_MS) / 1000))
+    rnd = random.Random(f"{seed}:{src.name}")
+    rnd.shuffle(lengths)
+    out: list[Utterance] = []
+    cur: list[Path] = []
+    acc, target = 0.0, rnd.uniform(*src.group_s)
+    for p, dur in lengths:
+        cur.append(p)
+        acc += dur
+        if acc >= target:
+            out.append(Utterance(f"u{len(out):03d}", tuple(str(c) for c in cur)))
+            cur, acc, target = [], 0.0, rnd.uniform(*src.group_s)
+    if cur and acc >= src.group_s[0]:
+        out.append(Utterance(f"u{len(out):03d}", tuple(str(c) for c in cur)))
+    if src.max_utterances is not None:
+        out = out[: src.max_utterances]
+    return tuple(out)
+
+
+def load_utterance(parts: tuple[str, ...], key: str = "") -> tuple[np.ndarray, int]:
+    """Join the speech of ``parts`` (each with a seeded margin of its own room tone), crossfaded."""
+    rng = np.random.default_rng(zlib.crc32(("utt:" + key + "|".join(parts)).encode()))
+    rate = GROUP_RATE
+    xf = int(GROUP_XFADE_MS / 1000 * rate)
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, xf, dtype=np.float64))
+    out = np.zeros(0, np.float64)
+    for p in parts:
+        d = _item_speech(Path(p))
+        if d is None:
+            continue
+        x = d[0].astype(np.float64)
+        span = _speech_span(x, rate)
+        if span is None:
+            continue
+        a = max(0, span[0] - int(rng.uniform(*GROUP_MARGIN_MS) / 1000 * rate))
+        b = min(len(x), span[1] + int(rng.uniform(*GROUP_MARGIN_MS) / 1000 * rate))
+        x = x[a:b]
+        if len(out) >= xf and len(x) >= 2 * xf:
+            out[-xf:] = out[-xf:] * ramp[::-1] + x[:xf] * ramp
+            out = np.concatenate([out, x[xf:]])
+        else:
+            out = np.concatenate([out, x])
+    if out.size == 0:
+        raise TtsError(f"none of {len(parts)} grouped recordings could be decoded")
+    return out.astype(np.float32), rate
+
+
+# KLettres (package klettres-data, GPL-2+ per its copyright file): letters and
+# syllables read by one native speaker per language directory, home microphone,
+# 44.1 kHz. ar is a child ("Rafik"); pt_BR credits a father and his child (kept
+# as one speaker group, so both stay in one split). nn (CereVoice TTS, per its
+# sounds.xml) and id (no files shipped) are not used.
+KLETTRES_SPLITS: dict[str, Split] = {
+    "ar": "train", "cs": "train", "da": "train", "en": "train", "en_GB": "train", "es": "train",
+    "it": "train", "ml": "train", "nb": "train", "nds": "train", "pt_BR": "train", "ru": "train", "uk": "train",
+    "de": "dev", "lt": "dev", "tn": "dev",
+    "fr": "eval", "he": "eval", "hu": "eval", "nl": "eval",
+}
+KLETTRES_SOURCES: tuple[GroupedSource, ...] = tuple(
+    GroupedSource(f"klettres-{lang}", f"klettres_{lang}", lang.split("_")[0], KLETTRES / lang, ("alpha/*.ogg", "syllab/*.ogg"),
+                  "klettres-data", split)
+    for lang, split in KLETTRES_SPLITS.items()
+)
+
 BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-en", "allison", "en", ASTERISK / "en_US_f_Allison", ("**/*.wav",), "asterisk-core-sounds-en-wav", "train"),
     BonafideSource("asterisk-es", "allison", "es", ASTERISK / "es_MX_f_Allison", ("**/*.wav",), "asterisk-core-sounds-es-wav", "train"),
@@ -58,7 +187,7 @@ BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-fr", "june", "fr", ASTERISK / "fr_CA_f_June", ("**/*.wav",), "asterisk-core-sounds-fr-wav", "eval"),
     BonafideSource("prompt-fr-armelle", "armelle", "fr", ASTERISK / "fr", ("**/*.gsm",), "asterisk-prompt-fr-armelle", "eval"),
     BonafideSource("pocketsphinx", "pocketsphinx", "en", POCKETSPHINX, ("cards/*.wav", "librivox/*.wav"), "pocketsphinx-testdata", "eval"),
-)
+) + KLETTRES_SOURCES
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ class TrainConfig:
     exclude_families: tuple[str, ...] = ()
     max_train_files: int | None = None
     threads: int = 1
+    # Within each class, a speaker's n files are drawn with total weight n ** power
+    # (1: every file alike, so the 600-prompt voice talent dominates; 0: every speaker alike).
+    speaker_weight_power: float = 0.5
+    # Calibration (on dev) weighs every speaker of a class equally, so that one
+    # prompt talent does not set the bona fide score distribution on its own.
+    calibration_speaker_balance: bool = True
 
 
 @dataclass
@@ -87,6 +93,21 @@ def _crop(f: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return f[start : start + n]
 
 
+def speaker_weights(examples: list[Example], power: float) -> np.ndarray:
+    """Per-example sampling weights: each class keeps its share, each speaker gets mass n_speaker ** power."""
+    w = np.ones(len(examples), np.float64)
+    for label in (0, 1):
+        idx = [i for i, e in enumerate(examples) if e.label == label]
+        if not idx:
+            continue
+        counts: dict[str, int] = {}
+        for i in idx:
+            counts[examples[i].speaker] = counts.get(examples[i].speaker, 0) + 1
+        mass = np.array([counts[examples[i].speaker] ** (power - 1.0) for i in idx])
+        w[idx] = mass * len(idx) / mass.sum()  # class total unchanged
+    return w / w.sum()
+
+
 def train(
     corpus_dir: Path, cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] = print
 ) -> TrainResult:
@@ -117,9 +138,13 @@ def train(
     crop = int(cfg.crop_s * mcfg.frames_per_s)
     best: tuple[float, dict] | None = None
     history = []
+    p_sample = speaker_weights(tr, cfg.speaker_weight_power)
     for epoch in range(cfg.epochs):
         model.train()
-        order = rng.permutation(len(tr))
+        if cfg.speaker_weight_power == 1.0:  # plain epochs (each file once)
+            order = rng.permutation(len(tr))
+        else:
+            order = rng.choice(len(tr), size=len(tr), replace=True, p=p_sample)
         total = 0.0
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
@@ -149,7 +174,8 @@ def train(
     model.eval()
     dev_scores = np.array([bundle.window_logits(e.feats)[0].mean() for e in dev])
     dev_labels = np.array([e.label for e in dev])
-    bundle.calibration = fit_calibration(dev_scores, dev_labels)
+    cal_w = speaker_weights(dev, 0.0) if cfg.calibration_speaker_balance else None
+    bundle.calibration = fit_calibration(dev_scores, dev_labels, weights=cal_w)
     bundle.record = {
         "train_config": asdict(cfg),
         "corpus": str(corpus_dir),

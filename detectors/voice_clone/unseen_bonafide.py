@@ -1,0 +1,166 @@
+"""False alarms on natural bona fide speech from speakers and microphones the corpus never saw.
+
+One command, reproducible::
+
+    python -m detectors.voice_clone.unseen_bonafide --model MODEL.pt --out DIR [--verify]
+
+Test set (nothing of it is copied into the repository; it is read from
+``--fsdd`` and ``--jfk``):
+
+- FSDD (free-spoken-digit-dataset, CC-BY-SA-4.0): for each of its 6 speakers the
+  50 recordings, sorted by (take, digit), joined 5 at a time as they are (no
+  gap inserted: the recordings keep their own short silences) into 10 digit
+  strings of ~2-4 s at the original 8 kHz; 60 files.
+- the JFK inaugural clip from whisper's test data (11 s, 16 kHz), as is.
+
+Two measurements:
+
+- model level: the file-level calibrated LLR exactly as ``verifier eval voice``
+  computes it (mean window logit over the whole file, then calibration); false
+  alarms at LLR > 0 and LLR > 1 (``bonafide_false_alarm`` in ``metrics.json``);
+- ``--verify``: the fraction whose ``verifier verify --detectors voice_clone
+  --profile finance --no-ledger --json`` verdict is ``likely_manipulated``
+  (one process over the folder; the model path goes in ``VERIFIER_VOICE_MODEL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+FSDD = Path("/work/shared/media/audio/fsdd/recordings")
+JFK = Path("/work/shared/media/audio/whisper/tests/jfk.flac")
+DIGITS_PER_FILE = 5
+
+
+def build_fsdd_strings(fsdd_dir: Path, out_dir: Path, per_file: int = DIGITS_PER_FILE) -> list[Path]:
+    """Join each speaker's recordings ``per_file`` at a time (sorted by take, then digit)."""
+    from audio.decode import decode_audio
+    from audio.encode import write_audio
+
+    by_speaker: dict[str, list[tuple[int, int, Path]]] = defaultdict(list)
+    for p in sorted(Path(fsdd_dir).glob("*.wav")):
+        m = re.fullmatch(r"(\d)_(.+)_(\d+)", p.stem)
+        if m:
+            by_speaker[m.group(2)].append((int(m.group(3)), int(m.group(1)), p))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    for spk, recs in sorted(by_speaker.items()):
+        recs.sort()
+        for k in range(0, len(recs) - per_file + 1, per_file):
+            parts = [decode_audio(p, target_rate=None) for _, _, p in recs[k : k + per_file]]
+            rate = parts[0].sample_rate
+            if any(d.sample_rate != rate for d in parts):
+                raise ValueError(f"{spk}: recordings at different sample rates")
+            x = np.concatenate([d.samples for d in parts])
+            path = out_dir / f"fsdd_{spk}_{k // per_file:02d}.wav"
+            write_audio(path, x, rate, "wav")
+            out.append(path)
+    return out
+
+
+def score_files(model: Path, files: list[Path]) -> list[dict]:
+    import torch
+
+    from audio.decode import decode_audio
+    from detectors.voice_clone.scoring import load_bundle
+
+    torch.set_num_threads(1)
+    b = load_bundle(model)
+    rows = []
+    for f in files:
+        d = decode_audio(f, max_duration_s=600)
+        s = b.score(d.samples, d.sample_rate)
+        llr = float(b.calibration.llr10([s])[0]) if b.calibration else s / np.log(10)
+        rows.append({"file": f.name, "duration_s": round(d.duration_s, 3), "raw": s, "llr": llr})
+    return rows
+
+
+def verify_labels(model: Path, folder: Path, verifier: str = "verifier", data_dir: Path | None = None) -> dict[str, dict]:
+    env = dict(os.environ, VERIFIER_VOICE_MODEL=str(model), OMP_NUM_THREADS="1")
+    cmd = [verifier, "verify", str(folder), "--detectors", "voice_clone", "--profile", "finance", "--no-ledger", "--json"]
+    if data_dir is not None:  # keep the evidence copies out of the user's data dir
+        cmd += ["--data-dir", str(data_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    out: dict[str, dict] = {}
+    for line in proc.stdout.splitlines():
+        if not line.strip().startswith("{"):
+            continue
+        d = json.loads(line)
+        name = Path(str(d.get("input", {}).get("path") or d.get("input", {}).get("name") or "")).name
+        f = next((f for f in d.get("findings", []) if f.get("detector") == "voice_clone"), {})
+        out[name] = {
+            "label": (d.get("verdict") or {}).get("label", "error"),
+            "verdict_llr": (d.get("verdict") or {}).get("llr"),
+            "applicable": f.get("applicable"),
+            "detector_llr": f.get("llr"),
+            "reason": f.get("reason") or d.get("error"),
+        }
+    if not out:
+        raise RuntimeError(f"verify produced no JSON (exit {proc.returncode}): {proc.stderr[-500:]}")
+    return out
+
+
+def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool = False, verifier: str = "verifier") -> dict:
+    audio_dir = out / "audio"
+    files = build_fsdd_strings(fsdd, audio_dir)
+    if jfk.is_file():
+        import shutil
+
+        dst = audio_dir / jfk.name
+        shutil.copyfile(jfk, dst)
+        files.append(dst)
+    rows = score_files(model, files)
+    llr = np.array([r["llr"] for r in rows])
+    res: dict = {
+        "model": str(model),
+        "files": len(rows),
+        "fsdd_files": sum(r["file"].startswith("fsdd_") for r in rows),
+        "model_level": {
+            "fa_llr_gt_0": float(np.mean(llr > 0)),
+            "fa_llr_gt_1": float(np.mean(llr > 1)),
+            "median_llr": float(np.median(llr)),
+            "jfk_llr": next((r["llr"] for r in rows if not r["file"].startswith("fsdd_")), None),
+        },
+        "per_file": rows,
+    }
+    if verify:
+        labels = verify_labels(model, audio_dir, verifier, out / "verifier_data")
+        for r in rows:
+            r["verify"] = labels.get(r["file"], {"label": "missing"})
+        lab = [r["verify"]["label"] for r in rows]
+        res["verify_finance"] = {
+            "likely_manipulated": float(np.mean([x == "likely_manipulated" for x in lab])),
+            "labels": {k: lab.count(k) for k in sorted(set(lab))},
+            "detector_not_applicable": sum(r["verify"].get("applicable") is False for r in rows),
+        }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "unseen_bonafide.json").write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--fsdd", type=Path, default=FSDD)
+    ap.add_argument("--jfk", type=Path, default=JFK)
+    ap.add_argument("--verify", action="store_true", help="also run `verifier verify` (finance profile) on every file")
+    ap.add_argument("--verifier", default=str(Path(sys.executable).with_name("verifier")))
+    a = ap.parse_args(argv)
+    res = run(a.model, a.out, a.fsdd, a.jfk, a.verify, a.verifier)
+    summary = {k: v for k, v in res.items() if k != "per_file"}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
