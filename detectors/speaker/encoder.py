@@ -137,7 +137,7 @@ def _network():
 
     torch.set_num_threads(1)  # a small LSTM: one core is as fast, and leaves the rest to other work
     net = GE2EEncoder()
-    state = torch.load(weights_path(), map_location="cpu", weights_only=False)["model_state"]
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"]  # tensors only: no pickled code runs
     # The checkpoint also holds GE2E's similarity scale/bias, used only in training.
     net.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))}, strict=True)
     net.eval()
