@@ -131,11 +131,7 @@ def crop_landmarks(landmarks: F.Landmarks5, size: int = CROP_SIZE, margin: float
 
 def align(rgb: np.ndarray, landmarks: F.Landmarks5, size: int = CROP_SIZE, margin: float = CROP_MARGIN) -> tuple[np.ndarray, np.ndarray]:
     """The face warped to the canonical pose, and its landmarks in the crop."""
-    import cv2
-
-    m, pts = crop_landmarks(landmarks, size, margin)
-    crop = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return crop, pts
+    return F.aligned_crop(rgb, landmarks, size, margin, reflect=True), crop_landmarks(landmarks, size, margin)[1]
 
 
 def is_image(path: str | Path) -> bool:
@@ -169,10 +165,8 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
         stream.thread_type = "SLICE"
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        step = 1.0 / options.sample_fps
+        clock = F.SampleClock(options.sample_fps, options.keyframes)
         t0: float | None = None
-        next_t = 0.0
-        last_key_t = -1e9
         out_index = 0
         size: tuple[int, int] | None = None
         scale = 1.0
@@ -184,15 +178,8 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
                 t = t_abs - t0
                 if options.max_seconds is not None and t > options.max_seconds:
                     break
-                on_grid = t + 1e-6 >= next_t
-                key = options.keyframes and bool(frame.key_frame) and t - last_key_t >= 0.25
-                if not (on_grid or key):
+                if not clock.wants(t, bool(frame.key_frame)):
                     continue
-                if on_grid:
-                    while next_t <= t + 1e-6:
-                        next_t += step
-                if key:
-                    last_key_t = t
                 if size is None:
                     w, h = frame.width, frame.height
                     s = min(1.0, options.work_max_side / max(w, h))

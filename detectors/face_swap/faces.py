@@ -404,12 +404,16 @@ def alignment_matrix(landmarks: Landmarks5, size: int, margin: float) -> np.ndar
     return np.hstack([rot, t[:, None]])
 
 
-def aligned_crop(image: np.ndarray, landmarks: Landmarks5, size: int = 112, margin: float = 0.25) -> np.ndarray:
-    """The face warped to a canonical pose (same image type as the input)."""
+def aligned_crop(image: np.ndarray, landmarks: Landmarks5, size: int = 112, margin: float = 0.25,
+                 reflect: bool = False) -> np.ndarray:
+    """The face warped to a canonical pose (same image type as the input).
+    Outside the frame: edge pixels repeated, or mirrored with ``reflect`` (the
+    face-swap CNN's crops, which it was trained on that way)."""
     import cv2
 
     m = alignment_matrix(landmarks, size, margin)
-    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    border = cv2.BORDER_REFLECT if reflect else cv2.BORDER_REPLICATE
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 def dlib_chip(rgb: np.ndarray, box: FaceBox, landmarks: Landmarks5, size: int = 150, padding: float = 0.25) -> np.ndarray:
@@ -490,6 +494,11 @@ class IoUTracker:
 # ------------------------------------------------------------------ scan
 
 
+def _chip_due(a: _Active, frame: VideoFrame, options: ScanOptions) -> bool:
+    """An embedding chip is due for this track (one every ``chip_every_s``)."""
+    return options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6
+
+
 def _set_single_thread() -> None:
     try:
         import cv2
@@ -515,7 +524,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     scale = 1.0
     t_dec = time.perf_counter()
     live: list[_Active] = []
-    color = _ColorSampler(options)
+    color = SampleClock(options.color_crop_fps, options.color_keyframes) if options.color_crop_fps else None
     for frame in iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
                              max_seconds=options.max_seconds, threads=options.decode_threads):
         timings["decode"] += time.perf_counter() - t_dec
@@ -523,11 +532,9 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         times.append(frame.time_s)
         if on_frame is not None:
             on_frame(frame)
-        want_color = color.wants(frame)
+        want_color = color is not None and color.wants(frame.time_s, frame.key)
         detecting = frame.time_s + 1e-6 >= next_detect
-        chip_due = options.chip_every_s is not None and any(
-            frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6 for a in live)
-        if not (options.every_frame or detecting or want_color or chip_due):
+        if not (options.every_frame or detecting or want_color or any(_chip_due(a, frame, options) for a in live)):
             t_dec = time.perf_counter()
             continue
         t_gray = time.perf_counter()
@@ -552,7 +559,6 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
                 a._detected = False  # type: ignore[attr-defined]
         for a in live:
             t1 = time.perf_counter()
-            chip_now = options.chip_every_s is not None and frame.time_s - a.last_chip_t >= options.chip_every_s - 1e-6
             lm_work = predict_landmarks(grey, a.box)
             # Carry the box with the landmarks so the next frame starts where the face is now.
             if a.track.observations and not getattr(a, "_detected", False):
@@ -563,10 +569,11 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
             timings["landmarks"] += t2 - t1
             crop = aligned_crop(grey, lm_work, options.crop_size, options.crop_margin)
             chip = None
-            if chip_now:
+            if _chip_due(a, frame, options):
                 chip = dlib_chip(frame.rgb, a.box, lm_work)  # RGB converted only here
                 a.last_chip_t = frame.time_s
-            color_crop = color.crop(frame.rgb, lm_work) if want_color else None
+            color_crop = (aligned_crop(frame.rgb, lm_work, options.color_crop_size, options.color_crop_margin, reflect=True)
+                          if want_color else None)
             timings["crops"] += time.perf_counter() - t2
             a.track.observations.append(FaceObservation(
                 frame_index=frame.index, time_s=frame.time_s, box=a.box.scaled(1.0 / scale),
@@ -580,42 +587,33 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         path=str(path), options=options, fps=fps, width=width, height=height, frames=len(times),
         frame_times=np.asarray(times, dtype=np.float64), tracks=tracks, detector_runs=runs,
         faces_too_small=too_small, short_tracks=len(all_tracks) - len(tracks), timings=timings,
-        color_frame_times=np.asarray(color.times, dtype=np.float64),
+        color_frame_times=np.asarray(color.times if color else [], dtype=np.float64),
     )
 
 
-class _ColorSampler:
-    """Which frames get colour crops (a time grid plus spaced keyframes), and
-    the crop itself: RGB is converted only on those frames."""
+class SampleClock:
+    """Which frames to sample: one at or after each step of a ``fps`` grid,
+    plus codec keyframes (the least compressed pictures, where blending seams
+    survive best), at most one every 0.25 s. Remembers the times it chose."""
 
-    def __init__(self, options: ScanOptions):
-        self.options = options
+    def __init__(self, fps: float, keyframes: bool = True):
+        self.step = 1.0 / fps
+        self.keyframes = keyframes
         self.next_t = 0.0
         self.last_key_t = -1e9
         self.times: list[float] = []
 
-    def wants(self, frame: VideoFrame) -> bool:
-        o = self.options
-        if o.color_crop_fps is None:
-            return False
-        t = frame.time_s
+    def wants(self, t: float, key: bool) -> bool:
         on_grid = t + 1e-6 >= self.next_t
-        key = o.color_keyframes and frame.key and t - self.last_key_t >= 0.25
+        key = self.keyframes and key and t - self.last_key_t >= 0.25
         if on_grid:
             while self.next_t <= t + 1e-6:
-                self.next_t += 1.0 / o.color_crop_fps
+                self.next_t += self.step
         if key:
             self.last_key_t = t
         if on_grid or key:
             self.times.append(t)
         return on_grid or key
-
-    def crop(self, rgb: np.ndarray, landmarks: Landmarks5) -> np.ndarray:
-        import cv2
-
-        o = self.options
-        m = alignment_matrix(landmarks, o.color_crop_size, o.color_crop_margin)
-        return cv2.warpAffine(rgb, m, (o.color_crop_size,) * 2, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 @lru_cache(maxsize=2)
