@@ -80,10 +80,27 @@ def mel_to_hz(m):
     return 700.0 * (10 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(n_mels: int, n_fft: int, rate: int, fmin: float = 20.0, fmax: float | None = None) -> np.ndarray:
-    """HTK-style mel triangles, area-normalised (Slaney) so bands are comparable."""
+def slaney_hz_to_mel(f):
+    """Slaney's mel scale (linear below 1 kHz, logarithmic above): librosa's
+    default, which pretrained models such as the GE2E speaker encoder used."""
+    f = np.asarray(f, np.float64)
+    logstep = np.log(6.4) / 27.0
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / logstep, f / (200.0 / 3))
+
+
+def slaney_mel_to_hz(m):
+    m = np.asarray(m, np.float64)
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= 15.0, 1000.0 * np.exp(logstep * (m - 15.0)), m * (200.0 / 3))
+
+
+def mel_filterbank(n_mels: int, n_fft: int, rate: int, fmin: float = 20.0, fmax: float | None = None,
+                   scale: str = "htk") -> np.ndarray:
+    """Mel triangles on the HTK (default) or Slaney mel scale, area-normalised
+    (Slaney) so bands are comparable."""
     fmax = fmax or rate / 2
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    to_mel, to_hz = (slaney_hz_to_mel, slaney_mel_to_hz) if scale == "slaney" else (hz_to_mel, mel_to_hz)
+    edges = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
     fb = _triangles(edges, n_fft, rate)
     return (fb * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.features import mel_filterbank
+
 RATE = 16_000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
@@ -55,32 +57,11 @@ def model_sha256() -> str:
     return hashlib.sha256(weights_path().read_bytes()).hexdigest()
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney mel scale (linear below 1 kHz, logarithmic above), as librosa's default."""
-    f = np.asarray(f, np.float64)
-    lin = f / (200.0 / 3)
-    logstep = np.log(6.4) / 27.0
-    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / logstep, lin)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, np.float64)
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= 15.0, 1000.0 * np.exp(logstep * (m - 15.0)), m * (200.0 / 3))
-
-
 @lru_cache(maxsize=1)
 def mel_filters() -> np.ndarray:
-    """(N_MELS, N_FFT // 2 + 1) triangular filters, Slaney area-normalised."""
-    fft_freqs = np.linspace(0, RATE / 2, N_FFT // 2 + 1)
-    mel_pts = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(RATE / 2), N_MELS + 2))
-    fdiff = np.diff(mel_pts)
-    ramps = mel_pts[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    w = np.maximum(0, np.minimum(lower, upper))
-    w *= (2.0 / (mel_pts[2:] - mel_pts[:-2]))[:, None]
-    return w.astype(np.float32)
+    """(N_MELS, N_FFT // 2 + 1) triangular filters on librosa's default
+    (Slaney) mel scale, area-normalised: the encoder's training features."""
+    return mel_filterbank(N_MELS, N_FFT, RATE, fmin=0.0, scale="slaney")
 
 
 def mel_power(wav: np.ndarray) -> np.ndarray:
