@@ -51,3 +51,29 @@ def test_bad_profile(client, media_fixtures):
 
 def test_health(client):
     assert client.get("/v1/health").json()["status"] == "ok"
+
+
+def test_detector_selection_and_claims_are_form_fields(client, media_fixtures):
+    wav = media_fixtures[1]["wav"]["plain"].read_bytes()
+    none = client.post("/v1/verify", files={"file": ("a.wav", wav)}, data={"detectors": "none"})
+    assert none.status_code == 200 and none.json()["findings"] == []
+    bad = client.post("/v1/verify", files={"file": ("a.wav", wav)}, data={"detectors": "voice_clone,nonsense"})
+    assert bad.status_code == 422 and "unknown detector(s) nonsense" in bad.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("field,words", [("claimed_speaker", "no voice reference enrolled for 'Nobody'"),
+                                         ("claimed_person", "no reference enrolled for 'Nobody'")])
+def test_claim_about_someone_never_enrolled_is_refused_before_storing(client, media_fixtures, tmp_path, field, words):
+    r = client.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())},
+                    data={field: "Nobody"})
+    assert r.status_code == 422 and words in r.json()["error"]["message"]
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").rglob("*.*"))
+
+
+def test_html_report_over_http(client, media_fixtures):
+    r = client.post("/v1/verify", files={"file": ("evidence.jpg", media_fixtures[1]["jpg"]["content_changed"].read_bytes())},
+                    data={"format": "html"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "<html" in r.text and "evidence.jpg" in r.text and "tamper" in r.text.lower()
+    bad = client.post("/v1/verify", files={"file": ("e.jpg", b"x")}, data={"format": "pdf"})
+    assert bad.status_code == 422 and bad.json()["error"]["type"] == "bad_format"

@@ -133,25 +133,15 @@ def verify(
     if db:
         settings = settings.with_(ledger_url=db)
 
-    from detectors.base import available_detectors
     from verifier.pipeline import Verifier
+    from verifier.selection import select_detectors
 
-    names = None
-    if detectors is not None:
-        names = available_detectors() if detectors == "all" else [] if detectors == "none" else [d.strip() for d in detectors.split(",") if d.strip()]
-        unknown = [n for n in names if n not in available_detectors()]
-        if unknown:
-            _fail(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}", EXIT_INPUT_ERROR)
-    options: dict[str, str] = {}
-    if claimed_person:
-        options |= {"claimed_person": claimed_person, "reference_dir": str(settings.data_dir / "references" / "faces")}
-        names = sorted(set(names or []) | {"face_identity_claim"})
-    if claimed_speaker:
-        voice_dir = settings.data_dir / "references" / "voices"
-        _check_voice_reference(claimed_speaker, voice_dir)
-        options |= {"claimed_speaker": claimed_speaker, "voice_reference_dir": str(voice_dir)}
-        names = sorted(set(names or []) | {"speaker_claim"})
-    verifier = Verifier(settings, detector_names=names, detector_options=options)
+    try:
+        selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker)
+    except VerifierError as exc:
+        _fail(str(exc), exc.exit_code)
+    verifier = Verifier(settings, detector_names=list(selection.names) if selection.names is not None else None,
+                        detector_options=selection.options)
     ledger = None
     codes: list[int] = []
     try:
@@ -224,16 +214,6 @@ def _report_error(exc: Exception, shown: str, as_json: bool) -> int:
     return code
 
 
-def _check_voice_reference(name: str, root: Path) -> None:
-    """Fail before any file is received when the claimed speaker was never enrolled."""
-    from detectors.speaker.enroll import EnrolmentError, VoiceStore
-
-    try:
-        VoiceStore(root).load(name)
-    except EnrolmentError as exc:
-        _fail(f"--claimed-speaker: {exc}", EXIT_INPUT_ERROR)
-
-
 def _sort_references(files: list[Path]) -> tuple[list[Path], list[Path]]:
     """Split enrolment files by content: images are faces, audio and video are voices."""
     from verifier.evidence import MediaKind
@@ -273,26 +253,28 @@ def enroll(
     if not faces and not voices:
         _fail("give at least one reference: a face photo or a recording of the person speaking "
               "(verifier enroll NAME FILE..., or --face PHOTO / --voice RECORDING)", EXIT_INPUT_ERROR)
+    from verifier.selection import face_reference_dir, voice_reference_dir
+
     root = data_dir or Settings().data_dir
     done = []
     if faces:
         from detectors.identity.enroll import ReferenceStore
 
         try:
-            ref = ReferenceStore(root / "references" / "faces").enroll(name, faces)
+            ref = ReferenceStore(face_reference_dir(root)).enroll(name, faces)
         except EnrolmentError as exc:
             _fail(str(exc), EXIT_INPUT_ERROR)
         done.append("face")
-        out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {root / 'references' / 'faces'}")
+        out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {face_reference_dir(root)}")
     if voices:
         from detectors.speaker.enroll import VoiceStore
 
         try:
-            vref = VoiceStore(root / "references" / "voices").enroll(name, voices)
+            vref = VoiceStore(voice_reference_dir(root)).enroll(name, voices)
         except EnrolmentError as exc:
             _fail(f"{exc}" + (" (the face reference was updated; the voice reference was not)" if done else ""), EXIT_INPUT_ERROR)
         out.print(f"enrolled {vref.name}: {len(vref.embeddings)} reference voice recording(s) "
-                  f"({sum(vref.speech_s):.1f} s of speech) in {root / 'references' / 'voices'}")
+                  f"({sum(vref.speech_s):.1f} s of speech) in {voice_reference_dir(root)}")
 
 
 @app.command("detectors")

@@ -32,6 +32,7 @@ from verifier.evidence import (
 from verifier.fusion import fuse, get_profile, integrity_failures
 from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, utcnow
 from verifier.media import probe, sniff_file
+from verifier.selection import DetectorSelection
 
 LEDGER_RECORD_SCHEMA = "av-verifier/ledger-record/v1"
 
@@ -78,7 +79,10 @@ class Verifier:
             },
         )
 
-    def verify(self, path: Path, display_path: str | None = None) -> Verification:
+    def verify(self, path: Path, display_path: str | None = None,
+               selection: DetectorSelection | None = None) -> Verification:
+        """``selection`` overrides this verifier's detectors and claims for one
+        file (the HTTP service keeps one verifier per profile)."""
         s = self.settings
         profile = get_profile(s.profile)  # fail on a bad profile before touching the file
         custody = CustodyLog(s.custody_log)
@@ -111,7 +115,11 @@ class Verifier:
         ]
 
         record_id = str(uuid.uuid4())
-        findings, available = self._run_detectors(stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id)
+        if selection is None:
+            selection = DetectorSelection(
+                tuple(self.detector_names) if self.detector_names is not None else None, dict(self.detector_options))
+        findings, available = self._run_detectors(
+            stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id, selection)
         verdict = fuse(prov, media, findings, profile, detectors_available=available)
         events.append(custody.append(custody_event(s, "verified", sha, detail=f"{verdict.label.value} ({profile.name})")))
 
@@ -137,13 +145,14 @@ class Verifier:
             result = result.model_copy(update={"ledger": ref})
         return result
 
-    def _run_detectors(self, stored: Path, media, prov: ProvenanceResult, artifact_dir: Path) -> tuple[list[Finding], int]:
-        names = self.detector_names if self.detector_names is not None else default_detectors()
+    def _run_detectors(self, stored: Path, media, prov: ProvenanceResult, artifact_dir: Path,
+                       selection: DetectorSelection) -> tuple[list[Finding], int]:
+        names = list(selection.names) if selection.names is not None else default_detectors()
         if _provenance_settles(prov):
             return [], len(names)
         findings: list[Finding] = []
         ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,
-                              options=dict(self.detector_options), run_detectors=frozenset(names))
+                              options=dict(selection.options), run_detectors=frozenset(names))
         for name in names:
             det = get_detector(name)
             if not det.applies_to(media):

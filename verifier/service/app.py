@@ -1,8 +1,14 @@
 """FastAPI application: ``POST /v1/verify`` takes one file, returns the same
 Verification document ``verifier verify --json`` prints.
 
+Form fields besides ``file``: ``profile``, ``detectors`` ('all', 'none' or
+comma-separated names), ``claimed_person`` and ``claimed_speaker`` (names
+enrolled with ``verifier enroll`` in the service's data directory) and
+``format`` (``json``, the default, or ``html`` for the self-contained report).
+
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
-422 bad parameters. The upload is streamed to a temporary file in the data
+422 bad parameters (unknown profile, detector or format; a claim about
+someone never enrolled). The upload is streamed to a temporary file in the data
 directory (never held in memory), then verified like a local file; the
 original filename is kept as ``input.path``.
 
@@ -20,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Form, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from verifier import __version__
 from verifier.config import Settings
 from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, VerifierError
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
+from verifier.selection import select_detectors
 
 DEFAULT_MAX_UPLOAD = 2 << 30
 
@@ -69,9 +76,17 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         return {"status": "ok", "version": __version__}
 
     @app.post("/v1/verify")
-    def verify(file: UploadFile = File(...), profile: str = Form("finance")):
+    def verify(file: UploadFile = File(...), profile: str = Form("finance"), detectors: str | None = Form(None),
+               claimed_person: str | None = Form(None), claimed_speaker: str | None = Form(None),
+               format: str = Form("json")):
         if profile not in PROFILES:
             return _error(422, "bad_profile", f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+        if format not in ("json", "html"):
+            return _error(422, "bad_format", f"unknown format {format!r}; choose json or html")
+        try:  # refused before the upload is stored: nothing is received for a request that cannot be honoured
+            selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker)
+        except VerifierError as exc:
+            return _error(422, "bad_selection", str(exc))
         name = Path(file.filename or "upload").name or "upload"
         incoming = settings.data_dir / "uploads"
         incoming.mkdir(parents=True, exist_ok=True)
@@ -83,10 +98,14 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
                 return _error(413, "too_large", str(exc))
             with lock:
                 try:
-                    result = verifier_for(profile).verify(dest, display_path=name)
+                    result = verifier_for(profile).verify(dest, display_path=name, selection=selection)
                 except VerifierError as exc:
                     status = 400 if exc.exit_code == EXIT_INPUT_ERROR else 500
                     return _error(status, "input_error" if status == 400 else "error", str(exc).replace(str(dest), name))
+        if format == "html":
+            from verifier.report import render_html
+
+            return HTMLResponse(render_html(result))
         return JSONResponse(content=result.model_dump(mode="json", by_alias=True))
 
     return app

@@ -1,0 +1,81 @@
+"""Which detectors a verification runs, and the identity claims it checks.
+
+The CLI (``--detectors``, ``--claimed-person``, ``--claimed-speaker``) and the
+HTTP service (form fields of the same names) turn a user's request into one
+``DetectorSelection`` here, so both accept and refuse exactly the same
+things. A claim about someone never enrolled is refused before any file is
+received: "no reference" must not quietly become "no evidence".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier.errors import InputError
+
+
+class SelectionError(InputError):
+    """The requested detectors or claims cannot be honoured; the message says why."""
+
+
+@dataclass(frozen=True)
+class DetectorSelection:
+    names: tuple[str, ...] | None = None  # None: the default detectors
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        """Hashable identity (to reuse a configured verifier)."""
+        return (self.names, tuple(sorted(self.options.items())))
+
+
+def face_reference_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "references" / "faces"
+
+
+def voice_reference_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "references" / "voices"
+
+
+def parse_detector_list(spec: str | None) -> list[str] | None:
+    """'all', 'none', or comma-separated names; None keeps the defaults."""
+    from detectors.base import available_detectors
+
+    if spec is None or not spec.strip():
+        return None
+    spec = spec.strip()
+    names = available_detectors() if spec == "all" else [] if spec == "none" else [d.strip() for d in spec.split(",") if d.strip()]
+    unknown = [n for n in names if n not in available_detectors()]
+    if unknown:
+        raise SelectionError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
+    return names
+
+
+def select_detectors(data_dir: Path, detectors: str | None = None, claimed_person: str | None = None,
+                     claimed_speaker: str | None = None) -> DetectorSelection:
+    from detectors.identity.enroll import EnrolmentError  # the speaker store raises the same type
+
+    names = parse_detector_list(detectors)
+    options: dict[str, str] = {}
+    if claimed_person:
+        from detectors.identity.enroll import ReferenceStore
+
+        ref_dir = face_reference_dir(data_dir)
+        try:
+            ReferenceStore(ref_dir).load(claimed_person)
+        except EnrolmentError as exc:
+            raise SelectionError(f"claimed person: {exc} (enrol first: verifier enroll NAME --face PHOTO...)") from None
+        options |= {"claimed_person": claimed_person, "reference_dir": str(ref_dir)}
+        names = sorted(set(names or []) | {"face_identity_claim"})
+    if claimed_speaker:
+        from detectors.speaker.enroll import VoiceStore
+
+        ref_dir = voice_reference_dir(data_dir)
+        try:
+            VoiceStore(ref_dir).load(claimed_speaker)
+        except EnrolmentError as exc:
+            raise SelectionError(f"claimed speaker: {exc}") from None
+        options |= {"claimed_speaker": claimed_speaker, "voice_reference_dir": str(ref_dir)}
+        names = sorted(set(names or []) | {"speaker_claim"})
+    return DetectorSelection(tuple(names) if names is not None else None, options)
