@@ -7,9 +7,11 @@ keeps every detector looking at the same faces and keeps verify time low.
 
 Pipeline (``scan_faces``):
 
-1. decode with PyAV in-process, every frame or at ``sample_fps``, converted
-   to RGB at a working resolution (``work_max_side``) - talking-head faces
-   are large, full 720p/1080p only costs time;
+1. decode with PyAV in-process, every frame or at ``sample_fps``, at a
+   working resolution (``work_max_side``) - talking-head faces are large,
+   full 720p/1080p only costs time. Decoding runs ``prefetch_frames`` ahead
+   on a second thread, so on two cores it overlaps the work below (the
+   ``decode`` timing is then only the time spent waiting for frames);
 2. detect faces every ``detect_every_s`` seconds (dlib HOG by default; OpenCV
    Haar as the faster, less exact alternative - numbers in docs/av_sync.md);
 3. between detections, follow each face with the 5-point landmark model: the
@@ -27,6 +29,8 @@ Faces that are absent or too small are not errors: the scan says why in
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -172,6 +176,9 @@ class ScanOptions:
     max_seconds: float | None = None  # stop decoding after this much video
     min_track_frames: int = 3
     decode_threads: int = 1  # >1 lets FFmpeg frame-thread the decoder (idle multi-core machines)
+    # Frames decoded ahead on a second Python thread (PyAV and OpenCV release
+    # the GIL), so decoding overlaps landmarks and crops; 0 decodes in line.
+    prefetch_frames: int = 8
     # Colour crops for the face-swap CNN: on a ``color_crop_fps`` grid plus
     # keyframes (the least compressed pictures, where blending seams survive
     # best; at most one every 0.25 s). None: no colour crops.
@@ -328,6 +335,75 @@ def iter_frames(
             if out_index == 0:
                 raise FaceScanError(f"{path}: video stream failed to decode ({exc})") from exc
             # A damaged tail: keep what decoded; the frame count tells the caller.
+
+
+class _ProducerFailed:
+    """Carries the producer thread's exception to the consumer."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def prefetched(make: Callable[[], Iterator[VideoFrame]], depth: int,
+               prepare: Callable[[VideoFrame], object] | None = None) -> Iterator[VideoFrame]:
+    """Run the frame iterator ``make()`` on its own thread, ``depth`` frames
+    ahead, calling ``prepare`` (e.g. the luma resize) there too.
+
+    Why: decoding is half of a scan's time and runs without the GIL, so on a
+    machine with a second core it can overlap the landmark model and crops
+    instead of alternating with them. The iterator is created, consumed and
+    closed on the producer thread, so the container never crosses threads.
+    Errors are re-raised in the consumer; stopping early (``break``,
+    ``close()``) stops the producer within one frame.
+    """
+    if depth <= 0:
+        yield from make()
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            it = make()
+            try:
+                for frame in it:
+                    if prepare is not None:
+                        prepare(frame)
+                    if not put(frame):
+                        return
+            finally:
+                close = getattr(it, "close", None)
+                if close is not None:
+                    close()
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_ProducerFailed(exc))
+
+    worker = threading.Thread(target=produce, name="frame-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _ProducerFailed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def video_geometry(path: str | Path) -> tuple[float, int, int]:
@@ -525,8 +601,14 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     t_dec = time.perf_counter()
     live: list[_Active] = []
     color = SampleClock(options.color_crop_fps, options.color_keyframes) if options.color_crop_fps else None
-    for frame in iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
-                             max_seconds=options.max_seconds, threads=options.decode_threads):
+    frames = prefetched(
+        lambda: iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
+                            max_seconds=options.max_seconds, threads=options.decode_threads),
+        options.prefetch_frames,
+        # Every-frame scans need every luma plane: resize it on the decode thread too.
+        prepare=(lambda f: f.gray) if options.every_frame else None,
+    )
+    for frame in frames:
         timings["decode"] += time.perf_counter() - t_dec
         scale = frame.scale
         times.append(frame.time_s)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from detectors.face_swap.faces import (
-    FaceBox, IoUTracker, Landmarks5, NoVideoStreamError, ScanOptions, alignment_matrix, aligned_crop, iter_frames,
-    scan_faces,
+    FaceBox, FaceScanError, IoUTracker, Landmarks5, NoVideoStreamError, ScanOptions, alignment_matrix, aligned_crop,
+    iter_frames, prefetched, scan_faces,
 )
 from tests.av_sync.synth import FACE_PHOTO, load_photo, speech_audio, syllables, write_talking_video
 
@@ -156,3 +159,46 @@ def test_light_scan_follows_faces_only_where_crops_are_taken(photo, tmp_path):
     a = [o.color_crop.astype(int) for o in full.main_track().observations if o.color_crop is not None]
     b = [o.color_crop.astype(int) for o in lt.observations]
     assert len(a) == len(b) and max(float(np.abs(x - y).mean()) for x, y in zip(a, b)) < 8.0
+
+
+def test_decoding_ahead_gives_the_same_scan(photo, tmp_path):
+    """Frames decoded on a second thread (the default) must not change what
+    the scan finds: same frames, same landmarks, same crops."""
+    opening = syllables(40, seed=5)
+    p = write_talking_video(tmp_path / "p.mp4", photo, (128, 190), 40.0, opening, None)
+    opts = ScanOptions(color_crop_fps=5.0, chip_every_s=0.5)
+    ahead = scan_faces(p, opts)
+    inline = scan_faces(p, replace(opts, prefetch_frames=0))
+    assert ahead.frames == inline.frames == 40
+    a, b = ahead.main_track().observations, inline.main_track().observations
+    assert len(a) == len(b) == 40
+    assert all(np.array_equal(x.landmarks.points, y.landmarks.points) and np.array_equal(x.crop, y.crop)
+               for x, y in zip(a, b))
+
+
+def test_prefetch_stops_the_decoder_and_passes_errors_on():
+    produced: list[int] = []
+    stopped = threading.Event()
+
+    def frames():
+        try:
+            for i in range(10_000):
+                produced.append(i)
+                yield i
+        finally:
+            stopped.set()
+
+    got = []
+    for i in prefetched(frames, depth=4):
+        got.append(i)
+        if i == 5:
+            break
+    assert got == list(range(6))
+    assert stopped.is_set() and len(produced) <= 6 + 4 + 2  # the producer stopped, not decoded to the end
+
+    def broken():
+        yield 1
+        raise FaceScanError("video stream failed to decode")
+
+    with pytest.raises(FaceScanError, match="failed to decode"):
+        list(prefetched(broken, depth=2))
