@@ -5,8 +5,10 @@ and speech.
 
 Makes the clip (unless ``--clip`` is given) by ping-pong looping a shared
 talking-head video with its own audio, scaled to 720 lines and centred on a
-1280x720 canvas, H.264 (CRF 23) + AAC. Then, on one thread, medians over
-``--repeat`` runs of:
+1280x720 canvas, H.264 (CRF 23) + AAC. Then medians over ``--repeat`` runs
+of the following, with the detectors' compute on one thread (torch, OpenCV,
+BLAS) and, as in ``verify``, frames decoded ahead on a second thread
+(``ScanOptions.prefetch_frames``; the floor is decoded on one):
 
 - the floor: raw PyAV decode of every video frame;
 - ``Verifier.verify`` in process (ledger off) with no detectors, with

@@ -179,6 +179,11 @@ class ScanOptions:
     # Frames decoded ahead on a second Python thread (PyAV and OpenCV release
     # the GIL), so decoding overlaps landmarks and crops; 0 decodes in line.
     prefetch_frames: int = 8
+    # >1: dlib's landmarks on every n-th followed frame (and on every
+    # detection, chip and colour frame); the frames in between get landmarks
+    # interpolated between the predictions either side - smooth, unlike
+    # carrying the last ones forward, whose jumps read as mouth motion.
+    landmark_every: int = 1
     # Colour crops for the face-swap CNN: on a ``color_crop_fps`` grid plus
     # keyframes (the least compressed pictures, where blending seams survive
     # best; at most one every 0.25 s). None: no colour crops.
@@ -510,6 +515,10 @@ class _Active:
     box: FaceBox  # working pixels
     missed: int = 0
     last_chip_t: float = -1e9
+    # The last dlib prediction (frame index, working-pixel points), and the
+    # frames waiting for the next one to interpolate their landmarks.
+    last_pred: tuple[int, np.ndarray] | None = None
+    pending: list[tuple[VideoFrame, bool]] = field(default_factory=list)
 
 
 class IoUTracker:
@@ -630,39 +639,38 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
             too_small += len(boxes) - len(kept)
             runs += 1
             pairs = tracker.associate(kept)
+            left = [a for a in live if all(a is not b for b, _ in pairs)]
             live = [a for a, _ in pairs]
             for a, b in pairs:
                 a.box = b
                 a._detected = b in kept  # type: ignore[attr-defined]
             next_detect = frame.time_s + options.detect_every_s
             timings["detect"] += time.perf_counter() - t1
+            for a in left:  # no longer followed: its waiting frames keep its last landmarks
+                _settle_pending(a, None, options, scale, timings)
         else:
             for a in live:
                 a._detected = False  # type: ignore[attr-defined]
         for a in live:
+            detected = bool(getattr(a, "_detected", False))
+            chip_now = _chip_due(a, frame, options)
+            if not (detected or want_color or chip_now or a.last_pred is None
+                    or frame.index - a.last_pred[0] >= options.landmark_every):
+                a.pending.append((frame, detected))
+                continue
             t1 = time.perf_counter()
             lm_work = predict_landmarks(grey, a.box)
             # Carry the box with the landmarks so the next frame starts where the face is now.
-            if a.track.observations and not getattr(a, "_detected", False):
-                prev = a.track.observations[-1].landmarks.points * scale
-                d = (lm_work.points - prev).mean(axis=0)
+            if a.last_pred is not None and not detected:
+                d = (lm_work.points - a.last_pred[1]).mean(axis=0)
                 a.box = a.box.shifted(float(d[0]), float(d[1]))
-            t2 = time.perf_counter()
-            timings["landmarks"] += t2 - t1
-            crop = aligned_crop(grey, lm_work, options.crop_size, options.crop_margin)
-            chip = None
-            if _chip_due(a, frame, options):
-                chip = dlib_chip(frame.rgb, a.box, lm_work)  # RGB converted only here
-                a.last_chip_t = frame.time_s
-            color_crop = (aligned_crop(frame.rgb, lm_work, options.color_crop_size, options.color_crop_margin, reflect=True)
-                          if want_color else None)
-            timings["crops"] += time.perf_counter() - t2
-            a.track.observations.append(FaceObservation(
-                frame_index=frame.index, time_s=frame.time_s, box=a.box.scaled(1.0 / scale),
-                landmarks=Landmarks5(lm_work.points / scale), detected=bool(getattr(a, "_detected", False)),
-                crop=crop, chip=chip, color_crop=color_crop, keyframe=frame.key,
-            ))
+            timings["landmarks"] += time.perf_counter() - t1
+            _settle_pending(a, (frame.index, lm_work.points), options, scale, timings)
+            a.last_pred = (frame.index, lm_work.points)
+            _observe(a, frame, lm_work, detected, chip_now, want_color, options, scale, timings)
         t_dec = time.perf_counter()
+    for a in live:
+        _settle_pending(a, None, options, scale, timings)
     all_tracks = tracker.finish()
     tracks = [t for t in all_tracks if len(t) >= options.min_track_frames]
     return FaceScan(
@@ -671,6 +679,40 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         faces_too_small=too_small, short_tracks=len(all_tracks) - len(tracks), timings=timings,
         color_frame_times=np.asarray(color.times if color else [], dtype=np.float64),
     )
+
+
+def _observe(a: _Active, frame: VideoFrame, lm_work: Landmarks5, detected: bool, chip_now: bool, want_color: bool,
+             options: ScanOptions, scale: float, timings: dict[str, float]) -> None:
+    """Crop the face at ``lm_work`` (working pixels) and add the observation."""
+    t0 = time.perf_counter()
+    crop = aligned_crop(frame.gray, lm_work, options.crop_size, options.crop_margin)
+    chip = None
+    if chip_now:
+        chip = dlib_chip(frame.rgb, a.box, lm_work)  # RGB converted only here
+        a.last_chip_t = frame.time_s
+    color_crop = (aligned_crop(frame.rgb, lm_work, options.color_crop_size, options.color_crop_margin, reflect=True)
+                  if want_color else None)
+    timings["crops"] += time.perf_counter() - t0
+    a.track.observations.append(FaceObservation(
+        frame_index=frame.index, time_s=frame.time_s, box=a.box.scaled(1.0 / scale),
+        landmarks=Landmarks5(lm_work.points / scale), detected=detected,
+        crop=crop, chip=chip, color_crop=color_crop, keyframe=frame.key,
+    ))
+
+
+def _settle_pending(a: _Active, upto: tuple[int, np.ndarray] | None, options: ScanOptions, scale: float,
+                    timings: dict[str, float]) -> None:
+    """Observe the frames waiting since the last prediction, with landmarks
+    interpolated towards ``upto`` (frame index, points) or, when the track is
+    no longer followed (None), held at the last prediction."""
+    if not a.pending:
+        return
+    assert a.last_pred is not None
+    i0, p0 = a.last_pred
+    for f, detected in a.pending:
+        pts = p0 if upto is None else p0 + (upto[1] - p0) * ((f.index - i0) / max(1, upto[0] - i0))
+        _observe(a, f, Landmarks5(pts), detected, False, False, options, scale, timings)
+    a.pending.clear()
 
 
 class SampleClock:
@@ -724,7 +766,11 @@ def audiovisual_scan_or_reason(path: str | Path) -> "FaceScan | str":
 # The one scan every video detector shares - lip sync needs every frame,
 # identity a chip a second, the face-swap CNN colour crops at 3 fps plus
 # keyframes - so one decode serves all three (same options -> one cache entry).
-SHARED_VIDEO_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0, color_crop_fps=3.0)  # time guard: first 10 min
+# Landmarks on every 2nd frame, interpolated in between: half the landmark
+# cost, and smoother mouth crops - on the 9 lip-sync clips offsets within
+# +-1 frame rose from 76 % to 91 % (every 3rd: 83 %, 4th: 87 %, 6th: 74 %).
+SHARED_VIDEO_SCAN = ScanOptions(chip_every_s=1.0, max_seconds=600.0, color_crop_fps=3.0,  # time guard: first 10 min
+                                landmark_every=2)
 AUDIOVISUAL_SCAN = SHARED_VIDEO_SCAN
 # The face-swap CNN alone: the same colour crops, without following the face
 # through every frame (about a third of the shared scan's cost on 720p).

@@ -202,3 +202,16 @@ def test_prefetch_stops_the_decoder_and_passes_errors_on():
 
     with pytest.raises(FaceScanError, match="failed to decode"):
         list(prefetched(broken, depth=2))
+
+
+def test_landmarks_every_second_frame_are_interpolated_between_predictions(photo, tmp_path):
+    """The shared scan predicts landmarks on every 2nd frame: each frame in
+    between gets the midpoint of its neighbours (no carried-forward jumps),
+    and every frame still has an observation with a mouth crop."""
+    p = write_talking_video(tmp_path / "k.mp4", photo, (128, 190), 40.0, syllables(30, seed=7), None)
+    scan = scan_faces(p, ScanOptions(chip_every_s=None, landmark_every=2))
+    obs = scan.main_track().observations
+    assert [o.frame_index for o in obs] == list(range(30)) and all(o.crop is not None for o in obs)
+    assert scan.fps == 25.0  # detections (which always predict) at frames 0 and 25
+    for i in range(1, 24, 2):
+        np.testing.assert_allclose(obs[i].landmarks.points, (obs[i - 1].landmarks.points + obs[i + 1].landmarks.points) / 2)
