@@ -45,3 +45,9 @@ def test_enroll_rejects_a_photo_without_exactly_one_face(media_fixtures, data_di
     r = run_cli("enroll", "Jane Doe", "--face", str(media_fixtures[1]["png"]["plain"]), data_dir=data_dir, timeout=120)
     assert_no_traceback(r)
     assert r.code == 2 and "exactly one face" in r.stderr
+
+
+def test_claim_about_a_person_never_enrolled_is_refused_up_front(media_fixtures, data_dir):
+    r = run_cli("verify", "--no-ledger", "--claimed-person", "Nobody", str(media_fixtures[1]["png"]["plain"]), data_dir=data_dir)
+    assert_no_traceback(r)
+    assert r.code == 2 and "no reference enrolled for 'Nobody'" in r.stderr and "verifier enroll" in r.stderr
