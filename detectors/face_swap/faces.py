@@ -92,6 +92,18 @@ class FaceBox:
     def shifted(self, dx: float, dy: float) -> FaceBox:
         return FaceBox(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy, self.score)
 
+    def carried(self, shift: np.ndarray, width: int, height: int) -> FaceBox:
+        """Moved with the landmarks' mean displacement, its centre kept inside
+        the picture: when the face leaves the frame, the landmark model
+        answers for an empty box and the carried box can run away (seen
+        growing without bound over a few hundred frames) until the next
+        detection."""
+        dx, dy = (float(v) if np.isfinite(v) else 0.0 for v in shift[:2])
+        cx, cy = self.center
+        dx = min(max(cx + dx, 0.0), float(width)) - cx
+        dy = min(max(cy + dy, 0.0), float(height)) - cy
+        return self.shifted(dx, dy)
+
     def scaled(self, s: float) -> FaceBox:
         return FaceBox(self.left * s, self.top * s, self.right * s, self.bottom * s, self.score)
 
@@ -662,8 +674,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
             lm_work = predict_landmarks(grey, a.box)
             # Carry the box with the landmarks so the next frame starts where the face is now.
             if a.last_pred is not None and not detected:
-                d = (lm_work.points - a.last_pred[1]).mean(axis=0)
-                a.box = a.box.shifted(float(d[0]), float(d[1]))
+                a.box = a.box.carried((lm_work.points - a.last_pred[1]).mean(axis=0), grey.shape[1], grey.shape[0])
             timings["landmarks"] += time.perf_counter() - t1
             _settle_pending(a, (frame.index, lm_work.points), options, scale, timings)
             a.last_pred = (frame.index, lm_work.points)

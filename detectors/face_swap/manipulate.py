@@ -113,8 +113,7 @@ class _Follower:
             return None
         lm = F.predict_landmarks(rgb, self.box)
         if self.prev is not None:
-            d = (lm.points - self.prev.points).mean(axis=0)
-            self.box = self.box.shifted(float(d[0]), float(d[1]))
+            self.box = self.box.carried((lm.points - self.prev.points).mean(axis=0), rgb.shape[1], rgb.shape[0])
         self.prev = lm
         return lm
 

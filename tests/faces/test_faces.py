@@ -215,3 +215,13 @@ def test_landmarks_every_second_frame_are_interpolated_between_predictions(photo
     assert scan.fps == 25.0  # detections (which always predict) at frames 0 and 25
     for i in range(1, 24, 2):
         np.testing.assert_allclose(obs[i].landmarks.points, (obs[i - 1].landmarks.points + obs[i + 1].landmarks.points) / 2)
+
+
+def test_a_carried_box_stays_in_the_picture():
+    """Landmarks on an empty box can push it further each frame; the carried
+    box's centre is held inside the picture so it cannot run away."""
+    box = FaceBox(100, 100, 200, 200)
+    for _ in range(1000):
+        box = box.carried(np.array([1e6, -1e6]), 640, 360)
+    assert box.center == (640.0, 0.0) and box.width == 100
+    assert FaceBox(0, 0, 10, 10).carried(np.array([np.nan, 3.0]), 640, 360).center == (5.0, 8.0)
