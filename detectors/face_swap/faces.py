@@ -789,4 +789,4 @@ FACE_SWAP_SCAN = ScanOptions(chip_every_s=None, max_seconds=600.0, color_crop_fp
                              min_track_frames=1)
 # Detectors that read SHARED_VIDEO_SCAN: with any of them in a run, face_swap
 # reads that scan too, so the video is decoded once.
-SHARED_SCAN_DETECTORS = frozenset({"av_sync", "face_identity_consistency", "face_identity_claim"})
+SHARED_SCAN_DETECTORS = frozenset({"av_sync", "face_identity_consistency", "face_identity_claim", "face_motion"})

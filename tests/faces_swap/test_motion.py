@@ -1,0 +1,80 @@
+"""The face-motion cue: an inner face that moves apart from the head around
+it scores high, a face that moves with its head scores low."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.face_swap.faces import FaceBox, FaceObservation, FaceTrack, Landmarks5
+from detectors.face_swap.motion import MIN_PAIRS, region_masks, relative_motion
+
+SIZE, MARGIN = 64, 0.25
+
+
+def _texture(seed: int, size: int = 96) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur((rng.random((size, size)) * 255).astype(np.float32), (0, 0), 1.5)
+
+
+def _track(inner_dx: list[float], head_dx: list[float]) -> FaceTrack:
+    """Crops of a textured head whose inner face is shifted by ``inner_dx``
+    on top of the whole crop's ``head_dx`` shift, frame by frame."""
+    import cv2
+
+    head, face = _texture(1), _texture(2)
+    inner, _ = region_masks(SIZE, MARGIN)
+    soft = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), 2.0)
+    obs = []
+    for i, (fdx, hdx) in enumerate(zip(inner_dx, head_dx)):
+        shift = lambda img, dx: cv2.warpAffine(img, np.float32([[1, 0, dx], [0, 1, 0]]), (SIZE, SIZE),  # noqa: E731
+                                               borderMode=cv2.BORDER_REFLECT)
+        h, f = shift(head, hdx), shift(face, hdx + fdx)
+        crop = np.clip(soft * f + (1 - soft) * h, 0, 255).astype(np.uint8)
+        obs.append(FaceObservation(i, i / 25, FaceBox(0, 0, 64, 64), Landmarks5(np.zeros((5, 2))), True, crop=crop))
+    return FaceTrack(0, obs)
+
+
+def test_pasted_face_jitter_scores_above_a_face_moving_with_its_head():
+    n = 60
+    sway = [3 * np.sin(i / 6) for i in range(n)]  # the head moves; a filmed face moves with it
+    jitter = [1.5 * (-1) ** i for i in range(n)]  # a pasted face aligned frame by frame
+    times = np.arange(n) / 25
+    filmed = relative_motion(_track([0.0] * n, sway), times, MARGIN)
+    pasted = relative_motion(_track(jitter, sway), times, MARGIN)
+    assert filmed is not None and pasted is not None and filmed.pairs == n - 2
+    assert filmed.score < 0.3 < 1.0 < pasted.score
+    smooth = relative_motion(_track([0.05 * i for i in range(n)], sway), times, MARGIN)  # slow drift: smooth, not jitter
+    assert smooth is not None and smooth.score < 0.3
+
+
+def test_needs_consecutive_frames():
+    n = MIN_PAIRS
+    t = _track([0.0] * n, [0.0] * n)
+    t.observations[:] = t.observations[::2]  # every other frame only: no consecutive pairs
+    assert relative_motion(t, np.arange(n) / 25, MARGIN) is None
+
+
+@pytest.mark.slow
+def test_detector_on_a_real_clip_and_a_swap_made_from_it(tmp_path):
+    """Through the registered detector: the shared real clip and a swap of
+    another clip's face onto it (first 4 s)."""
+    from pathlib import Path
+
+    from detectors.base import get_detector
+    from detectors.face_swap.manipulate import SwapSpec, make_swap
+    from tests.av_sync.test_detector import ctx
+
+    media = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
+    target = media / "sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4"
+    donor = media / "sadtalker/examples/ref_video/WDA_KatieHill_000.mp4"
+    if not (target.is_file() and donor.is_file()):
+        pytest.skip("shared talking-head clips not available")
+    swap = make_swap(SwapSpec(target, donor, "poisson", 4.0), tmp_path / "swap.mp4")
+    real = make_swap(SwapSpec(target, target, "poisson", 4.0), tmp_path / "self.mp4")  # same chain, own face
+    det = get_detector("face_motion")
+    f_swap, f_real = det.analyze(ctx(swap, tmp_path)), det.analyze(ctx(real, tmp_path))
+    assert f_swap.applicable and f_real.applicable
+    assert f_swap.raw_score > f_real.raw_score and f_swap.llr > f_real.llr
