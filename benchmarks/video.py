@@ -162,6 +162,10 @@ def breakdown(clip: Path, repeat: int) -> dict[str, float]:
         track_consistency(embeddings.embed_track(tr))
 
     res["identity.embeddings"] = median_time(identity, repeat, warm=False)
+    from detectors.face_swap.motion import relative_motion
+
+    res["face_motion.flow (opt-in)"] = median_time(
+        lambda: relative_motion(tr, scan.frame_times, faces.SHARED_VIDEO_SCAN.crop_margin), repeat, warm=False)
     res["crops_in_scan"] = float(sum(o.color_crop is not None for t in scan.tracks for o in t.observations))
     res["frames_in_scan"] = float(scan.frames)
     return res
