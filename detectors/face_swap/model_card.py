@@ -102,7 +102,7 @@ def render(weights: Path, heldout: dict | None, bench: dict | None) -> str:
                       f"{json.dumps({k: round(v, 2) for k, v in cal['video_llrs'].items() if v is not None})}."]
     if bench:
         v = bench["verify_s"]
-        lines += ["", "## Speed (`python -m benchmarks.video`, 60 s 1280x720 30 fps, one face and speech, one thread)", "",
+        lines += ["", "## Speed (`python -m benchmarks.video`, 60 s 1280x720 30 fps, one face and speech; compute on one thread, frames decoded ahead on a second)", "",
                   f"`verify` with face_swap: {v['face_swap']} s end to end "
                   f"({round(v['face_swap'] / bench['raw_decode_s'], 2)}x raw PyAV decode of {bench['raw_decode_s']} s; "
                   f"without detectors {v['no_detectors']} s); {int(bench['face_crops'])} face crops; its light face scan "
