@@ -39,7 +39,7 @@ BUILTIN_DETECTOR_MODULES: dict[str, str] = {
 # when its measured held-out error rates meet its issue's targets; until then
 # it runs only when named with ``verify --detectors``, and its finding carries
 # its validation record. Measured reasons each one is not here yet:
-#   voice_clone: 49 % false alarms on unseen bona fide speech (LLR > 0); 4/61 likely_manipulated (finance)
+#   voice_clone: unseen-family EER 0.44; 44 % of unseen bona fide speech at LLR > 0, 1/61 likely_manipulated (finance)
 #   face_swap: video AUC 0.375 against real pasted-face swaps
 #   face_motion: hand-made cue; 1/14 real clips at LLR >= 1 (target <= 2 %), tuned after seeing the held-out result
 #   av_sync: substituted-audio AUC 0.81, shift recovery 91 %

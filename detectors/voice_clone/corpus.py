@@ -70,7 +70,7 @@ class CorpusConfig:
     max_bonafide_per_speaker: int | None = None
     tts_per_voice: int = 60
     resynth_fraction: float = 0.6  # share of bona fide files also resynthesised (one family each)
-    resynth_families: tuple[str, ...] = ("world", "griffinlim", "lpc")
+    resynth_families: tuple[str, ...] = ("world", "griffinlim", "lpc", "neural")
     unseen_families: tuple[str, ...] = ("hts", "clunits", "lpc")
     p_wide_bonafide: float = 0.5  # for sources recorded at >= 16 kHz
     duration_bin_s: float = 0.25  # histogram bin for matching class durations
@@ -231,7 +231,7 @@ def build_corpus(
             band = _band(item, rate, cfg, bands["wide"] / total_bf, r)
         try:
             y, meta = chain.run(x, rate, band, r)  # type: ignore[arg-type]
-        except TooShortError as exc:
+        except TooShortError:
             skipped[f"too short ({item.key})"] += 1
             continue
         if item.key == "bonafide":

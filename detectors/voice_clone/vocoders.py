@@ -12,8 +12,11 @@ takes mono float32 at its native rate and returns the same length and rate.
   vocoder would produce.
 - ``lpc``: linear-prediction envelope driven by a pulse train (voiced) or
   noise (unvoiced), the classic source-filter vocoder.
-- ``neural``: hook for a GAN vocoder (MelGAN/HiFi-GAN style) trained here;
-  not built yet, so it raises ``FamilyUnavailableError``.
+- ``neural``: a small HiFi-GAN style vocoder (``gan_vocoder``: log-mel 80 bands
+  at 16 kHz -> transposed-convolution upsampling + dilated residual blocks),
+  trained here on the bona fide TRAIN-split speech and shipped next to this
+  file as ``gan_vocoder.pt`` (float16). Without that file it raises
+  ``FamilyUnavailableError`` with the command that trains it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from pathlib import Path
 from importlib.metadata import version as dist_version
 from typing import Callable
 
@@ -147,11 +151,27 @@ def lpc_resynth(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarra
     return _fit(y, len(x))
 
 
-def neural_resynth(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
-    raise FamilyUnavailableError(
-        "the neural vocoder family needs a GAN vocoder trained on this corpus's bona fide "
-        "training split; it is not built yet (planned: detectors/voice_clone/gan_vocoder.py)"
-    )
+NEURAL_WEIGHTS = Path(__file__).with_name("gan_vocoder.pt")
+
+
+def neural_resynth(x: np.ndarray, rate: int, rng: np.random.Generator, weights: Path | None = None) -> np.ndarray:
+    """GAN vocoder resynthesis: resample to 16 kHz, log-mel, generator, back to ``rate``; RMS of ``x`` kept.
+
+    Deterministic (``rng`` is unused: the generator has no noise input).
+    """
+    path = Path(weights) if weights is not None else NEURAL_WEIGHTS
+    if not path.is_file():
+        from detectors.voice_clone.gan_vocoder import TRAIN_COMMAND
+
+        raise FamilyUnavailableError(
+            f"the neural vocoder family needs the GAN vocoder weights {path}, which are missing; "
+            f"train and export them (about an hour on one CPU core) with: {TRAIN_COMMAND}"
+        )
+    try:
+        from detectors.voice_clone.gan_vocoder import resynthesize
+    except ImportError as exc:
+        raise FamilyUnavailableError(f"the neural vocoder family needs torch: {exc}") from exc
+    return _fit(resynthesize(x, rate, path), len(x))
 
 
 def _fit(y: np.ndarray, n: int) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_too_short_and_wrong_band():
         Chain().run(_utterance(8000), 8000, "wide", np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("family", ["world", "griffinlim", "lpc"])
+@pytest.mark.parametrize("family", ["world", "griffinlim", "lpc", "neural"])
 @pytest.mark.parametrize("rate", [8000, 16000])
 def test_resynthesis_keeps_length_and_changes_signal(family, rate):
     x = voiced(1.5, rate, f0=120)
@@ -53,9 +53,11 @@ def test_resynthesis_keeps_length_and_changes_signal(family, rate):
     assert not np.allclose(x, y, atol=1e-3)
 
 
-def test_neural_family_is_an_explicit_hook():
-    with pytest.raises(FamilyUnavailableError, match="not built yet"):
-        RESYNTH_FAMILIES["neural"](np.zeros(16000, np.float32), 16000, np.random.default_rng(0))
+def test_neural_family_without_weights_says_how_to_train(tmp_path):
+    from detectors.voice_clone.vocoders import neural_resynth
+
+    with pytest.raises(FamilyUnavailableError, match=r"missing.*gan_vocoder train --out .* --minutes"):
+        neural_resynth(np.zeros(16000, np.float32), 16000, np.random.default_rng(0), weights=tmp_path / "none.pt")
 
 
 def test_balance_durations_equalises_histograms():

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from detectors.voice_clone.datasets import DatasetError, load_trials
