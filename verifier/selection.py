@@ -24,11 +24,6 @@ class DetectorSelection:
     names: tuple[str, ...] | None = None  # None: the default detectors
     options: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple:
-        """Hashable identity (to reuse a configured verifier)."""
-        return (self.names, tuple(sorted(self.options.items())))
-
 
 def face_reference_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "references" / "faces"
