@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.face_swap import faces as F
-from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file
-from detectors.face_swap.manipulate import ManipulationError, SwapSpec, make_swap
+from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
 from detectors.face_swap.motion import relative_motion
 from detectors.face_swap.motion_detector import CALIBRATION_PATH
 
@@ -50,24 +49,6 @@ def real_clips(media: Path) -> list[Path]:
 def test_identities() -> set[str]:
     d = json.loads((HERE / "heldout_results.json").read_text())
     return {Path(p).stem for p in d["test_clips"]}
-
-
-def make_swaps(clips: list[Path], work: Path, seconds: float, log) -> list[tuple[str, str, Path]]:
-    """(method, target stem, path) for each swap that could be made."""
-    out = []
-    for i, target in enumerate(clips):
-        for k in (1, 2):
-            donor = clips[(i + k) % len(clips)]
-            for method in ("poisson", "alpha"):
-                p = work / "fake" / method / f"{target.stem}__{donor.stem}.mp4"
-                if not p.is_file():
-                    try:
-                        make_swap(SwapSpec(target, donor, method, seconds), p)  # type: ignore[arg-type]
-                    except ManipulationError as exc:
-                        log(f"skip swap: {exc}")
-                        continue
-                out.append((method, target.stem, p))
-    return out
 
 
 def score_file(path: Path, seconds: float) -> float | None:
@@ -105,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(clips) < 4:
         log(f"need at least 4 talking-head clips under {args.media}")
         return 2
-    swaps = make_swaps(clips, args.work, args.seconds, log)
+    # Each clip is its own identity group: every clip gets the faces of the next two.
+    swaps = make_fakes([(c.stem, c) for c in clips], args.work, args.seconds, log)
     files = [(c.stem, 0, c.stem, "-", c, f"real/{c.name}") for c in clips] + \
         [(p.stem, 1, target, method, p, f"fake/{method}/{p.name}") for method, target, p in swaps]
     rows = [(n, y, t, m, s) for n, y, t, m, p, _ in files if (s := score_file(p, args.seconds)) is not None]
