@@ -103,6 +103,7 @@ def raw_decode(path: Path) -> tuple[float, int]:
 
 
 def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float], dict[str, str]]:
+    from audio.speech import clear_cache as clear_speech_cache
     from detectors.face_swap import faces
     from verifier.config import Settings
     from verifier.pipeline import Verifier
@@ -119,6 +120,7 @@ def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float],
     for r in range(repeat):
         for tag, names in runs.items():
             faces._cached.cache_clear()  # each verify pays its own decode
+            clear_speech_cache()
             v = Verifier(Settings(data_dir=work / f"data-{tag}-{r}", record_to_ledger=False), detector_names=names)
             t = time.perf_counter()
             res = v.verify(clip)
@@ -130,7 +132,9 @@ def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float],
 
 def breakdown(clip: Path, repeat: int) -> dict[str, float]:
     """Each stage timed on its own (medians), to say where verify's time goes."""
-    from detectors.av_sync.envelope import load_audio, speech_envelope, stream_start_gap
+    from audio.speech import clear_cache as clear_speech_cache
+    from audio.speech import speech_track
+    from detectors.av_sync.envelope import speech_envelope, stream_start_gap
     from detectors.av_sync.mouth import mouth_signal
     from detectors.av_sync.sync import sync_search
     from detectors.face_swap import crops as C
@@ -150,12 +154,19 @@ def breakdown(clip: Path, repeat: int) -> dict[str, float]:
     res["face_swap.cnn_and_aggregation"] = median_time(lambda: score_scan(C.from_face_scan(scan), lm), repeat, warm=False)
     tr = scan.main_track()
 
+    def decode_and_vad() -> None:
+        clear_speech_cache()
+        speech_track(clip)
+
+    # Shared with voice_clone in a verify (one decode, one VAD per file).
+    res["audio_decode_and_vad (shared)"] = median_time(decode_and_vad, repeat, warm=False)
+
     def sync() -> None:
-        a = load_audio(clip)
-        env = speech_envelope(a, scan.frame_times, scan.fps, stream_start_gap(clip))
+        sp = speech_track(clip)
+        env = speech_envelope(sp.audio.samples, scan.frame_times, scan.fps, stream_start_gap(clip), sp.vad.segments)
         sync_search(mouth_signal(tr, scan.frames, scan.fps), env.log_energy, env.active, scan.frame_times, scan.fps)
 
-    res["av_sync.audio_mouth_and_search"] = median_time(sync, repeat, warm=False)
+    res["av_sync.envelope_mouth_and_search"] = median_time(sync, repeat, warm=False)
 
     def identity() -> None:
         embeddings._recent.clear()

@@ -27,7 +27,7 @@ class SyncCalibration:
     coef: np.ndarray
     bias: float
     tolerance_frames: int
-    offset_cap: int
+    original_offset_range: tuple[int, int]  # offsets measured on the real clips as published
     max_offset: int
     no_match_confidence: float
     sha256: str
@@ -47,13 +47,14 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
             raise CalibrationError(f"{path}: features {d['features']} do not match the code's {FEATURE_NAMES}")
         m = d.get("metrics_heldout", {})
         validation = (
-            f"shared talking-head clips ({m.get('clips')} clips; {m.get('originals')} originals, {m.get('shifted')} shifted, "
-            f"{m.get('swapped')} substituted), held out by clip: AUC {m.get('auc_manipulated_vs_original_llr_heldout', float('nan')):.3f}, "
+            f"shared talking-head clips with speech ({m.get('clips')} clips; {m.get('originals')} originals vs "
+            f"{m.get('swapped')} with substituted speech), held out by clip: AUC {m.get('auc_swapped_vs_original_llr_heldout', float('nan')):.3f}, "
             f"Cllr {m.get('cllr_heldout', float('nan')):.3f}; see detectors/av_sync/MODEL_CARD.md"
         )
         return SyncCalibration(
             coef=np.asarray(d["coef"], dtype=np.float64), bias=float(d["bias"]),
-            tolerance_frames=int(d["tolerance_frames"]), offset_cap=int(d["offset_cap"]),
+            tolerance_frames=int(d["tolerance_frames"]),
+            original_offset_range=(int(d["original_offset_range"][0]), int(d["original_offset_range"][1])),
             max_offset=int(d["max_offset"]), no_match_confidence=float(d["no_match_confidence"]),
             sha256=hashlib.sha256(raw).hexdigest(), validation=validation,
         )

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from detectors.av_sync.calibration import load_calibration
-from detectors.av_sync.envelope import AudioDecodeError, load_audio, speech_envelope, stream_start_gap
+from audio.speech import speech_track, vad_backend
+from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
 from detectors.av_sync.features import sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
@@ -54,17 +55,24 @@ class AvSyncDetector:
         if seen_s < MIN_FACE_S:
             return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")
         try:
-            samples = load_audio(ctx.path)
+            backend = vad_backend(ctx.options)
+        except ValueError as exc:
+            return self._na(str(exc))
+        try:
+            speech = speech_track(ctx.path, backend)
         except AudioDecodeError as exc:
             return self._na(f"audio could not be decoded: {exc}")
-        env = speech_envelope(samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path))
-        if env.speech_seconds < MIN_SPEECH_S:
-            return self._na(f"speech shorter than {MIN_SPEECH_S} s ({env.speech_seconds:.1f} s of sound above the noise floor)")
+        if speech.vad.speech_s < MIN_SPEECH_S:
+            return self._na(
+                f"speech shorter than {MIN_SPEECH_S} s ({speech.vad.speech_s:.1f} s found by the {speech.vad.backend} VAD "
+                f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow")
+        env = speech_envelope(speech.audio.samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path),
+                              speech.vad.segments)
         result = sync_search(mouth_signal(track, scan.frames, scan.fps), env.log_energy, env.active,
                              scan.frame_times, scan.fps, max_offset=cal.max_offset)
-        feats = sync_features(result, cal.tolerance_frames, cal.offset_cap)
+        feats = sync_features(result)
         llr = cal.llr(feats)
-        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_confidence)
+        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_confidence, cal.original_offset_range)
         artifacts = []
         if ctx.artifact_dir is not None:
             png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames, title=reason[:80])
@@ -77,7 +85,7 @@ class AvSyncDetector:
         )
 
 
-def _describe(result: SyncResult, tol: int, no_match: float) -> tuple[str, str]:
+def _describe(result: SyncResult, tol: int, no_match: float, seen: tuple[int, int] = (0, 0)) -> tuple[str, str]:
     ms = result.offset_s * 1000.0
     where = "after" if result.offset_frames > 0 else "before"
     if result.confidence < no_match:
@@ -85,7 +93,9 @@ def _describe(result: SyncResult, tol: int, no_match: float) -> tuple[str, str]:
                             "the audio may have been substituted")
     if abs(result.offset_frames) > tol:
         return "offset", (f"audio is {abs(result.offset_frames)} frames ({abs(ms):.0f} ms) {where} the mouth "
-                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; confidence {result.confidence:.3f})")
+                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; confidence {result.confidence:.3f}). "
+                          f"Reported, not weighed in the likelihood ratio: real clips we measured, as published, "
+                          f"ranged from {seen[0]:+d} to {seen[1]:+d} frames")
     return "in_sync", f"audio and mouth in sync (offset {result.offset_frames:+d} frames, confidence {result.confidence:.3f})"
 
 

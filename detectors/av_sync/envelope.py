@@ -13,6 +13,7 @@ an edit list reads as delayed, just as a player would play it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from audio.decode import AudioDecodeError, NoAudioStreamError, decode_audio
+from audio.vad import SpeechSegment
 
 RATE = 16_000
 BAND_HZ = (300.0, 3000.0)
@@ -62,9 +64,15 @@ def load_audio(path: str | Path, max_duration_s: float = 3 * 3600.0) -> np.ndarr
 _SOS = butter(4, BAND_HZ, btype="band", fs=RATE, output="sos")
 
 
-def speech_envelope(samples: np.ndarray, frame_times: np.ndarray, fps: float, start_gap_s: float = 0.0) -> SpeechEnvelope:
+def speech_envelope(samples: np.ndarray, frame_times: np.ndarray, fps: float, start_gap_s: float = 0.0,
+                    speech: Sequence[SpeechSegment] | None = None) -> SpeechEnvelope:
     """Envelope sampled at ``frame_times`` (seconds from the first video frame).
-    Frames with no audio under them get the noise floor."""
+    Frames with no audio under them get the noise floor.
+
+    ``speech``: segments from a voice activity detector (seconds in the
+    audio). When given, they decide which frames are speech, instead of the
+    energy threshold: music and noise are loud too, and a mouth does not
+    follow them."""
     y = sosfiltfilt(_SOS, samples.astype(np.float64)) ** 2 if samples.size > 27 else np.zeros(samples.size)
     csum = np.concatenate([[0.0], np.cumsum(y)])
     hop = 1.0 / fps
@@ -79,4 +87,14 @@ def speech_envelope(samples: np.ndarray, frame_times: np.ndarray, fps: float, st
     # Active: >= 12 dB over the 10th percentile and not digital silence.
     ref = np.percentile(log_e, 10)
     active = (log_e > ref + 1.2) & (log_e > -7.0)
+    if speech is not None:
+        active = speech_mask(speech, frame_times - start_gap_s, fps) & (log_e > -7.0)
     return SpeechEnvelope(log_energy=log_e, active=active, fps=fps)
+
+
+def speech_mask(segments: Sequence[SpeechSegment], audio_times: np.ndarray, fps: float) -> np.ndarray:
+    """True for frames whose display interval [t, t + 1/fps) overlaps a segment."""
+    out = np.zeros(audio_times.size, dtype=bool)
+    for seg in segments:
+        out |= (audio_times + 1.0 / fps > seg.start_s) & (audio_times < seg.end_s)
+    return out

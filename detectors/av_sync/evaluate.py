@@ -5,7 +5,11 @@ Variants per clip (the audio is changed in memory; the mouth signal is the
 clip's own): the original; the audio delayed/advanced by +-3, +-5, +-10
 frames (zero-padded at the exposed end, as a remux would leave silence); the
 audio replaced by speech from every other clip and from the real-speech
-SadTalker driving wavs. H1 = shifted or substituted, H0 = original.
+SadTalker driving wavs. The calibration weighs H1 = substituted against
+H0 = original; the shifted variants measure the offset estimate (and that a
+shift is not mistaken for a substitution). Variants whose audio the VAD finds
+no speech in (music, noise) are declined, as the detector declines them,
+and listed.
 
 Held-out by clip: each clip's variants are scored by a logistic regression
 fitted on the other clips only. The shipped calibration is then fitted on all.
@@ -28,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.vad import detect_speech
+from detectors.av_sync.detector import MIN_SPEECH_S
 from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream_start_gap
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
@@ -109,23 +115,39 @@ def fit_length(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def analyse(clip: ClipData, audio: np.ndarray):
-    env = speech_envelope(audio, clip.times, clip.fps, clip.gap)
+    """What the detector does with this audio under this clip's mouth: the
+    envelope, its speech frames (the VAD's), and the search (None when the
+    detector would say "not applicable": too little speech)."""
+    vad = detect_speech(audio, RATE)
+    env = speech_envelope(audio, clip.times, clip.fps, clip.gap, vad.segments)
+    if vad.speech_s < MIN_SPEECH_S:
+        return env, None
     return env, sync_search(clip.mouth, env.log_energy, env.active, clip.times, clip.fps)
 
 
-def build_rows(clips: list[ClipData], donors: list[np.ndarray]) -> list[dict]:
-    rows = []
+def build_rows(clips: list[ClipData], donors: list[tuple[str, np.ndarray]]) -> tuple[list[dict], list[dict]]:
+    """Scored variants, and the variants the detector declines (too little
+    speech: music, noise), which the metrics leave out and the report lists."""
+    rows: list[dict] = []
+    declined: list[dict] = []
+
+    def add(row: dict, env, r) -> None:
+        if r is None:
+            declined.append(dict(row, speech_s=round(env.speech_seconds, 2)))
+        else:
+            rows.append(dict(row, offset=r.offset_frames, speech_s=round(env.speech_seconds, 2),
+                             x=sync_features(r).vector().tolist()))
+
     for c in clips:
         env, r = analyse(c, c.audio)
-        rows.append(dict(clip=c.name, kind="original", shift=0, offset=r.offset_frames, speech_s=env.speech_seconds,
-                         x=sync_features(r).vector().tolist(), y=0))
+        add(dict(clip=c.name, kind="original", shift=0, y=0), env, r)
+        if r is None:
+            continue  # no speech in the clip: nothing to shift
         for k in SHIFTS:
-            _, r = analyse(c, shift_audio(c.audio, k, c.fps))
-            rows.append(dict(clip=c.name, kind="shifted", shift=k, offset=r.offset_frames, x=sync_features(r).vector().tolist(), y=1))
-        for j, other in enumerate([o.audio for o in clips if o is not c] + donors):
-            _, r = analyse(c, fit_length(other, c.audio.size))
-            rows.append(dict(clip=c.name, kind="swapped", shift=None, donor=j, offset=r.offset_frames, x=sync_features(r).vector().tolist(), y=1))
-    return rows
+            add(dict(clip=c.name, kind="shifted", shift=k, y=1), *analyse(c, shift_audio(c.audio, k, c.fps)))
+        for name, other in [(o.name, o.audio) for o in clips if o is not c] + donors:
+            add(dict(clip=c.name, kind="swapped", shift=None, donor=name, y=1), *analyse(c, fit_length(other, c.audio.size)))
+    return rows, declined
 
 
 def fit_lr(x: np.ndarray, y: np.ndarray, c: float = 1.0):
@@ -161,13 +183,14 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
     x = np.array([r["x"] for r in rows])
     y = np.array([r["y"] for r in rows])
     held = np.zeros(len(rows))
-    for c in clips:
-        test = np.array([r["clip"] == c for r in rows])
-        coef, bias = fit_lr(x[~test], y[~test], reg)
-        held[test] = llr_of(x[test], coef, bias)
     orig = np.array([r["kind"] == "original" for r in rows])
     sh = np.array([r["kind"] == "shifted" for r in rows])
     sw = np.array([r["kind"] == "swapped" for r in rows])
+    for c in clips:
+        test = np.array([r["clip"] == c for r in rows])
+        fit = ~test & (orig | sw)  # the LR weighs substitution only (see features.py)
+        coef, bias = fit_lr(x[fit], y[fit], reg)
+        held[test] = llr_of(x[test], coef, bias)
     base = {r["clip"]: r["offset"] for r in rows if r["kind"] == "original"}
     shifted = [r for r in rows if r["kind"] == "shifted"]
     within_abs = np.mean([abs(r["offset"] - r["shift"]) <= 1 for r in shifted])
@@ -189,10 +212,11 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
         auc_swapped_vs_original_confidence=auc(-conf[sw], -conf[orig]),
         auc_swapped_vs_original_llr_heldout=auc(held[sw], held[orig]),
         auc_shifted_vs_original_llr_heldout=auc(held[sh], held[orig]),
-        auc_manipulated_vs_original_llr_heldout=auc(held[sh | sw], held[orig]),
-        cllr_heldout=cllr(held[sh | sw], held[orig]),
+        cllr_heldout=cllr(held[sw], held[orig]),
         false_alarm_rate_llr_gt_0_heldout=float(np.mean(held[orig] > 0)),
-        miss_rate_llr_le_0_heldout=float(np.mean(held[sh | sw] <= 0)),
+        miss_rate_llr_le_0_heldout=float(np.mean(held[sw] <= 0)),
+        shifted_llr_gt_0_heldout=float(np.mean(held[sh] > 0)) if sh.any() else float("nan"),
+        original_offset_range=[int(min(base.values())), int(max(base.values()))],
         per_clip=per_clip,
     )
 
@@ -208,32 +232,35 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         print(f"no usable clips under {MEDIA}", file=sys.stderr)
         return 2
-    donors = [load_audio(p) for p in donor_wavs()]
-    rows = build_rows(clips, donors)
+    donors = [(p.name, load_audio(p)) for p in donor_wavs()]
+    rows, declined = build_rows(clips, donors)
+    for d in declined:
+        print(f"not applicable (speech {d['speech_s']} s < {MIN_SPEECH_S} s): {d['clip']} {d['kind']} "
+              f"{d.get('donor') or ''}", file=sys.stderr)
     # Regularisation chosen by held-out Cllr (with 9 clips, a strongly
     # regularised model that says little is better than a confident wrong one).
     by_c = {c: evaluate(rows, c) for c in REG_C}
     for c, m in by_c.items():
-        print(f"C={c}: held-out Cllr {m['cllr_heldout']:.3f}, AUC {m['auc_manipulated_vs_original_llr_heldout']:.3f}, "
+        print(f"C={c}: held-out Cllr {m['cllr_heldout']:.3f}, AUC {m['auc_swapped_vs_original_llr_heldout']:.3f}, "
               f"false alarms {m['false_alarm_rate_llr_gt_0_heldout']:.2f}", file=sys.stderr)
     best_c = min(by_c, key=lambda c: by_c[c]["cllr_heldout"])
     metrics = by_c[best_c]
     metrics["regularisation_C"] = best_c
+    metrics["not_applicable"] = [{k: d[k] for k in ("clip", "kind", "speech_s")} | {"donor": d.get("donor")} for d in declined]
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(metrics, indent=2))
     if args.json:
         args.json.write_text(json.dumps(dict(metrics=metrics, rows=rows), indent=1))
     if args.write:
-        x = np.array([r["x"] for r in rows])
-        y = np.array([r["y"] for r in rows])
-        coef, bias = fit_lr(x, y, best_c)
+        fit = [r for r in rows if r["kind"] != "shifted"]
+        coef, bias = fit_lr(np.array([r["x"] for r in fit]), np.array([r["y"] for r in fit]), best_c)
         orig_conf = sorted(r["x"][0] for r in rows if r["kind"] == "original")
         cal = dict(
-            model="logistic regression on sync features, equal priors; llr = log10 LR(manipulated : as captured)",
+            model="logistic regression on sync features, equal priors; llr = log10 LR(speech substituted : as captured)",
             features=list(FEATURE_NAMES), coef=[float(v) for v in coef], bias=bias,
-            tolerance_frames=1, offset_cap=6, max_offset=15,
+            tolerance_frames=1, max_offset=15, original_offset_range=metrics["original_offset_range"],
             no_match_confidence=float(np.percentile(orig_conf, 5)) if orig_conf else 0.05,
-            data=[c.name for c in clips], donors=[p.name for p in donor_wavs()], metrics_heldout=metrics,
+            data=sorted({r["clip"] for r in rows}), donors=[p.name for p in donor_wavs()], metrics_heldout=metrics,
         )
         CALIBRATION.write_text(json.dumps(cal, indent=2) + "\n")
         print(f"wrote {CALIBRATION}")

@@ -1,6 +1,12 @@
-"""From a sync search to the numbers the calibration sees, and the two
-findings a user reads: an offset beyond tolerance, or speech matching the
-mouth at no offset (substituted audio)."""
+"""From a sync search to the numbers the calibration sees.
+
+Only substitution is weighed as evidence: the peak of the offset curve and
+its height above the curve's median (speech from elsewhere matches the mouth
+at no offset). The best offset is reported, not weighed: the real clips we
+could measure sit anywhere from -12 to +11 frames as published, so without
+in-sync ground truth no likelihood ratio for "the audio was shifted" can be
+estimated honestly.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,17 @@ import numpy as np
 
 from detectors.av_sync.sync import SyncResult
 
-FEATURE_NAMES = ("confidence", "peak", "offset_excess", "agreement")
+FEATURE_NAMES = ("confidence", "peak")
 
 
 @dataclass(frozen=True)
 class SyncFeatures:
     confidence: float
     peak: float
-    offset_excess: float  # frames beyond the tolerance, capped
-    agreement: float
 
     def vector(self) -> np.ndarray:
-        return np.array([self.confidence, self.peak, self.offset_excess, self.agreement], dtype=np.float64)
+        return np.array([self.confidence, self.peak], dtype=np.float64)
 
 
-def sync_features(result: SyncResult, tolerance_frames: int = 1, cap: int = 6) -> SyncFeatures:
-    excess = float(min(cap, max(0, abs(result.offset_frames) - tolerance_frames)))
-    return SyncFeatures(result.confidence, result.curve.peak, excess, result.agreement)
+def sync_features(result: SyncResult) -> SyncFeatures:
+    return SyncFeatures(result.confidence, result.curve.peak)

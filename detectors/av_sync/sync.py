@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from detectors.av_sync.mouth import MouthSignal, highpass, single_thread_blas
 
 MAX_OFFSET = 15
+SPEECH_MARGIN_S = 0.5  # about one syllable either side: onsets and closures the mouth shows
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,24 @@ def prepare_audio(log_energy: np.ndarray, fps: float, smooth: int = 1) -> np.nda
 def sync_search(
     mouth: MouthSignal, log_energy: np.ndarray, active: np.ndarray, frame_times: np.ndarray, fps: float,
     max_offset: int = MAX_OFFSET, window_s: float = 4.0, hop_s: float = 2.0,
+    speech_margin_s: float | None = SPEECH_MARGIN_S,
 ) -> SyncResult:
     """Whole-track and windowed offset curves (frames with the face on screen;
-    the edges where a shift would run off the end are left out)."""
+    the edges where a shift would run off the end are left out).
+
+    ``speech_margin_s``: only frames within this distance of an ``active``
+    (speech) frame count (None: every frame). Over music or noise the
+    envelope moves and the mouth does not; those stretches only add noise
+    to the correlation."""
     n = min(len(log_energy), mouth.features.shape[0])
     a = prepare_audio(log_energy[:n], fps)
     z = mouth.features[:n]
     frames = np.arange(max_offset, n - max_offset)
-    rows = frames[mouth.observed[frames]]
+    keep = mouth.observed[frames]
+    if speech_margin_s is not None and active[:n].any():
+        near = maximum_filter1d(active[:n].astype(np.uint8), 2 * int(round(speech_margin_s * fps)) + 1) > 0
+        keep &= near[frames]
+    rows = frames[keep]
     with single_thread_blas():
         return _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, hop_s, n)
 

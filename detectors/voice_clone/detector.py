@@ -20,8 +20,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from audio.decode import AudioDecodeError, decode_audio
-from audio.vad import detect_speech
+from audio.decode import AudioDecodeError
+from audio.speech import speech_track, vad_backend
 from detectors.base import DetectorContext, check_llr, register
 from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 
@@ -77,13 +77,14 @@ class VoiceCloneDetector:
         except BundleError as exc:
             return self._na(f"no trained voice model available: {exc}")
         try:
-            audio = decode_audio(ctx.path)
+            backend = vad_backend(ctx.options)
+        except ValueError as exc:
+            return self._na(str(exc), bundle.sha256)
+        try:
+            track = speech_track(ctx.path, backend)
         except AudioDecodeError as exc:
             return self._na(f"audio could not be decoded: {exc}", bundle.sha256)
-        backend = ctx.options.get("voice_vad", "auto")
-        if backend not in ("auto", "silero", "energy"):
-            return self._na(f"unknown voice_vad option {backend!r} (auto, silero, energy)", bundle.sha256)
-        vad = detect_speech(audio.samples, audio.sample_rate, backend)  # type: ignore[arg-type]
+        audio, vad = track.audio, track.vad
         if vad.speech_s < MIN_SPEECH_S:
             return self._na(
                 f"speech shorter than {MIN_SPEECH_S} s ({vad.speech_s:.1f} s found by the {vad.backend} VAD); "
