@@ -8,7 +8,8 @@ talking-head video with its own audio, scaled to 720 lines and centred on a
 1280x720 canvas, H.264 (CRF 23) + AAC. Then medians over ``--repeat`` runs
 of the following, with the detectors' compute on one thread (torch, OpenCV,
 BLAS) and, as in ``verify``, frames decoded ahead on a second thread
-(``ScanOptions.prefetch_frames``; the floor is decoded on one):
+(``ScanOptions.prefetch_frames``) by FFmpeg with ``DEFAULT_DECODE_THREADS``
+decoder threads, as is the floor:
 
 - the floor: raw PyAV decode of every video frame;
 - ``Verifier.verify`` in process (ledger off) with no detectors, with
@@ -89,14 +90,18 @@ def make_clip(source: Path, dst: Path, seconds: float = 60.0, size: tuple[int, i
 
 
 def raw_decode(path: Path) -> tuple[float, int]:
-    """Every video frame decoded, nothing else: the floor of any video detector."""
+    """Every video frame decoded, nothing else, with the decoder threading
+    the scans use: the floor of any video detector."""
     import av
+
+    from detectors.face_swap.faces import DEFAULT_DECODE_THREADS
 
     t = time.perf_counter()
     n = 0
     with av.open(str(path)) as c:
         s = c.streams.video[0]
-        s.thread_type = "SLICE"
+        s.thread_count = DEFAULT_DECODE_THREADS
+        s.thread_type = "AUTO" if DEFAULT_DECODE_THREADS > 1 else "SLICE"
         for _ in c.decode(s):
             n += 1
     return time.perf_counter() - t, n
@@ -127,6 +132,8 @@ def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float],
             times[tag].append(time.perf_counter() - t)
             for f in res.findings:
                 findings[f.detector] = f"applicable={f.applicable} llr={f.llr} {f.reason[:100]}"
+    print("verify runs (s): " + "; ".join(f"{tag} " + " ".join(f"{t:.2f}" for t in ts) for tag, ts in times.items()),
+          flush=True)
     return {tag: statistics.median(ts) for tag, ts in times.items()}, findings
 
 

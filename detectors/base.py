@@ -79,6 +79,11 @@ class Detector(Protocol):
 
     def analyze(self, ctx: DetectorContext) -> Finding: ...
 
+    # Optional: ``prepare(ctx) -> None``, called for every detector that will
+    # run before the first one does, to start work that can overlap the others
+    # (the identity detectors ask for embeddings in a second process). It may
+    # do nothing; a failure there must not stop the run.
+
 
 class UnknownDetectorError(KeyError):
     pass

@@ -7,6 +7,7 @@ so what is analysed is exactly what was hashed.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from verifier.fusion import fuse, get_profile, integrity_failures
 from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, utcnow
 from verifier.media import probe, sniff_file
 from verifier.selection import DetectorSelection
+
+log = logging.getLogger(__name__)
 
 LEDGER_RECORD_SCHEMA = "av-verifier/ledger-record/v1"
 
@@ -153,10 +156,15 @@ class Verifier:
         findings: list[Finding] = []
         ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,
                               options=dict(selection.options), run_detectors=frozenset(names))
-        for name in names:
-            det = get_detector(name)
-            if not det.applies_to(media):
-                continue
+        dets = [d for d in (get_detector(name) for name in names) if d.applies_to(media)]
+        for det in dets:
+            prepare = getattr(det, "prepare", None)
+            if prepare is not None:
+                try:
+                    prepare(ctx)
+                except Exception:  # only a head start; analyze does the work anyway
+                    log.warning("detector %s: prepare failed", det.name, exc_info=True)
+        for det in dets:
             try:
                 finding = det.analyze(ctx)
                 finding = finding.model_copy(update={"llr": check_llr(finding.llr)})

@@ -12,21 +12,37 @@ without enough speech.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ClassVar
 
 from detectors.av_sync.calibration import load_calibration
 from audio.speech import speech_track, vad_backend
 from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
 from detectors.av_sync.features import sync_features
-from detectors.av_sync.mouth import mouth_signal
+from detectors.av_sync.mouth import MouthSignal, mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
 from detectors.base import DetectorContext, not_applicable, register
-from detectors.face_swap.faces import audiovisual_scan_or_reason
+from detectors.face_swap.ahead import ScanAhead
+from detectors.face_swap.faces import FaceScan, FaceTrack, audiovisual_scan_or_reason
 from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
 MIN_SPEECH_S = 1.5
+
+# The mouth signal depends on the scan alone; its optical flow (OpenCV) and
+# SVD release the GIL, so a thread started when the scan is done overlaps
+# it with the voice detector's work.
+_MOUTH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mouth-signal")
+
+
+def _start_mouth(scan: FaceScan, track: FaceTrack) -> Future | None:
+    if track is not scan.main_track() or len(track) / scan.fps < MIN_FACE_S:
+        return None
+    return _MOUTH_THREAD.submit(mouth_signal, track, scan.frames, scan.fps)
+
+
+MOUTH_AHEAD: ScanAhead[MouthSignal] = ScanAhead("mouth signal", _start_mouth)
 
 
 class AvSyncDetector:
@@ -43,6 +59,9 @@ class AvSyncDetector:
 
     def _na(self, reason: str) -> Finding:
         return not_applicable(self, reason)
+
+    def prepare(self, ctx: DetectorContext) -> None:
+        MOUTH_AHEAD.ask(ctx.path)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         cal = load_calibration()
@@ -68,7 +87,8 @@ class AvSyncDetector:
                 f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow")
         env = speech_envelope(speech.audio.samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
-        result = sync_search(mouth_signal(track, scan.frames, scan.fps), env.log_energy, env.active,
+        mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or mouth_signal(track, scan.frames, scan.fps)
+        result = sync_search(mouth, env.log_energy, env.active,
                              scan.frame_times, scan.fps, max_offset=cal.max_offset)
         feats = sync_features(result)
         llr = cal.llr(feats)

@@ -19,7 +19,7 @@ import numpy as np
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.faces import audiovisual_scan_or_reason
 from detectors.identity.detector import CALIBRATION_PATH, LLR_CLIP, load_calibration
-from detectors.identity.embeddings import embed_face, embed_track, find_faces
+from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
 from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
@@ -38,6 +38,10 @@ class FaceIdentityClaimDetector:
 
     def _na(self, reason: str) -> Finding:
         return not_applicable(self, reason)
+
+    def prepare(self, ctx: DetectorContext) -> None:
+        if ctx.media.kind == MediaKind.video and ctx.options.get("claimed_person"):
+            embed_ahead(ctx.path)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         person = ctx.options.get("claimed_person")

@@ -21,7 +21,7 @@ import numpy as np
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.faces import AUDIOVISUAL_SCAN, audiovisual_scan_or_reason
 from detectors.identity.consistency import track_consistency
-from detectors.identity.embeddings import embed_track
+from detectors.identity.embeddings import embed_ahead, embed_track
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
@@ -81,6 +81,9 @@ class FaceIdentityConsistencyDetector:
 
     def _na(self, reason: str) -> Finding:
         return not_applicable(self, reason)
+
+    def prepare(self, ctx: DetectorContext) -> None:
+        embed_ahead(ctx.path)
 
     def analyze(self, ctx: DetectorContext) -> Finding:
         cal = load_calibration()

@@ -8,12 +8,18 @@ rather than trusting that figure.
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from detectors.face_swap import models
-from detectors.face_swap.faces import FaceBox, FaceDetector, FaceTrack, dlib_chip, predict_landmarks
+from detectors.face_swap.ahead import ScanAhead
+from detectors.face_swap.faces import (FaceBox, FaceDetector, FaceObservation, FaceScan, FaceTrack, dlib_chip,
+                                       predict_landmarks)
+from detectors.identity import embed_worker
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class TrackEmbeddings:
 
 
 def embed_chip(chip: np.ndarray) -> np.ndarray:
-    return np.asarray(models.embedding_model().compute_face_descriptor(np.ascontiguousarray(chip)), dtype=np.float64)
+    return embed_worker.embed_chips(models.embedding_model(), [chip])[0]
 
 
 # dlib's ResNet costs ~0.15 s a chip here (dlib-bin is built without BLAS):
@@ -38,15 +44,57 @@ MAX_CHIPS = 12
 _recent: dict[int, tuple[FaceTrack, int, TrackEmbeddings]] = {}
 
 
-def embed_track(track: FaceTrack, max_chips: int = MAX_CHIPS) -> TrackEmbeddings:
-    """Embeddings of the track's chips, evenly thinned to at most ``max_chips``."""
-    hit = _recent.get(id(track))
-    if hit is not None and hit[0] is track and hit[1] == max_chips:
-        return hit[2]
+def _sampled(track: FaceTrack, max_chips: int) -> list[FaceObservation]:
     obs = [o for o in track.observations if o.chip is not None]
     if len(obs) > max_chips:
         obs = [obs[int(i)] for i in np.linspace(0, len(obs) - 1, max_chips)]
-    vecs = np.array([embed_chip(o.chip) for o in obs]) if obs else np.zeros((0, 128))
+    return obs
+
+
+def _start_in_worker(scan: FaceScan, track: FaceTrack) -> Future | None:
+    obs = _sampled(track, MAX_CHIPS)
+    return embed_worker.WORKER.submit([o.chip for o in obs]) if obs else None
+
+
+# Tracks whose chips the worker process is embedding (MAX_CHIPS of them).
+AHEAD: ScanAhead[np.ndarray] = ScanAhead("face embeddings", _start_in_worker)
+WORKER_TIMEOUT_S = 120.0  # 12 chips take ~1.5 s; far beyond that the worker is stuck
+log = logging.getLogger(__name__)
+
+
+def embed_ahead(path: str | Path) -> None:
+    """Have the tracks of ``path``'s shared scan embedded in the worker
+    process as soon as the scan exists (the identity detectors' ``prepare``)."""
+    if not embed_worker.enabled():
+        return
+    try:
+        embed_worker.WORKER.warm()
+    except Exception as exc:  # no worker: embed_track computes in-process
+        log.warning("embedding worker unavailable (%s); embedding in-process", exc)
+        return
+    AHEAD.ask(path)
+
+
+def _from_worker(track: FaceTrack, max_chips: int, n: int) -> np.ndarray | None:
+    if max_chips != MAX_CHIPS or not AHEAD.pending(track):
+        return None
+    vecs = AHEAD.collect(track, WORKER_TIMEOUT_S)
+    if vecs is None:  # broken or stuck: start afresh next time
+        embed_worker.WORKER.reset()
+        return None
+    return vecs if vecs.shape == (n, 128) else None
+
+
+def embed_track(track: FaceTrack, max_chips: int = MAX_CHIPS) -> TrackEmbeddings:
+    """Embeddings of the track's chips, evenly thinned to at most ``max_chips``
+    (from the worker process when they were asked for ahead)."""
+    hit = _recent.get(id(track))
+    if hit is not None and hit[0] is track and hit[1] == max_chips:
+        return hit[2]
+    obs = _sampled(track, max_chips)
+    vecs = _from_worker(track, max_chips, len(obs))
+    if vecs is None:
+        vecs = np.array([embed_chip(o.chip) for o in obs]) if obs else np.zeros((0, 128))
     out = TrackEmbeddings(track.track_id, np.array([o.time_s for o in obs]), vecs)
     if len(_recent) >= 8:
         _recent.pop(next(iter(_recent)))
