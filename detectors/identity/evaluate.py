@@ -26,17 +26,19 @@ import argparse
 import glob
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from detectors.av_sync.evaluate import MEDIA, auc, clip_paths, cllr, fit_lr, llr_of
-from detectors.face_swap.faces import ScanOptions, scan_faces
+from detectors.face_swap.faces import SHARED_VIDEO_SCAN, scan_faces
 from detectors.identity.consistency import TrackEmbeddings, track_consistency
 from detectors.identity.embeddings import embed_image, embed_track
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-SCAN = ScanOptions(chip_every_s=1.0, max_seconds=20.0)
+# What the detector sees (the shared scan's face following), first 20 s.
+SCAN = replace(SHARED_VIDEO_SCAN, max_seconds=20.0, color_crop_fps=None)
 
 
 def johns() -> tuple[list[str], np.ndarray]:
