@@ -119,3 +119,40 @@ def test_rejected_input_leaves_a_custody_record(tmp_path):
         Verifier(settings, detector_names=[]).verify(junk)
     (event,) = [json.loads(line) for line in settings.custody_log.read_text().splitlines()]
     assert event["action"] == "rejected" and "junk.mp4" in event["detail"]
+
+
+class _PrepareProbe:
+    """A detector whose head-start hook fails: the run must go on."""
+
+    name = "test_prepare_probe"
+    version = "0"
+    modality = "image"
+    calls: list[str] = []
+
+    @property
+    def weights_sha256(self):
+        return None
+
+    def applies_to(self, media):
+        return True
+
+    def prepare(self, ctx):
+        self.calls.append("prepare")
+        raise RuntimeError("no head start today")
+
+    def analyze(self, ctx):
+        from detectors.base import not_applicable
+
+        self.calls.append("analyze")
+        return not_applicable(self, "probe")
+
+
+def test_prepare_runs_first_and_its_failure_does_not_stop_the_run(media_fixtures, tmp_path, monkeypatch):
+    from detectors.base import _REGISTRY
+
+    monkeypatch.setitem(_REGISTRY, "test_prepare_probe", _PrepareProbe)  # gone again after the test
+    _PrepareProbe.calls.clear()
+    result = Verifier(Settings(data_dir=tmp_path), detector_names=["test_prepare_probe"]).verify(
+        media_fixtures[1]["png"]["plain"])
+    assert _PrepareProbe.calls == ["prepare", "analyze"]
+    assert [f.reason for f in result.findings] == ["probe"]
