@@ -3,8 +3,8 @@
 The voice-clone and lip-sync detectors run one after the other on the same
 stored file and both need the 16 kHz track and its speech segments; decoding
 and running the VAD once (memoised on path, mtime, size and VAD back end)
-keeps a full ``verify`` from paying for them twice. Only the latest two
-files are kept: a 3-hour track is 700 MB of float32.
+keeps a full ``verify`` from paying for them twice. Only the latest file is
+kept: a 3-hour track is 700 MB of float32.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class SpeechTrack:
     vad: VadResult
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)
 def _speech(path: str, mtime_ns: int, size: int, backend: Backend, max_duration_s: float) -> SpeechTrack:
     audio = decode_audio(path, max_duration_s=max_duration_s)
     return SpeechTrack(audio, detect_speech(audio.samples, audio.sample_rate, backend))

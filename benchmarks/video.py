@@ -31,6 +31,7 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -107,7 +108,25 @@ def raw_decode(path: Path) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
-def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float], dict[str, str]]:
+@dataclass
+class VerifyTimes:
+    runs: dict[str, list[float]]  # seconds per round, per configuration
+    findings: dict[str, str]
+
+    @property
+    def medians(self) -> dict[str, float]:
+        return {tag: statistics.median(ts) for tag, ts in self.runs.items()}
+
+    @property
+    def paired_added(self) -> list[float]:
+        """Per round, what the audio-visual checks add to the single-modality
+        run of the same round: each round runs every configuration back to
+        back, so this is less exposed to the machine's drift than the ratio
+        of the medians."""
+        return [a / b - 1.0 for a, b in zip(self.runs["all_video_detectors"], self.runs["single_modality"])]
+
+
+def verify_times(clip: Path, work: Path, repeat: int) -> VerifyTimes:
     from audio.speech import clear_cache as clear_speech_cache
     from detectors.face_swap import faces
     from verifier.config import Settings
@@ -132,9 +151,7 @@ def verify_times(clip: Path, work: Path, repeat: int) -> tuple[dict[str, float],
             times[tag].append(time.perf_counter() - t)
             for f in res.findings:
                 findings[f.detector] = f"applicable={f.applicable} llr={f.llr} {f.reason[:100]}"
-    print("verify runs (s): " + "; ".join(f"{tag} " + " ".join(f"{t:.2f}" for t in ts) for tag, ts in times.items()),
-          flush=True)
-    return {tag: statistics.median(ts) for tag, ts in times.items()}, findings
+    return VerifyTimes(times, findings)
 
 
 def breakdown(clip: Path, repeat: int) -> dict[str, float]:
@@ -211,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             make_clip(args.source, clip, args.seconds)
             print(f"made {clip} in {time.perf_counter() - t:.1f} s", flush=True)
         decode_s = statistics.median(raw_decode(clip)[0] for _ in range(args.repeat))
-        verify_s, findings = verify_times(clip, Path(tmp), args.repeat)
+        vt = verify_times(clip, Path(tmp), args.repeat)
         parts = breakdown(clip, args.repeat)
+    verify_s, findings = vt.medians, vt.findings
+    paired_added = statistics.median(vt.paired_added)
     base = verify_s["single_modality"]
     added = verify_s["all_video_detectors"] - base
     rows = [("raw PyAV decode (floor)", decode_s)] + [(f"verify: {k}", v) for k, v in verify_s.items()] + [
@@ -227,12 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         "breakdown_s": {k: round(v, 3) for k, v in parts.items() if not k.endswith("_in_scan")},
         "face_swap_verify_realtime_factor": round(args.seconds / verify_s["face_swap"], 2),
         "av_checks_added_fraction": round(added / base, 3),
+        "av_checks_added_fraction_paired_median": round(paired_added, 3),
+        "verify_runs_s": {k: [round(t, 2) for t in v] for k, v in vt.runs.items()},
         "findings": findings,
         "targets": {"face_swap_verify_s": 30.0, "av_checks_added_fraction": 0.30},
     }
     print(f"\nface_swap verify: {verify_s['face_swap']:.1f} s for {args.seconds:.0f} s of video "
           f"({summary['face_swap_verify_realtime_factor']}x real time; target <= 30 s)")
-    print(f"lip sync + identity add {added:.1f} s to {base:.1f} s = {100 * added / base:.0f} % (target <= 30 %)")
+    print(f"lip sync + identity add {added:.1f} s to {base:.1f} s = {100 * added / base:.0f} % of the medians; "
+          f"median of the per-round ratios {100 * paired_added:.0f} % (target <= 30 %)")
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))

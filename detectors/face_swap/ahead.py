@@ -30,19 +30,22 @@ class ScanAhead(Generic[T]):
         self.name = name
         self._start = start
         self._keep = keep
-        self._wanted: set[str] = set()
+        self._wanted: dict[str, None] = {}  # ordered set of paths
         # id(track) -> (track, future); the track is kept so a recycled id cannot match
         self._pending: dict[int, tuple[FaceTrack, Future]] = {}
         on_cached_scan(self._on_scan)
 
     def ask(self, path: str | Path) -> None:
         """Start the work when ``path``'s next cached shared scan is returned."""
-        self._wanted.add(str(path))
+        self._wanted.pop(str(path), None)
+        self._wanted[str(path)] = None
+        while len(self._wanted) > self._keep:  # asked for, but no detector ever scanned it
+            self._wanted.pop(next(iter(self._wanted)))
 
     def _on_scan(self, path: str, scan: FaceScan) -> None:
         if path not in self._wanted:
             return
-        self._wanted.discard(path)
+        del self._wanted[path]
         for t in scan.tracks:
             if id(t) in self._pending:
                 continue
