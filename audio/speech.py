@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from audio.decode import DEFAULT_MAX_DURATION_S, DecodedAudio, decode_audio
+from audio.decode import DEFAULT_MAX_DURATION_S, AudioDecodeError, DecodedAudio, decode_audio
 from audio.vad import Backend, VadResult, detect_speech
 
 
@@ -34,7 +34,10 @@ def speech_track(path: str | Path, backend: Backend = "auto",
                  max_duration_s: float = DEFAULT_MAX_DURATION_S) -> SpeechTrack:
     """Decoded audio and its speech segments; raises what ``decode_audio``
     raises (``AudioDecodeError`` and subclasses)."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise AudioDecodeError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
     return _speech(str(path), st.st_mtime_ns, st.st_size, backend, max_duration_s)
 
 

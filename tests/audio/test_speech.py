@@ -36,3 +36,10 @@ def test_vad_option_is_checked():
     assert vad_backend({}) == "auto" and vad_backend({"voice_vad": "energy"}) == "energy"
     with pytest.raises(ValueError, match="auto, silero, energy"):
         vad_backend({"voice_vad": "webrtc"})
+
+
+def test_missing_file_is_a_decode_error(tmp_path):
+    from audio.decode import AudioDecodeError
+
+    with pytest.raises(AudioDecodeError, match="cannot read the file"):
+        speech_track(tmp_path / "gone.wav")
