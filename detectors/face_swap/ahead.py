@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
-from detectors.face_swap.faces import FaceScan, FaceTrack, on_cached_scan
+from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FaceScan, FaceTrack, ScanOptions, on_cached_scan
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -26,10 +26,11 @@ Starter = Callable[[FaceScan, FaceTrack], "Future[T] | None"]
 
 
 class ScanAhead(Generic[T]):
-    def __init__(self, name: str, start: Starter, keep: int = 8) -> None:
+    def __init__(self, name: str, start: Starter, keep: int = 8, options: ScanOptions = AUDIOVISUAL_SCAN) -> None:
         self.name = name
         self._start = start
         self._keep = keep
+        self._options = options  # only scans made with these (the face-swap light scan is not one)
         self._wanted: dict[str, None] = {}  # ordered set of paths
         # id(track) -> (track, future); the track is kept so a recycled id cannot match
         self._pending: dict[int, tuple[FaceTrack, Future]] = {}
@@ -43,7 +44,7 @@ class ScanAhead(Generic[T]):
             self._wanted.pop(next(iter(self._wanted)))
 
     def _on_scan(self, path: str, scan: FaceScan) -> None:
-        if path not in self._wanted:
+        if path not in self._wanted or scan.options != self._options:
             return
         del self._wanted[path]
         for t in scan.tracks:

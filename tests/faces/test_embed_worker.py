@@ -82,3 +82,27 @@ def test_failed_worker_falls_back_to_in_process(face_clip, monkeypatch):
     out = embeddings.embed_track(track)
     assert out.vectors.shape[1] == 128 and len(out.vectors) >= 5
     assert not embeddings.AHEAD.pending(track)
+
+
+def test_only_the_shared_scan_starts_work_ahead(face_clip):
+    """The face-swap light scan has no chips: it must neither start the work
+    nor use up the request meant for the shared scan."""
+    from concurrent.futures import Future
+
+    from detectors.face_swap.ahead import ScanAhead
+    from detectors.face_swap.faces import AUDIOVISUAL_SCAN, FACE_SWAP_SCAN, scan_faces_cached
+
+    started = []
+
+    def start(scan, track):
+        started.append(scan.options)
+        f: Future = Future()
+        f.set_result(len(track))
+        return f
+
+    ahead: ScanAhead[int] = ScanAhead("probe", start)
+    ahead.ask(face_clip)
+    scan_faces_cached(face_clip, FACE_SWAP_SCAN)
+    assert started == []
+    track = scan_faces_cached(face_clip, AUDIOVISUAL_SCAN).main_track()
+    assert started == [AUDIOVISUAL_SCAN] and ahead.collect(track, 1.0) == len(track)
