@@ -12,6 +12,7 @@ the result, or computes it itself when nothing was started or it failed.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
@@ -31,6 +32,7 @@ class ScanAhead(Generic[T]):
         self._start = start
         self._keep = keep
         self._options = options  # only scans made with these (the face-swap light scan is not one)
+        self._lock = threading.Lock()
         self._wanted: dict[str, None] = {}  # ordered set of paths
         # id(track) -> (track, future); the track is kept so a recycled id cannot match
         self._pending: dict[int, tuple[FaceTrack, Future]] = {}
@@ -38,15 +40,21 @@ class ScanAhead(Generic[T]):
 
     def ask(self, path: str | Path) -> None:
         """Start the work when ``path``'s next cached shared scan is returned."""
-        self._wanted.pop(str(path), None)
-        self._wanted[str(path)] = None
-        while len(self._wanted) > self._keep:  # asked for, but no detector ever scanned it
-            self._wanted.pop(next(iter(self._wanted)))
+        with self._lock:
+            self._wanted.pop(str(path), None)
+            self._wanted[str(path)] = None
+            while len(self._wanted) > self._keep:  # asked for, but no detector ever scanned it
+                self._wanted.pop(next(iter(self._wanted)))
 
     def _on_scan(self, path: str, scan: FaceScan) -> None:
-        if path not in self._wanted or scan.options != self._options:
+        if scan.options != self._options:
             return
-        del self._wanted[path]
+        with self._lock:  # the HTTP service verifies on several threads
+            if self._wanted.pop(path, False) is False:
+                return
+            self._start_all(scan)
+
+    def _start_all(self, scan: FaceScan) -> None:
         for t in scan.tracks:
             if id(t) in self._pending:
                 continue
@@ -62,12 +70,14 @@ class ScanAhead(Generic[T]):
             self._pending[id(t)] = (t, fut)
 
     def pending(self, track: FaceTrack) -> bool:
-        entry = self._pending.get(id(track))
+        with self._lock:
+            entry = self._pending.get(id(track))
         return entry is not None and entry[0] is track
 
     def collect(self, track: FaceTrack, timeout_s: float) -> T | None:
         """The result started for ``track``, or None (not started, or failed)."""
-        entry = self._pending.pop(id(track), None)
+        with self._lock:
+            entry = self._pending.pop(id(track), None)
         if entry is None or entry[0] is not track:
             return None
         try:
