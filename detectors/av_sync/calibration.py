@@ -29,13 +29,22 @@ class SyncCalibration:
     tolerance_frames: int
     original_offset_range: tuple[int, int]  # offsets measured on the real clips as published
     max_offset: int
-    no_match_confidence: float
+    no_match_peak_z: float  # below: speech matches the mouth at no offset (5th percentile of the originals)
     sha256: str
     validation: str
+    # Features are held inside the range the calibration saw: a long clip's
+    # peak_z grows past anything in the 6-30 s calibration clips, and a
+    # logistic line extrapolated there would claim more than the data shows.
+    feature_min: np.ndarray
+    feature_max: np.ndarray
+    # No ratio stronger than the calibration data's size supports (evaluate.llr_bounds).
+    llr_min: float
+    llr_max: float
 
     def llr(self, f: SyncFeatures) -> float:
-        v = float((f.vector() @ self.coef + self.bias) / np.log(10))
-        return float(np.clip(v, -LLR_CLIP, LLR_CLIP))
+        x = np.clip(f.vector(), self.feature_min, self.feature_max)
+        v = float((x @ self.coef + self.bias) / np.log(10))
+        return float(np.clip(v, max(-LLR_CLIP, self.llr_min), min(LLR_CLIP, self.llr_max)))
 
 
 @lru_cache(maxsize=4)
@@ -55,8 +64,11 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
             coef=np.asarray(d["coef"], dtype=np.float64), bias=float(d["bias"]),
             tolerance_frames=int(d["tolerance_frames"]),
             original_offset_range=(int(d["original_offset_range"][0]), int(d["original_offset_range"][1])),
-            max_offset=int(d["max_offset"]), no_match_confidence=float(d["no_match_confidence"]),
+            max_offset=int(d["max_offset"]), no_match_peak_z=float(d["no_match_peak_z"]),
             sha256=hashlib.sha256(raw).hexdigest(), validation=validation,
+            feature_min=np.asarray(d["feature_range"][0], dtype=np.float64),
+            feature_max=np.asarray(d["feature_range"][1], dtype=np.float64),
+            llr_min=float(d["llr_bounds"][0]), llr_max=float(d["llr_bounds"][1]),
         )
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise CalibrationError(

@@ -18,7 +18,7 @@ from typing import ClassVar
 from detectors.av_sync.calibration import load_calibration
 from audio.speech import speech_track, vad_backend
 from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
-from detectors.av_sync.features import sync_features
+from detectors.av_sync.features import peak_z, sync_features
 from detectors.av_sync.mouth import MouthSignal, mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
@@ -92,7 +92,7 @@ class AvSyncDetector:
                              scan.frame_times, scan.fps, max_offset=cal.max_offset)
         feats = sync_features(result)
         llr = cal.llr(feats)
-        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_confidence, cal.original_offset_range)
+        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range)
         artifacts = []
         if ctx.artifact_dir is not None:
             png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames, title=reason[:80])
@@ -100,23 +100,25 @@ class AvSyncDetector:
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
-            applicable=True, reason=f"{verdict}: {reason}", raw_score=round(result.confidence, 6), llr=llr,
+            applicable=True, reason=f"{verdict}: {reason}", raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )
 
 
-def _describe(result: SyncResult, tol: int, no_match: float, seen: tuple[int, int] = (0, 0)) -> tuple[str, str]:
+def _describe(result: SyncResult, tol: int, no_match_z: float, seen: tuple[int, int] = (0, 0)) -> tuple[str, str]:
     ms = result.offset_s * 1000.0
     where = "after" if result.offset_frames > 0 else "before"
-    if result.confidence < no_match:
-        return "no_match", (f"speech matches the mouth at no offset (confidence {result.confidence:.3f} < {no_match:.3f}): "
-                            "the audio may have been substituted")
+    z = peak_z(result)
+    strength = f"best correlation {result.curve.peak:.3f} over {result.frames_used} frames, {z:.1f} on Fisher's scale"
+    if z < no_match_z:
+        return "no_match", (f"speech matches the mouth at no offset ({strength} < {no_match_z:.1f}, "
+                            "the 5th percentile of real clips): the audio may have been substituted")
     if abs(result.offset_frames) > tol:
         return "offset", (f"audio is {abs(result.offset_frames)} frames ({abs(ms):.0f} ms) {where} the mouth "
-                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; confidence {result.confidence:.3f}). "
+                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; {strength}). "
                           f"Reported, not weighed in the likelihood ratio: real clips we measured, as published, "
                           f"ranged from {seen[0]:+d} to {seen[1]:+d} frames")
-    return "in_sync", f"audio and mouth in sync (offset {result.offset_frames:+d} frames, confidence {result.confidence:.3f})"
+    return "in_sync", f"audio and mouth in sync (offset {result.offset_frames:+d} frames, {strength})"
 
 
 def _segments(result: SyncResult, verdict: str) -> list[Segment]:

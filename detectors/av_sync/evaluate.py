@@ -161,9 +161,18 @@ def fit_lr(x: np.ndarray, y: np.ndarray, c: float = 1.0):
     return coef, bias
 
 
-def llr_of(x: np.ndarray, coef: np.ndarray, bias: float) -> np.ndarray:
+def llr_of(x: np.ndarray, coef: np.ndarray, bias: float, bounds: tuple[float, float] | None = None) -> np.ndarray:
     """log10 LR with equal class priors in the fit: the logit is the natural-log LR."""
-    return (x @ coef + bias) / np.log(10)
+    v = (x @ coef + bias) / np.log(10)
+    return np.clip(v, *bounds) if bounds is not None else v
+
+
+def llr_bounds(n_original: int, n_substituted: int) -> tuple[float, float]:
+    """A conservative cap in the spirit of ELUB (Vergeer et al., 2016): with n
+    examples of the other proposition in the calibration data, no ratio
+    stronger than about n to 1 is supported. 6 originals: substitution can be
+    supported up to 10^0.78; 54 substitutions: the original, up to 10^1.73."""
+    return -float(np.log10(max(1, n_substituted))), float(np.log10(max(1, n_original)))
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -190,16 +199,17 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
         test = np.array([r["clip"] == c for r in rows])
         fit = ~test & (orig | sw)  # the LR weighs substitution only (see features.py)
         coef, bias = fit_lr(x[fit], y[fit], reg)
-        held[test] = llr_of(x[test], coef, bias)
+        lo_hi = (x[fit].min(axis=0), x[fit].max(axis=0))
+        held[test] = llr_of(np.clip(x[test], *lo_hi), coef, bias, llr_bounds(int((fit & orig).sum()), int((fit & sw).sum())))
     base = {r["clip"]: r["offset"] for r in rows if r["kind"] == "original"}
     shifted = [r for r in rows if r["kind"] == "shifted"]
     within_abs = np.mean([abs(r["offset"] - r["shift"]) <= 1 for r in shifted])
     within_rel = np.mean([abs(r["offset"] - base[r["clip"]] - r["shift"]) <= 1 for r in shifted])
-    conf = x[:, 0]
+    raw = x[:, 0]  # the single feature, peak_z
     reach = [r for r in shifted if abs(base[r["clip"]] + r["shift"]) <= MAX_OFFSET]
     per_clip = {c: {"original": base[c], **{f"{r['shift']:+d}": r["offset"] for r in shifted if r["clip"] == c},
-                    "confidence": round(float(next(r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "original")), 3),
-                    "swapped_confidence_median": round(float(np.median([r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "swapped"])), 3)}
+                    "peak_z": round(float(next(r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "original")), 2),
+                    "swapped_peak_z_median": round(float(np.median([r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "swapped"])), 2)}
                 for c in clips}
     return dict(
         clips=len(clips), rows=len(rows), originals=int(orig.sum()), shifted=int(sh.sum()), swapped=int(sw.sum()),
@@ -209,7 +219,7 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
         shifted_cases_in_search_range=len(reach),
         original_offsets={c: base[c] for c in clips},
         originals_beyond_2_frames=float(np.mean([abs(v) > 2 for v in base.values()])),
-        auc_swapped_vs_original_confidence=auc(-conf[sw], -conf[orig]),
+        auc_swapped_vs_original_raw_peak_z=auc(-raw[sw], -raw[orig]),
         auc_swapped_vs_original_llr_heldout=auc(held[sw], held[orig]),
         auc_shifted_vs_original_llr_heldout=auc(held[sh], held[orig]),
         cllr_heldout=cllr(held[sw], held[orig]),
@@ -253,13 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(dict(metrics=metrics, rows=rows), indent=1))
     if args.write:
         fit = [r for r in rows if r["kind"] != "shifted"]
-        coef, bias = fit_lr(np.array([r["x"] for r in fit]), np.array([r["y"] for r in fit]), best_c)
-        orig_conf = sorted(r["x"][0] for r in rows if r["kind"] == "original")
+        fx = np.array([r["x"] for r in fit])
+        coef, bias = fit_lr(fx, np.array([r["y"] for r in fit]), best_c)
+        orig_z = sorted(r["x"][0] for r in rows if r["kind"] == "original")
         cal = dict(
             model="logistic regression on sync features, equal priors; llr = log10 LR(speech substituted : as captured)",
             features=list(FEATURE_NAMES), coef=[float(v) for v in coef], bias=bias,
+            feature_range=[fx.min(axis=0).tolist(), fx.max(axis=0).tolist()],
+            llr_bounds=list(llr_bounds(sum(r["kind"] == "original" for r in fit), sum(r["kind"] == "swapped" for r in fit))),
             tolerance_frames=1, max_offset=15, original_offset_range=metrics["original_offset_range"],
-            no_match_confidence=float(np.percentile(orig_conf, 5)) if orig_conf else 0.05,
+            no_match_peak_z=float(np.percentile(orig_z, 5)) if orig_z else 0.0,
             data=sorted({r["clip"] for r in rows}), donors=[p.name for p in donor_wavs()], metrics_heldout=metrics,
         )
         CALIBRATION.write_text(json.dumps(cal, indent=2) + "\n")

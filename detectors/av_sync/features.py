@@ -1,8 +1,8 @@
 """From a sync search to the numbers the calibration sees.
 
-Only substitution is weighed as evidence: the peak of the offset curve and
-its height above the curve's median (speech from elsewhere matches the mouth
-at no offset). The best offset is reported, not weighed: the real clips we
+Only substitution is weighed as evidence: how far the best correlation over
+the offsets stands above chance (speech from elsewhere matches the mouth at
+no offset). The best offset is reported, not weighed: the real clips we
 could measure sit anywhere from -12 to +11 frames as published, so without
 in-sync ground truth no likelihood ratio for "the audio was shifted" can be
 estimated honestly.
@@ -16,17 +16,28 @@ import numpy as np
 
 from detectors.av_sync.sync import SyncResult
 
-FEATURE_NAMES = ("confidence", "peak")
+FEATURE_NAMES = ("peak_z",)
 
 
 @dataclass(frozen=True)
 class SyncFeatures:
-    confidence: float
-    peak: float
+    """``peak_z``: the best multiple correlation over the offsets on Fisher's
+    scale, atanh(R) * sqrt(N - 3) for N frames used. Speech from elsewhere
+    leaves R at its chance level, which falls as 1/sqrt(N); on this scale
+    chance no longer depends on the clip's length (the maximum over 31
+    offsets and 3 mouth features adds a constant the calibration absorbs),
+    while a real coupling grows with N, as evidence should."""
+
+    peak_z: float
 
     def vector(self) -> np.ndarray:
-        return np.array([self.confidence, self.peak], dtype=np.float64)
+        return np.array([self.peak_z], dtype=np.float64)
+
+
+def peak_z(result: SyncResult) -> float:
+    r = float(np.clip(result.curve.peak, 0.0, 0.999))
+    return float(np.arctanh(r) * np.sqrt(max(1, result.frames_used - 3)))
 
 
 def sync_features(result: SyncResult) -> SyncFeatures:
-    return SyncFeatures(result.confidence, result.curve.peak)
+    return SyncFeatures(peak_z(result))

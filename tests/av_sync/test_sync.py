@@ -74,4 +74,4 @@ def test_offset_beyond_tolerance_is_reported_but_not_weighed():
     verdict, reason = _describe(shifted, 1, 0.05, (-12, 11))
     assert verdict == "offset" and "offset +5 frames" in reason and "not weighed" in reason
     a, b = sync_features(shifted).vector(), sync_features(aligned).vector()
-    assert np.allclose(a, b, atol=0.05), (a, b)
+    assert np.allclose(a, b, rtol=0.1), (a, b)  # the shift only loses the frames it pushes off the end
