@@ -45,9 +45,10 @@ MEDIA = SHARED / "media"
 SHIFTS = (-10, -5, -3, 3, 5, 10)
 CALIBRATION = Path(__file__).with_name("calibration.json")
 REG_C = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-# What the detector sees (the shared scan's face following), without the
-# parts lip sync does not use.
-SYNC_SCAN = replace(SHARED_VIDEO_SCAN, chip_every_s=None, color_crop_fps=None, max_seconds=None)
+# Exactly what the detector sees: the shared scan, chips and colour crops
+# included (their frames get real landmark predictions, which the frames
+# between are interpolated from), only without the 10-minute guard.
+SYNC_SCAN = replace(SHARED_VIDEO_SCAN, max_seconds=None)
 
 
 def clip_paths() -> list[Path]:
@@ -91,7 +92,7 @@ def load_clip(path: Path, cache: Path | None) -> ClipData | None:
     track = scan.main_track()
     if track is None:
         return None
-    slim = FaceTrack(track.track_id, [replace(o, chip=None) for o in track.observations])
+    slim = FaceTrack(track.track_id, [replace(o, chip=None, color_crop=None) for o in track.observations])
     data = ClipData(path.name, scan.fps, scan.frame_times, slim, audio, stream_start_gap(path))
     if key:
         key.parent.mkdir(parents=True, exist_ok=True)

@@ -37,8 +37,8 @@ from detectors.identity.consistency import TrackEmbeddings, track_consistency
 from detectors.identity.embeddings import embed_image, embed_track
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-# What the detector sees (the shared scan's face following), first 20 s.
-SCAN = replace(SHARED_VIDEO_SCAN, max_seconds=20.0, color_crop_fps=None)
+# Exactly what the detector sees (the shared scan), first 20 s.
+SCAN = replace(SHARED_VIDEO_SCAN, max_seconds=20.0)
 
 
 def johns() -> tuple[list[str], np.ndarray]:
