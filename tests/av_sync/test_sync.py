@@ -75,3 +75,18 @@ def test_offset_beyond_tolerance_is_reported_but_not_weighed():
     assert verdict == "offset" and "offset +5 frames" in reason and "not weighed" in reason
     a, b = sync_features(shifted).vector(), sync_features(aligned).vector()
     assert np.allclose(a, b, rtol=0.1), (a, b)  # the shift only loses the frames it pushes off the end
+
+
+def test_shipped_llr_never_claims_more_than_its_calibration_data_supports():
+    """However strong or weak the match, the LLR stays inside the bounds set by
+    the number of calibration examples (6 originals: at most 6:1 for
+    substitution), and a long clip's large peak_z is not extrapolated."""
+    from detectors.av_sync.calibration import load_calibration
+    from detectors.av_sync.features import SyncFeatures
+
+    cal = load_calibration()
+    assert cal.llr_min < 0 < cal.llr_max <= 1.0
+    llrs = [cal.llr(SyncFeatures(z)) for z in (0.0, 2.0, 4.5, 8.0, 30.0, 300.0)]
+    assert all(cal.llr_min - 1e-9 <= v <= cal.llr_max + 1e-9 for v in llrs)
+    assert llrs == sorted(llrs, reverse=True)  # a better match never supports substitution more
+    assert cal.llr(SyncFeatures(300.0)) == cal.llr(SyncFeatures(float(cal.feature_max[0])))
