@@ -15,8 +15,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ClassVar
 
-from detectors.av_sync.calibration import load_calibration
 from audio.speech import speech_track, vad_backend
+from detectors.av_sync.calibration import load_calibration
 from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
 from detectors.av_sync.features import peak_z, sync_features
 from detectors.av_sync.mouth import MouthSignal, mouth_signal
