@@ -4,8 +4,6 @@ features into a log10 likelihood ratio, loaded from ``calibration.json``
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.av_sync.features import FEATURE_NAMES, SyncFeatures
+from detectors.calibration_file import load_calibration_json
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 LLR_CLIP = 4.0  # never claim more than 10^4 from a hand-made feature model
@@ -49,9 +48,7 @@ class SyncCalibration:
 
 @lru_cache(maxsize=4)
 def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
-    try:
-        raw = path.read_bytes()
-        d = json.loads(raw)
+    def build(d: dict, sha256: str) -> SyncCalibration:
         if tuple(d["features"]) != FEATURE_NAMES:
             raise CalibrationError(f"{path}: features {d['features']} do not match the code's {FEATURE_NAMES}")
         m = d.get("metrics_heldout", {})
@@ -65,13 +62,11 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
             tolerance_frames=int(d["tolerance_frames"]),
             original_offset_range=(int(d["original_offset_range"][0]), int(d["original_offset_range"][1])),
             max_offset=int(d["max_offset"]), no_match_peak_z=float(d["no_match_peak_z"]),
-            sha256=hashlib.sha256(raw).hexdigest(), validation=validation,
+            sha256=sha256, validation=validation,
             feature_min=np.asarray(d["feature_range"][0], dtype=np.float64),
             feature_max=np.asarray(d["feature_range"][1], dtype=np.float64),
             llr_min=float(d["llr_bounds"][0]), llr_max=float(d["llr_bounds"][1]),
         )
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise CalibrationError(
-            f"{path}: cannot load the lip-sync calibration ({exc}); "
-            "rerun `python -m detectors.av_sync.evaluate --write`"
-        ) from exc
+
+    return load_calibration_json(path, build, CalibrationError, "lip-sync calibration",
+                                 "python -m detectors.av_sync.evaluate --write")

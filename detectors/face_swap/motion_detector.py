@@ -12,8 +12,6 @@ out of the fit.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
+from detectors.calibration_file import load_calibration_json
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, audiovisual_scan_or_reason
 from detectors.face_swap.motion import MIN_PAIRS, RelativeMotion, relative_motion
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
@@ -49,20 +48,17 @@ class MotionCalibration:
 
 @lru_cache(maxsize=2)
 def load_calibration(path: Path = CALIBRATION_PATH) -> MotionCalibration:
-    try:
-        raw = path.read_bytes()
-        d = json.loads(raw)
+    def build(d: dict, sha256: str) -> MotionCalibration:
         m = d["metrics"]
         return MotionCalibration(
-            coef=float(d["coef"]), bias=float(d["bias"]), real_p90=float(m["real_score_p90"]), sha256=hashlib.sha256(raw).hexdigest(),
+            coef=float(d["coef"]), bias=float(d["bias"]), real_p90=float(m["real_score_p90"]), sha256=sha256,
             validation=(f"held-out identities ({m['test_real']} real clips, {m['test_swaps']} pasted-face swaps made here): "
                         f"AUC {m['test_auc']:.3f}; real clips with LLR >= 1: {m['test_real_llr_ge_1']}/{m['test_real']}; "
                         f"hand-made cue, see detectors/face_swap/FACE_MOTION.md"),
         )
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise MotionCalibrationError(
-            f"{path}: cannot load the face-motion calibration ({exc}); rerun "
-            "`python -m detectors.face_swap.motion_eval --write`") from exc
+
+    return load_calibration_json(path, build, MotionCalibrationError, "face-motion calibration",
+                                 "python -m detectors.face_swap.motion_eval --write")
 
 
 class FaceMotionDetector:

@@ -10,7 +10,6 @@ person distance distributions measured in ``evaluate.py``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.faces import audiovisual_scan_or_reason
-from detectors.identity.detector import CALIBRATION_PATH, LLR_CLIP, load_calibration
+from detectors.identity.detector import load_calibration
 from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
 from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance
 from verifier.evidence import Finding, MediaInfo, MediaKind
@@ -56,9 +55,8 @@ class FaceIdentityClaimDetector:
         if isinstance(vectors, str):
             return self._na(vectors)
         d = claim_distance(vectors, ref)
-        raw = json.loads(CALIBRATION_PATH.read_text())
-        llr = float(np.clip((d * raw["claim_coef"] + raw["claim_bias"]) / np.log(10), -LLR_CLIP, LLR_CLIP))
         cal = load_calibration()
+        llr = cal.claim_llr(d)
         verdict = "matches" if d <= cal.match_threshold else "does not match"
         return Finding(
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,

@@ -9,8 +9,6 @@ decides. Not applicable without a face track of at least ``MIN_CHIPS`` chips.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
+from detectors.calibration_file import load_calibration_json
 from detectors.face_swap.faces import AUDIOVISUAL_SCAN, audiovisual_scan_or_reason
 from detectors.identity.consistency import track_consistency
 from detectors.identity.embeddings import embed_ahead, embed_track
@@ -40,30 +39,33 @@ class IdentityCalibration:
     match_threshold: float
     sha256: str
     validation: str
+    claim_coef: float  # the claim check's fit on same/different-person distances
+    claim_bias: float
 
     def llr(self, score: float) -> float:
         return float(np.clip((score * self.coef + self.bias) / np.log(10), -LLR_CLIP, LLR_CLIP))
 
+    def claim_llr(self, distance: float) -> float:
+        """log10 LR(not the claimed person : the claimed person)."""
+        return float(np.clip((distance * self.claim_coef + self.claim_bias) / np.log(10), -LLR_CLIP, LLR_CLIP))
+
 
 @lru_cache(maxsize=2)
 def load_calibration(path: Path = CALIBRATION_PATH) -> IdentityCalibration:
-    try:
-        raw = path.read_bytes()
-        d = json.loads(raw)
+    def build(d: dict, sha256: str) -> IdentityCalibration:
         m = d.get("metrics_heldout", {})
         return IdentityCalibration(
             coef=float(d["coef"][0]), bias=float(d["bias"]), match_threshold=float(d["match_threshold"]),
-            sha256=hashlib.sha256(raw).hexdigest(),
+            claim_coef=float(d["claim_coef"]), claim_bias=float(d["claim_bias"]), sha256=sha256,
             validation=(f"shared clips + dlib johns: {m.get('consistency_genuine_tracks')} genuine vs "
                         f"{m.get('consistency_switched_tracks')} identity-switched tracks, held out by clip: "
                         f"AUC {m.get('consistency_auc_heldout', float('nan')):.3f}; pairwise same/different AUC "
                         f"{m.get('auc_same_vs_different', float('nan')):.3f}, FMR {m.get('false_match_rate', float('nan')):.3f} "
                         f"at {d['match_threshold']}; see detectors/av_sync/MODEL_CARD.md"),
         )
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise IdentityCalibrationError(
-            f"{path}: cannot load the identity calibration ({exc}); rerun `python -m detectors.identity.evaluate --write`"
-        ) from exc
+
+    return load_calibration_json(path, build, IdentityCalibrationError, "identity calibration",
+                                 "python -m detectors.identity.evaluate --write")
 
 
 class FaceIdentityConsistencyDetector:

@@ -9,13 +9,13 @@ detectors' evidence with the project's sign: positive supports a problem.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from detectors.calibration_file import load_calibration_json
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 # A few dozen speakers, mostly studio prompts: an LR beyond 1000:1 either way
@@ -48,19 +48,18 @@ class SpeakerCalibration:
 
 @lru_cache(maxsize=2)
 def load_calibration(path: Path = CALIBRATION_PATH) -> SpeakerCalibration:
-    try:
-        raw = path.read_bytes()
-        d = json.loads(raw)
+    def build(d: dict, sha256: str) -> SpeakerCalibration:
         bands = {k: BandCalibration(float(v["coef"]), float(v["bias"]), str(v["combine"]), float(v["match_threshold"]))
                  for k, v in d["bands"].items()}
         m = d["metrics"]["heldout_routed"]
         return SpeakerCalibration(
-            bands=bands, encoder_sha256=str(d["encoder_sha256"]), sha256=hashlib.sha256(raw).hexdigest(),
+            bands=bands, encoder_sha256=str(d["encoder_sha256"]), sha256=sha256,
             validation=(f"{d['metrics']['speakers']} speakers ({d['metrics']['utterances']} utterances: FSDD, Debian "
                         f"asterisk/klettres/pocketsphinx, shared clips), held out by speaker: AUC {m['auc']:.3f}, "
                         f"EER {m['eer']:.3f}, Cllr {m['cllr']:.3f}; at LLR 0 FMR {m['fmr_llr_le_0']:.3f}, "
                         f"FNMR {m['fnmr_llr_gt_0']:.3f}. Not a spoof detector: voice clones can match "
                         f"(detectors/speaker/MODEL_CARD.md)"),
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SpeakerCalibrationError(f"{path}: {exc}; rerun `python -m detectors.speaker.evaluate --write`") from exc
+
+    return load_calibration_json(path, build, SpeakerCalibrationError, "speaker calibration",
+                                 "python -m detectors.speaker.evaluate --write")
