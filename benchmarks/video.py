@@ -95,14 +95,13 @@ def raw_decode(path: Path) -> tuple[float, int]:
     the scans use: the floor of any video detector."""
     import av
 
-    from detectors.face_swap.faces import DEFAULT_DECODE_THREADS
+    from detectors.face_swap.faces import DEFAULT_DECODE_THREADS, set_decoder_threads
 
     t = time.perf_counter()
     n = 0
     with av.open(str(path)) as c:
         s = c.streams.video[0]
-        s.thread_count = DEFAULT_DECODE_THREADS
-        s.thread_type = "AUTO" if DEFAULT_DECODE_THREADS > 1 else "SLICE"
+        set_decoder_threads(s, DEFAULT_DECODE_THREADS)
         for _ in c.decode(s):
             n += 1
     return time.perf_counter() - t, n

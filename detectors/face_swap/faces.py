@@ -312,6 +312,13 @@ def _luma(frame, size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(frame.to_ndarray(format="gray", width=size[0], height=size[1]))
 
 
+def set_decoder_threads(stream, threads: int) -> None:
+    """FFmpeg's own decoder threads for a PyAV video stream: frame and slice
+    threading when more than one (they need no GIL), slice only otherwise."""
+    stream.thread_count = max(1, threads)
+    stream.thread_type = "AUTO" if threads > 1 else "SLICE"
+
+
 def iter_frames(
     path: str | Path, *, sample_fps: float | None = None, work_max_side: int = 640,
     max_seconds: float | None = None, threads: int = 1,
@@ -328,8 +335,7 @@ def iter_frames(
         if not streams:
             raise NoVideoStreamError(f"{path}: the file has no video stream")
         stream = streams[0]
-        stream.thread_count = max(1, threads)
-        stream.thread_type = "AUTO" if threads > 1 else "SLICE"
+        set_decoder_threads(stream, threads)
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         t0: float | None = None
