@@ -39,6 +39,8 @@ from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.sync import MAX_OFFSET, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
+from detectors.face_swap.metrics import auc_between as auc
+from detectors.face_swap.metrics import cllr_between as cllr
 
 SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 MEDIA = SHARED / "media"
@@ -174,18 +176,6 @@ def llr_bounds(n_original: int, n_substituted: int) -> tuple[float, float]:
     stronger than about n to 1 is supported. 6 originals: substitution can be
     supported up to 10^0.78; 54 substitutions: the original, up to 10^1.73."""
     return -float(np.log10(max(1, n_substituted))), float(np.log10(max(1, n_original)))
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    gt = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
-    return float(gt)
-
-
-def cllr(llr_pos: np.ndarray, llr_neg: np.ndarray) -> float:
-    ln = np.log(10)
-    return float(0.5 * (np.mean(np.log2(1 + np.exp(-llr_pos * ln))) + np.mean(np.log2(1 + np.exp(llr_neg * ln)))))
 
 
 def evaluate(rows: list[dict], reg: float = 1.0) -> dict:

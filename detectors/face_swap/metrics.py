@@ -69,6 +69,20 @@ def cllr(llr10, labels) -> float:
     return float((c1 + c0) / 2)
 
 
+def auc_between(positives, negatives) -> float:
+    """``auc`` for two separate lists (manipulated, real); NaN when one is empty."""
+    pos, neg = list(np.ravel(positives)), list(np.ravel(negatives))
+    if not pos or not neg:
+        return float("nan")
+    return auc(pos + neg, [1] * len(pos) + [0] * len(neg))
+
+
+def cllr_between(llr10_positives, llr10_negatives) -> float:
+    """``cllr`` for two separate lists of log10 LLRs (manipulated, real)."""
+    pos, neg = list(np.ravel(llr10_positives)), list(np.ravel(llr10_negatives))
+    return cllr(pos + neg, [1] * len(pos) + [0] * len(neg))
+
+
 def summary(scores, labels, llr10=None) -> dict[str, float | int]:
     s, y = _check(scores, labels)
     out: dict[str, float | int] = {"n_manipulated": int(y.sum()), "n_real": int((1 - y).sum()),

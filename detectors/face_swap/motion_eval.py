@@ -34,6 +34,7 @@ import numpy as np
 
 from detectors.face_swap import faces as F
 from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
+from detectors.face_swap.metrics import auc_between as auc
 from detectors.face_swap.motion import relative_motion
 from detectors.face_swap.motion_detector import CALIBRATION_PATH
 
@@ -64,12 +65,6 @@ def fit_lr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
     lr = LogisticRegression(C=1.0, class_weight="balanced").fit(np.log(np.maximum(x, 1e-3))[:, None], y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
-def auc(pos: list[float], neg: list[float]) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg))
 
 
 def main(argv: list[str] | None = None) -> int:
