@@ -84,12 +84,13 @@ def speech_envelope(samples: np.ndarray, frame_times: np.ndarray, fps: float, st
     floor = np.percentile(energy[has], 5) if has.any() else 0.0
     energy = np.where(has, energy, floor)
     log_e = np.log10(energy + 1e-10)
-    # Active: >= 12 dB over the 10th percentile and not digital silence.
-    ref = np.percentile(log_e, 10)
-    active = (log_e > ref + 1.2) & (log_e > -7.0)
+    # Active: the VAD's speech, or without one >= 12 dB over the 10th
+    # percentile; never digital silence.
     if speech is not None:
-        active = speech_mask(speech, frame_times - start_gap_s, fps) & (log_e > -7.0)
-    return SpeechEnvelope(log_energy=log_e, active=active, fps=fps)
+        heard = speech_mask(speech, frame_times - start_gap_s, fps)
+    else:
+        heard = log_e > np.percentile(log_e, 10) + 1.2
+    return SpeechEnvelope(log_energy=log_e, active=heard & (log_e > -7.0), fps=fps)
 
 
 def speech_mask(segments: Sequence[SpeechSegment], audio_times: np.ndarray, fps: float) -> np.ndarray:
