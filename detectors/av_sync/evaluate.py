@@ -39,8 +39,8 @@ from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.sync import MAX_OFFSET, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
-from detectors.face_swap.metrics import auc_between as auc
-from detectors.face_swap.metrics import cllr_between as cllr
+from detectors.metrics import auc_between as auc
+from detectors.metrics import cllr_between as cllr
 
 SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 MEDIA = SHARED / "media"

@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from detectors import metrics
 from detectors.face_swap import crops as C
-from detectors.face_swap import metrics
 from detectors.face_swap.datasets import DatasetItem, walk
 from detectors.face_swap.scoring import DEFAULT_WEIGHTS, LoadedModel, load_model, score_media
 

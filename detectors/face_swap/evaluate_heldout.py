@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors import metrics
 from detectors.face_swap import crops as C
-from detectors.face_swap import metrics, sbi
+from detectors.face_swap import sbi
 from detectors.face_swap.corpus import read_corpus
 from detectors.face_swap.evaluate import ItemScore, report
 from detectors.face_swap.manipulate import ManipulationError, SwapSpec, make_swap, transcode

@@ -34,9 +34,9 @@ import numpy as np
 
 from detectors.face_swap import faces as F
 from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
-from detectors.face_swap.metrics import auc_between as auc
 from detectors.face_swap.motion import relative_motion
 from detectors.face_swap.motion_detector import CALIBRATION_PATH
+from detectors.metrics import auc_between as auc
 
 HERE = Path(__file__).parent
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"

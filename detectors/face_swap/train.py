@@ -23,7 +23,8 @@ from typing import Callable
 import numpy as np
 
 from detectors.face_swap import calibration as cal
-from detectors.face_swap import metrics, sbi
+from detectors import metrics
+from detectors.face_swap import sbi
 from detectors.face_swap.corpus import Corpus, CorpusError, CropRecord, read_corpus
 from detectors.face_swap.net import Bundle, FaceSwapNet, NetConfig, n_params, to_tensor
 

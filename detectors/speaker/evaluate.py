@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from detectors.logistic import fit_balanced_logistic
+from detectors.metrics import auc, cllr, eer
 from detectors.speaker.band import NARROWBAND_BELOW_DB, is_narrowband, to_telephone
 from detectors.speaker.calibration import CALIBRATION_PATH, LLR_CLIP
 from detectors.speaker.corpus import Utterance, build
 from detectors.speaker.encoder import embed_utterance, model_sha256
 from detectors.speaker.score import COMBINE_METHODS, Combine, similarities
-from detectors.voice_clone.metrics import auc, cllr, eer
 
 L2 = 1e-4
 ITERS = 100

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.metrics import auc, eer
 from detectors.voice_clone.corpus import read_metadata
-from detectors.voice_clone.metrics import auc, eer
 
 
 def breakdown(eval_dir: Path, corpus_dir: Path) -> dict:

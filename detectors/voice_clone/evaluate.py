@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from audio.decode import AudioDecodeError, decode_audio
+from detectors.metrics import auc, cllr, eer, min_dcf
 from detectors.voice_clone.chain import SHORTCUT_FEATURES, shortcut_features
 from detectors.voice_clone.datasets import Trial
-from detectors.voice_clone.metrics import auc, cllr, eer, min_dcf
 from detectors.voice_clone.scoring import ModelBundle
 
 

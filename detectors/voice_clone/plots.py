@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy.stats import norm
 
-from detectors.voice_clone.metrics import rates
+from detectors.metrics import rates
 
 W, H, M = 640, 480, 60
 TICKS = [0.001, 0.01, 0.05, 0.2, 0.5]

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from audio.decode import decode_audio
+from detectors.metrics import auc, eer
 from detectors.voice_clone.calibration import fit_calibration
 from detectors.voice_clone.corpus import read_metadata
-from detectors.voice_clone.metrics import auc, eer
 from detectors.voice_clone.models import MODEL_CONFIGS, ModelConfig, create_model, extract_features
 from detectors.voice_clone.scoring import ModelBundle
 

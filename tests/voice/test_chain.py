@@ -77,7 +77,7 @@ def test_balance_durations_equalises_histograms():
     spoof = np.array([r.duration_s for r in keep if r.key == "spoof"])
     assert len(bona) > 50 and len(spoof) > 50
     assert bona.min() >= 2.0 - 0.25 and spoof.max() <= 3.0 + 0.25  # only the overlap survives
-    from detectors.voice_clone.metrics import auc
+    from detectors.metrics import auc
 
     d = np.concatenate([bona, spoof])
     y = np.concatenate([np.zeros(len(bona)), np.ones(len(spoof))]).astype(int)

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from detectors.metrics import auc, cllr, eer, min_dcf
 from detectors.voice_clone.calibration import fit_calibration
-from detectors.voice_clone.metrics import auc, cllr, eer, min_dcf
 
 
 def test_perfect_and_inverted_separation():
