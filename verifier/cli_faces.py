@@ -63,12 +63,16 @@ def faces_train_cmd(
     threads: Annotated[int, typer.Option(help="torch threads; keep 1 on shared machines.")] = 1,
     highpass: Annotated[bool, typer.Option("--highpass/--no-highpass", help="Frequency branch: also feed x - blur(x).")] = True,
     strong_aug: Annotated[bool, typer.Option("--strong-aug/--standard-aug", help="Whole-frame colour/gamma/smoothing augmentation.")] = True,
+    cross_blend: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Share of pseudo-fakes that paste another training identity's face (Face X-ray blends) instead of a self-blend.")] = 0.0,
 ) -> None:
     """Train the SBI face-swap CNN on real crops and calibrate it on held-out identities."""
     from detectors.face_swap.train import TrainConfig, TrainError, train
 
     cfg = TrainConfig(seed=seed, steps=steps, batch_size=batch_size, lr=lr, eval_every=min(eval_every, steps),
-                      max_minutes=max_minutes, threads=threads, highpass=highpass, strong_aug=strong_aug)
+                      max_minutes=max_minutes, threads=threads, highpass=highpass, strong_aug=strong_aug,
+                      cross_blend=cross_blend)
     try:
         res = train(corpus, out, cfg, _echo_err)
     except TrainError as exc:

@@ -1,10 +1,13 @@
 """Real face-swap manipulations made here, for held-out evaluation only.
 
-The SBI network never sees these: they test whether what it learned from
-self-blends transfers to an actual swap - another person's face, taken
+The network never sees these videos or their identities: they test whether
+what it learned transfers to an actual swap - another person's face, taken
 frame by frame from another real video, aligned on the 5 landmarks and
 pasted with Poisson blending (``cv2.seamlessClone``) or with colour-matched
-alpha blending. This is the classic "faceswap" pipeline without the
+alpha blending. A network trained on self-blends alone has never seen this
+mechanism; one trained with ``cross_blend`` (``sbi.cross_blend``) has seen
+it on still crops of other people, so its figures here are in-domain for
+the manipulation, out-of-domain only for the identities and the clips. This is the classic "faceswap" pipeline without the
 generative model, so it carries the blending traces of real swaps (seam,
 colour and sharpness mismatch, landmark jitter) but none of a GAN's.
 
@@ -24,7 +27,7 @@ import cv2
 import numpy as np
 
 from detectors.face_swap import faces as F
-from detectors.face_swap.sbi import face_mask
+from detectors.face_swap.sbi import colour_transfer, face_mask
 
 Method = Literal["poisson", "alpha"]
 
@@ -118,20 +121,6 @@ class _Follower:
         return lm
 
 
-def _colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Match the source's Lab mean/std inside the mask to the target's."""
-    m = mask > 0.5
-    if m.sum() < 20:
-        return src
-    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
-    for c in range(3):
-        ms, ss = s[..., c][m].mean(), s[..., c][m].std() + 1e-3
-        md, sd = d[..., c][m].mean(), d[..., c][m].std() + 1e-3
-        s[..., c] = (s[..., c] - ms) * (sd / ss) + md
-    return cv2.cvtColor(s.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-
-
 def swap_frame(tgt: np.ndarray, tgt_lm: F.Landmarks5, src: np.ndarray, src_lm: F.Landmarks5, method: Method) -> np.ndarray:
     m, _ = cv2.estimateAffinePartial2D(src_lm.points.astype(np.float32), tgt_lm.points.astype(np.float32))
     if m is None:
@@ -149,7 +138,7 @@ def swap_frame(tgt: np.ndarray, tgt_lm: F.Landmarks5, src: np.ndarray, src_lm: F
                                 hard, centre, cv2.NORMAL_CLONE)
         return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
     soft = face_mask(tgt_lm.points, (h, w), feather=0.15)
-    warped = _colour_transfer(warped, tgt, soft)
+    warped = colour_transfer(warped, tgt, soft)
     return (soft[..., None] * warped + (1 - soft[..., None]) * tgt).round().clip(0, 255).astype(np.uint8)
 
 

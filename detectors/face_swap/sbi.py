@@ -178,6 +178,53 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
     return out.round().clip(0, 255).astype(np.uint8), mask
 
 
+def colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match the source's Lab mean/std inside the mask to the target's (what
+    face-swap tools do before pasting, so the colour step is not a giveaway)."""
+    m = mask > 0.5
+    if m.sum() < 20:
+        return src
+    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
+    for c in range(3):
+        ms, ss = s[..., c][m].mean(), s[..., c][m].std() + 1e-3
+        md, sd = d[..., c][m].mean(), d[..., c][m].std() + 1e-3
+        s[..., c] = (s[..., c] - ms) * (sd / ss) + md
+    return cv2.cvtColor(s.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def cross_blend(tgt: np.ndarray, tgt_lm: np.ndarray, src: np.ndarray, src_lm: np.ndarray,
+                rng: np.random.Generator, cfg: SbiConfig = SbiConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(blended image, mask): ``src``'s face (another person) on ``tgt``.
+
+    The source is warped onto the target's landmarks (similarity transform,
+    as a swap tool aligns), often colour-matched, sometimes blurred or
+    re-compressed (a donor video of another quality), then pasted under a
+    randomised face mask with alpha blending or, one time in three, Poisson
+    blending (``cv2.seamlessClone``), which leaves no seam and no colour step
+    - only the inner face's own texture, sharpness and geometry differ."""
+    h, w = tgt.shape[:2]
+    m, _ = cv2.estimateAffinePartial2D(np.asarray(src_lm, np.float32), np.asarray(tgt_lm, np.float32))
+    warped = src if m is None else cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if rng.random() < 0.5:
+        warped = frequency_jitter(warped, rng)
+    mask = face_mask(tgt_lm, (h, w), rng, cfg)
+    if rng.random() < 1 / 3:
+        hard = (mask > 0.5).astype(np.uint8) * 255
+        hard[:2], hard[-2:], hard[:, :2], hard[:, -2:] = 0, 0, 0, 0
+        ys, xs = np.nonzero(hard)
+        if len(xs) >= 20:
+            centre = (int((xs.min() + xs.max()) / 2), int((ys.min() + ys.max()) / 2))
+            out = cv2.seamlessClone(np.ascontiguousarray(warped[..., ::-1]), np.ascontiguousarray(tgt[..., ::-1]),
+                                    hard, centre, cv2.NORMAL_CLONE)
+            return np.ascontiguousarray(out[..., ::-1]), hard.astype(np.float32) / 255
+    if rng.random() < 0.8:
+        warped = colour_transfer(warped, tgt, mask)
+    mask = mask * float(rng.choice(cfg.blend_ratios))
+    out = mask[..., None] * warped.astype(np.float32) + (1 - mask[..., None]) * tgt.astype(np.float32)
+    return out.round().clip(0, 255).astype(np.uint8), mask
+
+
 def global_augment(img: np.ndarray, rng: np.random.Generator, strong: bool = False) -> np.ndarray:
     """Applied to real and fake training crops alike (so global blur, JPEG,
     brightness or a flip can never be the cue): what a camera, an uploader

@@ -22,8 +22,8 @@ from typing import Callable
 
 import numpy as np
 
-from detectors.face_swap import calibration as cal
 from detectors import metrics
+from detectors.face_swap import calibration as cal
 from detectors.face_swap import sbi
 from detectors.face_swap.corpus import Corpus, CorpusError, CropRecord, read_corpus
 from detectors.face_swap.net import Bundle, FaceSwapNet, NetConfig, n_params, to_tensor
@@ -48,6 +48,10 @@ class TrainConfig:
     eval_variants: int = 2  # pseudo-fakes per calibration crop
     highpass: bool = True  # the shipped recipe; see MODEL_CARD.md for the comparison
     strong_aug: bool = True
+    # Share of the pseudo-fakes that are cross-identity blends (Face X-ray's
+    # "blended images", ``sbi.cross_blend``) instead of self-blends; the
+    # calibration set gets the same share, donors from other calibration groups.
+    cross_blend: float = 0.0
 
 
 @dataclass
@@ -63,15 +67,47 @@ def _load(corpus: Corpus, recs: list[CropRecord]) -> tuple[np.ndarray, np.ndarra
     return imgs, lms
 
 
-def pseudo_fake_set(imgs: np.ndarray, lms: np.ndarray, seed: int, variants: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed (seeded) set of real crops and their SBIs, for evaluation."""
+class DonorPicker:
+    """Donor faces for cross-identity blends: another group's crop, of a
+    similar pose (closest landmarks among a few random candidates), so the
+    pasted face lines up as a swap tool's would."""
+
+    def __init__(self, lms: np.ndarray, groups: list[str], candidates: int = 12) -> None:
+        self.lms = np.asarray(lms, np.float64).reshape(len(lms), -1)
+        self.groups = np.asarray(groups)
+        self.candidates = candidates
+
+    def usable(self) -> bool:
+        return len(set(self.groups.tolist())) >= 2
+
+    def __call__(self, i: int, rng: np.random.Generator) -> int:
+        others = np.flatnonzero(self.groups != self.groups[i])
+        cand = rng.choice(others, size=min(self.candidates, len(others)), replace=False)
+        return int(cand[np.argmin(np.abs(self.lms[cand] - self.lms[i]).sum(axis=1))])
+
+
+def make_fake(i: int, imgs: np.ndarray, lms: np.ndarray, rng: np.random.Generator,
+              donors: DonorPicker | None, cross_share: float) -> np.ndarray:
+    """The pseudo-fake twin of crop ``i``: a self-blend, or with probability
+    ``cross_share`` (when donors exist) another person's face blended in."""
+    if donors is not None and cross_share > 0 and rng.random() < cross_share:
+        j = donors(i, rng)
+        return sbi.cross_blend(imgs[i], lms[i], imgs[j], lms[j], rng)[0]
+    return sbi.self_blend(imgs[i], lms[i], rng)[0]
+
+
+def pseudo_fake_set(imgs: np.ndarray, lms: np.ndarray, seed: int, variants: int = 1,
+                    groups: list[str] | None = None, cross_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed (seeded) set of real crops and their pseudo-fakes, for evaluation."""
     rng = np.random.default_rng(seed)
+    donors = DonorPicker(lms, groups) if groups is not None else None
+    donors = donors if donors is not None and donors.usable() else None
     xs, ys = [], []
     for _ in range(variants):
-        for img, lm in zip(imgs, lms):
+        for i, img in enumerate(imgs):
             xs.append(sbi.global_augment(img, rng) if rng.random() < 0.5 else img)
             ys.append(0)
-            fake, _ = sbi.self_blend(img, lm, rng)
+            fake = make_fake(i, imgs, lms, rng, donors, cross_share)
             xs.append(sbi.global_augment(fake, rng) if rng.random() < 0.5 else fake)
             ys.append(1)
     return np.stack(xs), np.asarray(ys)
@@ -108,7 +144,12 @@ def train(corpus_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(),
         raise TrainError("the calibration split has no real crops; rebuild the corpus with more groups")
     x_train, lm_train = _load(corpus, train_recs)
     x_cal_real, lm_cal = _load(corpus, cal_recs)
-    x_cal, y_cal = pseudo_fake_set(x_cal_real, lm_cal, cfg.seed + 1, cfg.eval_variants)
+    x_cal, y_cal = pseudo_fake_set(x_cal_real, lm_cal, cfg.seed + 1, cfg.eval_variants,
+                                   [r.group for r in cal_recs], cfg.cross_blend)
+    donors = DonorPicker(lm_train, [r.group for r in train_recs])
+    if cfg.cross_blend > 0 and not donors.usable():
+        raise TrainError("cross-identity blending needs real crops of at least two identities (groups) in the "
+                         "training split")
     log(f"train: {len(train_recs)} real crops from {len({r.group for r in train_recs})} groups; "
         f"calibration: {len(cal_recs)} crops ({len({r.group for r in cal_recs})} groups) -> {len(x_cal)} trials")
 
@@ -128,7 +169,7 @@ def train(corpus_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(),
         idx = rng.integers(0, len(x_train), half)
         reals, fakes = [], []
         for i in idx:
-            fake, _ = sbi.self_blend(x_train[i], lm_train[i], rng)
+            fake = make_fake(int(i), x_train, lm_train, rng, donors, cfg.cross_blend)
             reals.append(sbi.global_augment(x_train[i], rng, cfg.strong_aug))
             fakes.append(sbi.global_augment(fake, rng, cfg.strong_aug))
         x = to_tensor(reals + fakes)

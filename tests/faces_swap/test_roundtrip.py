@@ -91,6 +91,14 @@ def test_corpus_train_eval(dataset: Path, tmp_path: Path) -> None:
                             "--eval-every", "2", "--batch-size", "8"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["sha256"] and model.is_file()
+    # the cross-identity blends need two training identities; either way the command must not crash
+    r = runner.invoke(app, ["train", "--corpus", str(corpus), "--out", str(tmp_path / "x.pt"), "--steps", "2",
+                            "--eval-every", "2", "--batch-size", "8", "--cross-blend", "0.5"])
+    train_groups = {row["group"] for row in rows if row["split"] == "train"}
+    if len(train_groups) >= 2:
+        assert r.exit_code == 0, r.output
+    else:
+        assert r.exit_code == 1 and "at least two identities" in r.output
 
     out = tmp_path / "eval"
     r = runner.invoke(app, ["eval", "--dataset", str(dataset), "--format", "folder", "--weights", str(model),

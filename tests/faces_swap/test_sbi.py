@@ -55,3 +55,44 @@ def test_face_points_follow_rotation() -> None:
     flipped = LM.copy()
     flipped[:, 1] = CROP_SIZE - flipped[:, 1]
     assert sbi.face_points(flipped)[-1][1] < flipped[4, 1]  # upside-down face: chin above
+
+
+def _textured(seed: int) -> np.ndarray:
+    """A face-sized image of coarse random texture (4 px blocks): unlike the
+    smooth target, it survives colour matching, blur and Poisson blending."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (CROP_SIZE // 4, CROP_SIZE // 4, 3)).astype(np.uint8)
+    return np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)
+
+
+def test_cross_blend_pastes_the_donor_inside_the_face_only() -> None:
+    tgt, donor = _img(), _textured(9)
+    nose = LM[4].astype(int)
+    inner = (slice(nose[1] - 6, nose[1] + 6), slice(nose[0] - 6, nose[0] + 6))
+    rng = np.random.default_rng(4)
+    for _ in range(12):  # alpha and Poisson paths, with and without colour matching
+        out, mask = sbi.cross_blend(tgt, LM, donor, LM, rng)
+        assert out.shape == tgt.shape and out.dtype == np.uint8 and mask.shape == tgt.shape[:2]
+        # the donor's texture is in the inner face
+        assert np.abs(out[inner].astype(float) - tgt[inner].astype(float)).mean() > 3
+        # the corners, outside any face mask, are the target's
+        assert np.array_equal(out[:6, :6], tgt[:6, :6]) and np.array_equal(out[-6:, -6:], tgt[-6:, -6:])
+
+
+def test_cross_blend_is_deterministic_in_the_seed() -> None:
+    a, _ = sbi.cross_blend(_img(), LM, _textured(1), LM, np.random.default_rng(2))
+    b, _ = sbi.cross_blend(_img(), LM, _textured(1), LM, np.random.default_rng(2))
+    assert np.array_equal(a, b)
+
+
+def test_donors_are_always_another_identity() -> None:
+    from detectors.face_swap.train import DonorPicker
+
+    rng = np.random.default_rng(0)
+    lms = np.stack([LM + rng.normal(0, 2, LM.shape) for _ in range(30)])
+    groups = ["a"] * 20 + ["b"] * 7 + ["c"] * 3
+    pick = DonorPicker(lms, groups)
+    assert pick.usable() and not DonorPicker(lms[:5], ["a"] * 5).usable()
+    for i in range(30):
+        for _ in range(5):
+            assert groups[pick(i, rng)] != groups[i]
