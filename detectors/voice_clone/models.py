@@ -126,8 +126,14 @@ class RawNetLite(nn.Module):
         return self.head(torch.cat([x.mean(dim=2), x.std(dim=2, unbiased=False)], dim=1)).squeeze(1)
 
 
+# Every input is put in the telephone band (300-3400 Hz), so the LFCC filters
+# span 200-3800 Hz only: the ASVspoof default (20 filters over 0-8 kHz) left
+# 8 of its 20 filters carrying speech. 40 filters, 30 cepstra + deltas; chosen
+# on the dev split (EER 0.094 vs 0.142; 60 filters without deltas: 0.115).
+TEL_LFCC = LfccConfig(n_filters=40, n_ceps=30, fmin=200.0, fmax=3800.0)
+
 MODEL_CONFIGS: dict[str, ModelConfig] = {
-    "lfcc_lcnn": ModelConfig(name="lfcc_lcnn", feature="lfcc"),
+    "lfcc_lcnn": ModelConfig(name="lfcc_lcnn", feature="lfcc", lfcc=TEL_LFCC),
     "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
 }
 _FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {"lfcc_lcnn": LfccLcnn, "rawnet_lite": RawNetLite}
