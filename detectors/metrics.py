@@ -112,6 +112,39 @@ def cllr_between(llr10_positives, llr10_negatives) -> float:
     return cllr(pos + neg, [1] * len(pos) + [0] * len(neg))
 
 
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One bin of a reliability diagram at equal priors."""
+
+    llr_low: float
+    llr_high: float
+    n_manipulated: int
+    n_real: int
+    predicted: float  # mean posterior 1 / (1 + 10^-LLR) of the bin's trials, classes weighted alike
+    observed: float  # share of manipulated in the bin, classes weighted alike
+
+
+def reliability(llr10, labels, edges=(-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf)) -> list[ReliabilityBin]:
+    """Reliability diagram of log10 LLRs at equal priors.
+
+    A well-calibrated LLR of L means that, were both propositions equally
+    likely a priori, a share 1 / (1 + 10^-L) of trials with that LLR would be
+    manipulated. Each class is weighted by 1 / its size, so the class ratio
+    of the test set does not move the points. Empty bins are left out."""
+    s, y = _check(llr10, labels)
+    w = np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum())
+    post = 1.0 / (1.0 + 10.0 ** -np.clip(s, -30, 30))
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (s >= lo) & (s < hi)
+        if not m.any():
+            continue
+        out.append(ReliabilityBin(float(lo), float(hi), int(y[m].sum()), int((1 - y[m]).sum()),
+                                  float(np.average(post[m], weights=w[m])),
+                                  float(w[m & (y == 1)].sum() / w[m].sum())))
+    return out
+
+
 def summary(scores, labels, llr10=None) -> dict[str, float | int]:
     s, y = _check(scores, labels)
     out: dict[str, float | int] = {"n_manipulated": int(y.sum()), "n_real": int((1 - y).sum()),

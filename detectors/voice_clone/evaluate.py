@@ -154,7 +154,10 @@ def _logreg(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 100) ->
 
 
 def write_report(out_dir: Path, summary: dict, sc: Scored) -> dict[str, str]:
-    from detectors.voice_clone.plots import det_png, histogram_png
+    from dataclasses import asdict
+
+    from detectors.metrics import reliability
+    from detectors.voice_clone.plots import det_png, histogram_png, reliability_png
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +170,11 @@ def write_report(out_dir: Path, summary: dict, sc: Scored) -> dict[str, str]:
         curves[f] = (sc.scores[m], sc.labels[m])
     if two_class:
         files["det"] = str(det_png(curves, out_dir / "det.png", "DET, per spoof family"))
+        bins = reliability(sc.llr, sc.labels)
+        files["reliability"] = str(reliability_png(bins, out_dir / "reliability.png"))
+        # open-ended outer bins: JSON has no infinity, so their outer edge is null
+        summary = dict(summary, reliability=[{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                                              for k, v in asdict(b).items()} for b in bins])
     files["histogram"] = str(histogram_png(sc.llr, sc.labels, out_dir / "llr_hist.png"))
     (out_dir / "scores.tsv").write_text(
         "".join(f"{t.path}\t{t.label}\t{t.family}\t{s:.6f}\t{l:.6f}\n" for t, s, l in zip(sc.trials, sc.scores, sc.llr)),

@@ -1,4 +1,4 @@
-"""DET curve and score histogram as PNG, drawn with Pillow (already a dependency).
+"""DET curve, score histogram and reliability diagram as PNG, drawn with Pillow (already a dependency).
 
 Small and plain on purpose: the report needs a picture a person can read,
 not a plotting library.
@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy.stats import norm
 
-from detectors.metrics import rates
+from detectors.metrics import ReliabilityBin, rates
 
 W, H, M = 640, 480, 60
 TICKS = [0.001, 0.01, 0.05, 0.2, 0.5]
@@ -77,6 +77,35 @@ def histogram_png(llr: np.ndarray, labels: np.ndarray, path: Path, title: str = 
         d.text((x - 6, H - M + 8), str(t), fill="black")
     d.text((W - 200, M // 2 + 6), "bona fide", fill="#1f77b4")
     d.text((W - 200, M // 2 + 20), "spoof", fill="#d62728")
+    path = Path(path)
+    img.save(path)
+    return path
+
+
+def reliability_png(bins: list[ReliabilityBin], path: Path, title: str = "reliability at equal priors") -> Path:
+    """Observed share of spoofs against the posterior the LLR claims, per LLR
+    bin; on the diagonal when the LLRs are calibrated. Dot area ~ trials."""
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    _axes(d, title, "claimed P(spoof) = 1 / (1 + 10^-LLR)", "observed share of spoofs")
+
+    def xy(p: float, q: float) -> tuple[float, float]:
+        return M + p * (W - 1.5 * M), (H - M) - q * (H - 1.5 * M)
+
+    d.line([xy(0, 0), xy(1, 1)], fill="#bbbbbb")
+    for t in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x, y = xy(t, t)
+        d.text((x - 8, H - M + 8), f"{t:g}", fill="black")
+        d.text((M - 30, y - 5), f"{t:g}", fill="black")
+    total = max(1, sum(b.n_manipulated + b.n_real for b in bins))
+    pts = []
+    for b in bins:
+        x, y = xy(b.predicted, b.observed)
+        r = 3 + 12 * ((b.n_manipulated + b.n_real) / total) ** 0.5
+        d.ellipse([x - r, y - r, x + r, y + r], outline="#d62728", width=2)
+        pts.append((x, y))
+    if len(pts) > 1:
+        d.line(pts, fill="#d62728", width=1)
     path = Path(path)
     img.save(path)
     return path

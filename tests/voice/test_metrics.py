@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors.metrics import auc, cllr, eer, min_dcf
+from detectors.metrics import auc, cllr, eer, min_dcf, reliability
 from detectors.voice_clone.calibration import fit_calibration
 
 
@@ -56,3 +56,18 @@ def test_bad_inputs_raise():
         eer([0.1, 0.2], [1, 1])
     with pytest.raises(ValueError):
         auc([np.nan, 1.0], [0, 1])
+
+
+def test_reliability_follows_the_diagonal_only_when_calibrated():
+    # scores ~ N(+-1, 1): the true log10 LLR is 2 s / ln 10; 3x that is overconfident
+    rng = np.random.default_rng(2)
+    n = 20000
+    s = np.concatenate([rng.normal(-1, 1, n), rng.normal(1, 1, n // 4)])  # unbalanced: must not matter
+    y = np.concatenate([np.zeros(n), np.ones(n // 4)])
+    true_llr = 2 * s / math.log(10)
+    bins = reliability(true_llr, y)
+    assert sum(b.n_manipulated + b.n_real for b in bins) == len(s)
+    assert max(abs(b.observed - b.predicted) for b in bins if b.n_real + b.n_manipulated > 500) < 0.03
+    over = reliability(3 * true_llr, y)
+    outer = [b for b in over if abs(b.predicted - 0.5) > 0.4 and b.n_real + b.n_manipulated > 500]
+    assert outer and all(abs(b.observed - 0.5) < abs(b.predicted - 0.5) - 0.05 for b in outer)

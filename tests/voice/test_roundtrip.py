@@ -110,6 +110,7 @@ def test_train_then_eval_cli(tiny_corpus, tmp_path):
     assert set(m["per_family"]) == {FAMILY, "lpc"}
     assert "unseen_families" in m and 0.0 <= m["shortcut_check"]["auc"] <= 1.0
     assert (out / "det.png").stat().st_size > 1000 and (out / "llr_hist.png").stat().st_size > 1000
+    assert (out / "reliability.png").stat().st_size > 1000
     assert len((out / "scores.tsv").read_text().splitlines()) == m["dataset"]["trials"]
 
 
