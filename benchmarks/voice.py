@@ -7,17 +7,27 @@ Without ``--model`` it times the shipped weights (detectors/voice_clone/lfcc_lcn
 Times decode -> VAD -> LFCC -> windows -> model -> calibration (the detector's
 ``analyze`` minus the PNG), three runs, and prints the best. Without ``--file``
 it scores a synthetic voiced signal written to a temporary WAV.
+
+Then (unless ``--no-call``) the end-to-end ``verify`` of a 60 s call: the
+speech of ``--file`` (or the synthetic signal) repeated to ``--call-seconds``
+and encoded as AAC, verified in process (ledger off) with ``voice_clone`` and
+with no detector at all, round robin, against the floor of a raw PyAV decode
+of the same file; medians of ``--repeat`` runs and their ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a script: benchmarks/provenance.py must not shadow the provenance package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
 def main() -> None:
@@ -26,6 +36,9 @@ def main() -> None:
     ap.add_argument("--file", type=Path)
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--vad", default="energy", choices=["auto", "silero", "energy"])
+    ap.add_argument("--no-call", action="store_true", help="skip the end-to-end verify of a call")
+    ap.add_argument("--call-seconds", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
     import torch
@@ -66,6 +79,51 @@ def main() -> None:
             "audio_s": round(dur, 1), "wall_s": round(best, 3), "x_real_time": round(dur / best, 1),
             "vad": args.vad, "windows": len(finding.segments) if finding else 0, "threads": 1,
         }))
+        if not args.no_call:
+            print(json.dumps(verify_call(path, Path(tmp), args)))
+
+
+def verify_call(speech: Path, work: Path, args: argparse.Namespace) -> dict:
+    """End-to-end ``verify`` of a call made from ``speech``, with and without the detector."""
+    import statistics
+
+    from audio.decode import decode_audio
+    from audio.encode import write_audio
+    from audio.speech import clear_cache as clear_speech_cache
+    from verifier.config import Settings
+    from verifier.pipeline import Verifier
+
+    d = decode_audio(speech)
+    reps = int(np.ceil(args.call_seconds * d.sample_rate / max(1, len(d.samples))))
+    call = write_audio(work / "call.aac", np.tile(d.samples, reps)[: int(args.call_seconds * d.sample_rate)],
+                       d.sample_rate, codec="aac")
+    options = {"voice_vad": args.vad}
+    if args.model:
+        options["voice_model"] = str(args.model)
+    runs: dict[str, list[float]] = {"raw_decode": [], "verify_no_detectors": [], "verify_voice_clone": []}
+    verdict = ""
+    for r in range(args.repeat):  # round robin: a change in load hits every configuration alike
+        t = time.perf_counter()
+        decode_audio(call)
+        runs["raw_decode"].append(time.perf_counter() - t)
+        for tag, names in (("verify_no_detectors", []), ("verify_voice_clone", ["voice_clone"])):
+            clear_speech_cache()
+            v = Verifier(Settings(data_dir=work / f"data-{tag}-{r}", record_to_ledger=False), detector_names=names,
+                         detector_options=options)
+            t = time.perf_counter()
+            res = v.verify(call)
+            runs[tag].append(time.perf_counter() - t)
+            if names:
+                verdict = res.verdict.label.value
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {
+        "call_s": args.call_seconds, "codec": "aac", "vad": args.vad, "repeat": args.repeat,
+        "median_s": {k: round(v, 3) for k, v in med.items()},
+        "verify_voice_clone_x_real_time": round(args.call_seconds / med["verify_voice_clone"], 1),
+        "ratio_to_raw_decode": round(med["verify_voice_clone"] / med["raw_decode"], 1),
+        "added_by_voice_clone_s": round(med["verify_voice_clone"] - med["verify_no_detectors"], 3),
+        "verdict": verdict,
+    }
 
 
 if __name__ == "__main__":

@@ -85,6 +85,25 @@ def test_sniff_rejects_text_and_empty(tmp_path):
         sniff_file(empty)
 
 
+def test_raw_aac_is_audio_and_a_lone_sync_word_is_not(tmp_path):
+    """Phones and recorders export raw AAC (ADTS ``.aac``): it must be taken
+    as audio, decoded, and verified like any other recording."""
+    import numpy as np
+
+    from audio.encode import write_audio
+
+    t = np.arange(16000 * 2) / 16000
+    aac = write_audio(tmp_path / "note.aac", (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000, codec="aac")
+    found = sniff_file(aac)
+    assert (found.kind.value, found.mime_type) == ("audio", "audio/aac")
+    info = probe(aac, found)
+    assert info.kind.value == "audio" and 1.8 < info.duration_s < 2.3
+    # a 20-byte ADTS frame: followed by a second sync word it is AAC, by zeros it is not
+    frame = bytes([0xFF, 0xF1, 0x60, 0x40, 20 >> 3, (20 & 0x7) << 5 | 0x1F, 0xFC]) + bytes(13)
+    assert sniff((frame + frame).ljust(64, b"\0")).mime_type == "audio/aac"
+    assert sniff(frame.ljust(64, b"\0")) is None
+
+
 def test_probe_reports_streams(media_fixtures):
     mp4 = media_fixtures[1]["mp4"]["plain"]
     info = probe(mp4, sniff_file(mp4))

@@ -58,6 +58,23 @@ def _is_mpeg_audio_frame(head: bytes) -> bool:
     return version != 1 and layer != 0 and bitrate not in (0, 15) and srate != 3
 
 
+def _is_adts_frame(head: bytes) -> bool:
+    """Raw AAC (ADTS), as phones and recorders export ``.aac``: a 12-bit sync
+    word, layer 00, a valid sampling-rate index and a frame length; when the
+    head holds the next frame too, its sync word must follow (random bytes
+    starting 0xFFF rarely pass both)."""
+    if len(head) < 7 or head[0] != 0xFF or (head[1] & 0xF6) != 0xF0:
+        return False
+    if (head[2] >> 2) & 0xF > 12:
+        return False
+    length = ((head[3] & 0x3) << 11) | (head[4] << 3) | (head[5] >> 5)
+    if length < 7:
+        return False
+    if len(head) >= length + 2:
+        return head[length] == 0xFF and (head[length + 1] & 0xF6) == 0xF0
+    return True
+
+
 def sniff(head: bytes) -> SniffedType | None:
     """Identify the media type from the first bytes; None when it is not media we handle."""
     if head.startswith(b"\xff\xd8\xff"):
@@ -80,6 +97,8 @@ def sniff(head: bytes) -> SniffedType | None:
         return SniffedType(MediaKind.audio, "audio/ogg", (".ogg", ".oga", ".opus"))
     if head[:3] == b"ID3" or _is_mpeg_audio_frame(head):
         return SniffedType(MediaKind.audio, "audio/mpeg", (".mp3",))
+    if _is_adts_frame(head):
+        return SniffedType(MediaKind.audio, "audio/aac", (".aac", ".adts"))
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return SniffedType(MediaKind.video, "video/x-matroska", (".mkv", ".webm", ".mka"))
     if len(head) >= 12:
