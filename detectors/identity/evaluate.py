@@ -31,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.av_sync.evaluate import MEDIA, auc, clip_paths, cllr, fit_lr, llr_of
+from detectors.av_sync.evaluate import MEDIA, clip_paths, fit_lr, llr_of
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, scan_faces
 from detectors.identity.consistency import TrackEmbeddings, track_consistency
 from detectors.identity.embeddings import embed_image, embed_track
+from detectors.metrics import auc_between as auc
+from detectors.metrics import cllr_between as cllr
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 # Exactly what the detector sees (the shared scan), first 20 s.
