@@ -32,6 +32,27 @@ class LfccConfig:
 
 
 @dataclass(frozen=True)
+class LogSpecConfig:
+    """Log power per FFT bin between ``fmin`` and ``fmax``: no filterbank and no
+    cepstral truncation, so the harmonic fine structure (and the noise between
+    harmonics that vocoders get wrong) survives. A 32 ms window resolves
+    harmonics 100 Hz apart; LFCC's 20 ms window and 30 cepstra keep the envelope only."""
+
+    stft: StftConfig = StftConfig(n_fft=512, win_length=512, hop_length=160)
+    fmin: float = 200.0
+    fmax: float = 3800.0
+
+    def bins(self, rate: int) -> slice:
+        freqs = np.arange(self.stft.n_fft // 2 + 1) * rate / self.stft.n_fft
+        inside = np.flatnonzero((freqs >= self.fmin) & (freqs <= self.fmax))
+        return slice(int(inside[0]), int(inside[-1]) + 1)
+
+    def n_bins(self, rate: int) -> int:
+        b = self.bins(rate)
+        return b.stop - b.start
+
+
+@dataclass(frozen=True)
 class MelConfig:
     stft: StftConfig = StftConfig(n_fft=512, win_length=400, hop_length=160)
     n_mels: int = 80
@@ -136,6 +157,12 @@ def lfcc(x: np.ndarray, rate: int, cfg: LfccConfig = LfccConfig()) -> np.ndarray
         d = deltas(c)
         c = np.concatenate([c, d, deltas(d)], axis=1)
     return c.astype(np.float32)
+
+
+def log_spectrogram(x: np.ndarray, rate: int, cfg: LogSpecConfig = LogSpecConfig()) -> np.ndarray:
+    """Natural-log power of the FFT bins in the band, shape (frames, cfg.n_bins(rate))."""
+    p = power_spectrogram(x, cfg.stft)[:, cfg.bins(rate)]
+    return np.log(p + 1e-8).astype(np.float32)
 
 
 def log_mel(x: np.ndarray, rate: int, cfg: MelConfig = MelConfig()) -> np.ndarray:

@@ -14,7 +14,7 @@ train_app = typer.Typer(help="Train detector models on a locally built corpus (C
 def voice(
     corpus: Path = typer.Option(..., "--corpus", help="Corpus directory from `verifier corpus voice`."),
     out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
-    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (spectral) or rawnet_lite (waveform, sees phase)."),
+    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail) or rawnet_lite (waveform, sees phase)."),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
     batch_size: int = typer.Option(32),

@@ -22,19 +22,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from audio.features import LfccConfig, lfcc
+from audio.features import LfccConfig, LogSpecConfig, lfcc, log_spectrogram
 from audio.resample import telephone_band
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    feature: str  # "lfcc" | "waveform"
+    feature: str  # "lfcc" | "logspec" | "waveform"
     sample_rate: int = 16_000
     # the corpus is telephone band; every input is put in the same band before
     # features, at training and at inference, so wide-band input is not "unusual"
     band: str = "tel"
     lfcc: LfccConfig = field(default_factory=LfccConfig)
+    spec: LogSpecConfig = field(default_factory=LogSpecConfig)
     channels: tuple[int, ...] = (8, 16, 24, 32)
     dropout: float = 0.3
 
@@ -42,12 +43,16 @@ class ModelConfig:
     def n_features(self) -> int:
         if self.feature == "waveform":
             return 1
+        if self.feature == "logspec":
+            return self.spec.n_bins(self.sample_rate)
         return self.lfcc.n_ceps * (3 if self.lfcc.deltas else 1)
 
     @property
     def frames_per_s(self) -> int:
         if self.feature == "waveform":
             return self.sample_rate
+        if self.feature == "logspec":
+            return self.sample_rate // self.spec.stft.hop_length
         return self.sample_rate // self.lfcc.stft.hop_length
 
     def to_dict(self) -> dict:
@@ -134,9 +139,10 @@ TEL_LFCC = LfccConfig(n_filters=40, n_ceps=30, fmin=200.0, fmax=3800.0)
 
 MODEL_CONFIGS: dict[str, ModelConfig] = {
     "lfcc_lcnn": ModelConfig(name="lfcc_lcnn", feature="lfcc", lfcc=TEL_LFCC),
+    "spec_lcnn": ModelConfig(name="spec_lcnn", feature="logspec"),
     "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
 }
-_FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {"lfcc_lcnn": LfccLcnn, "rawnet_lite": RawNetLite}
+_FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {"lfcc_lcnn": LfccLcnn, "spec_lcnn": LfccLcnn, "rawnet_lite": RawNetLite}
 
 
 def create_model(name: str, cfg: ModelConfig | None = None) -> nn.Module:
@@ -156,6 +162,8 @@ def extract_features(x: np.ndarray, rate: int, cfg: ModelConfig) -> np.ndarray:
         raise ValueError(f"unknown band {cfg.band!r} (tel, full)")
     if cfg.feature == "lfcc":
         return lfcc(x, rate, cfg.lfcc)
+    if cfg.feature == "logspec":
+        return log_spectrogram(x, rate, cfg.spec)
     if cfg.feature == "waveform":
         return np.asarray(x, np.float32)[:, None]
     raise ValueError(f"unknown feature {cfg.feature!r}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audio.features import LfccConfig, StftConfig
+from audio.features import LfccConfig, LogSpecConfig, StftConfig
 from detectors.voice_clone.calibration import Calibration
 from detectors.voice_clone.models import ModelConfig, create_model, extract_features
 
@@ -89,9 +89,13 @@ def _config_to_dict(cfg: ModelConfig) -> dict:
 def _config_from_dict(d: dict) -> ModelConfig:
     lf = dict(d["lfcc"])
     lf["stft"] = StftConfig(**lf["stft"])
+    spec = LogSpecConfig()
+    if "spec" in d:  # bundles written before the logspec feature existed have none
+        sp = dict(d["spec"])
+        spec = LogSpecConfig(stft=StftConfig(**sp.pop("stft")), **sp)
     return ModelConfig(
         name=d["name"], feature=d["feature"], sample_rate=d["sample_rate"], band=d.get("band", "full"), lfcc=LfccConfig(**lf),
-        channels=tuple(d["channels"]), dropout=d["dropout"],
+        spec=spec, channels=tuple(d["channels"]), dropout=d["dropout"],
     )
 
 

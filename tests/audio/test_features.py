@@ -3,11 +3,13 @@ import pytest
 
 from audio.features import (
     LfccConfig,
+    LogSpecConfig,
     dct_matrix,
     deltas,
     lfcc,
     linear_filterbank,
     log_mel,
+    log_spectrogram,
     mel_filterbank,
     power_spectrogram,
 )
@@ -61,3 +63,18 @@ def test_empty_input():
         from audio.features import StftConfig
 
         power_spectrogram(np.zeros(100, np.float32), StftConfig(n_fft=256, win_length=400))
+
+
+def test_log_spectrogram_keeps_only_the_band_and_resolves_harmonics():
+    cfg = LogSpecConfig()
+    rate = 16000
+    assert log_spectrogram(np.zeros(rate, np.float32), rate, cfg).shape == (101, cfg.n_bins(rate))
+    b = cfg.bins(rate)
+    freqs = np.arange(b.start, b.stop) * rate / cfg.stft.n_fft
+    assert freqs[0] >= cfg.fmin and freqs[-1] <= cfg.fmax
+    # harmonics of 125 Hz: peaks at every harmonic, valleys half-way between them
+    t = np.arange(rate) / rate
+    x = sum(np.sin(2 * np.pi * 125 * k * t) for k in range(2, 30)).astype(np.float32)
+    s = log_spectrogram(x, rate, cfg).mean(axis=0)
+    at = lambda f: s[int(np.argmin(np.abs(freqs - f)))]  # noqa: E731
+    assert all(at(125 * k) - at(125 * k + 62.5) > 3.0 for k in range(4, 28))

@@ -123,3 +123,17 @@ def test_bundle_is_deterministic(tiny_corpus, tmp_path):
     for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert ka == kb and bool((va == vb).all())
     assert a.calibration == b.calibration
+
+
+def test_spectrogram_model_trains_saves_and_scores_the_same_after_loading(tiny_corpus, tmp_path):
+    from detectors.voice_clone.scoring import load_bundle
+    from detectors.voice_clone.train import TrainConfig, train
+
+    bundle = train(tiny_corpus, TrainConfig(model="spec_lcnn", epochs=1, batch_size=8), log=lambda m: None).bundle
+    assert bundle.config.feature == "logspec"
+    path = tmp_path / "spec.pt"
+    bundle.save(path)
+    loaded = load_bundle(path)
+    assert loaded.config == bundle.config
+    feats = np.random.default_rng(0).standard_normal((400, bundle.config.n_features)).astype(np.float32)
+    np.testing.assert_allclose(loaded.window_logits(feats)[0], bundle.window_logits(feats)[0], rtol=1e-5, atol=1e-5)
