@@ -29,6 +29,7 @@ Split = Literal["train", "dev", "eval"]
 ASTERISK = Path("/usr/share/asterisk/sounds")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 KLETTRES = Path("/usr/share/klettres")
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")
 
 
 class MissingSourceError(RuntimeError):
@@ -177,6 +178,26 @@ KLETTRES_SOURCES: tuple[GroupedSource, ...] = tuple(
     for lang, split in KLETTRES_SPLITS.items()
 )
 
+# Tux Paint's stamp descriptions (package tuxpaint-stamps-default, GPL-2 per its
+# copyright file): the name of each stamp ("a brown bear") spoken by volunteers,
+# home microphones, 44.1 kHz Ogg Vorbis, 0.5-1.6 s each. Its changelog credits
+# the recordings per language (be Kseniya Buraya, bg Krasimir Petkov, da Joe
+# Dalton, el Kiriaki Serafeim, es Estefania Ortiz, fr Jacques Chion and PaulK,
+# ro "Tabbytha", ru Edwin Veber; numbers in several languages from Schoolsplay;
+# ca, en, lt, nl uncredited). A language may hold more than one voice, so each
+# language is one speaker group and stays in one split. Words, not letters: a
+# different kind of read speech from KLettres, from other people and rooms.
+TUXPAINT_SPLITS: dict[str, Split] = {
+    "be": "train", "bg": "train", "en": "train", "es": "train", "fr": "train", "ru": "train",
+    "da": "dev", "lt": "dev", "ro": "dev",
+    "ca": "eval", "el": "eval", "nl": "eval",
+}
+TUXPAINT_SOURCES: tuple[GroupedSource, ...] = tuple(
+    GroupedSource(f"tuxpaint-{lang}", f"tuxpaint_{lang}", lang, TUXPAINT, (f"**/*_desc{'' if lang == 'en' else '_' + lang}.ogg",),
+                  "tuxpaint-stamps-default", split, max_utterances=80)
+    for lang, split in TUXPAINT_SPLITS.items()
+)
+
 BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-en", "allison", "en", ASTERISK / "en_US_f_Allison", ("**/*.wav",), "asterisk-core-sounds-en-wav", "train"),
     BonafideSource("asterisk-es", "allison", "es", ASTERISK / "es_MX_f_Allison", ("**/*.wav",), "asterisk-core-sounds-es-wav", "train"),
@@ -187,7 +208,7 @@ BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-fr", "june", "fr", ASTERISK / "fr_CA_f_June", ("**/*.wav",), "asterisk-core-sounds-fr-wav", "eval"),
     BonafideSource("prompt-fr-armelle", "armelle", "fr", ASTERISK / "fr", ("**/*.gsm",), "asterisk-prompt-fr-armelle", "eval"),
     BonafideSource("pocketsphinx", "pocketsphinx", "en", POCKETSPHINX, ("cards/*.wav", "librivox/*.wav"), "pocketsphinx-testdata", "eval"),
-) + KLETTRES_SOURCES
+) + KLETTRES_SOURCES + TUXPAINT_SOURCES
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,22 @@ def test_klettres_speakers_are_split_disjointly_and_tts_is_excluded():
     assert len(splits) == len({s.speaker for s in BONAFIDE_SOURCES})
 
 
+def test_tuxpaint_languages_select_only_their_own_recordings(tmp_path):
+    from dataclasses import replace
+
+    from detectors.voice_clone.sources import TUXPAINT_SOURCES
+
+    d = tmp_path / "animals" / "birds"
+    d.mkdir(parents=True)
+    for name in ("owl.png", "owl.ogg", "owl_desc.ogg", "owl_desc_fr.ogg", "owl_desc_fr.txt", "owl_desc_ca.ogg"):
+        (d / name).write_bytes(b"x")
+    found = {s.lang: [p.name for p in replace(s, root=tmp_path).files()] for s in TUXPAINT_SOURCES}
+    assert found["en"] == ["owl_desc.ogg"]  # English has no suffix; the stamp's sound effect is not speech
+    assert found["fr"] == ["owl_desc_fr.ogg"] and found["ca"] == ["owl_desc_ca.ogg"]
+    assert found["ru"] == []
+    assert {s.speaker for s in TUXPAINT_SOURCES}.isdisjoint({s.speaker for s in KLETTRES_SOURCES})
+
+
 def test_half_precision_bundle_scores_like_the_original(tmp_path):
     import torch
 
