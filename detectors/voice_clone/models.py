@@ -1,16 +1,21 @@
 """Voice spoofing models, created by name with a config that says their input.
 
-``lfcc_lcnn``: LFCC (20 ceps + deltas) -> light CNN with max-feature-map
+``lfcc_lcnn``: LFCC (30 ceps of 40 filters over 200-3800 Hz, + deltas) -> light CNN with max-feature-map
 activations (the ASVspoof LFCC-LCNN baseline family, scaled down to train on
 two CPU cores) -> mean+std pooling over time -> one logit (spoof > 0).
+
+``spec_lcnn``: the same network on the log power of every FFT bin in
+200-3800 Hz (32 ms window), which keeps the harmonic fine structure that
+cepstra smooth away. Measured in the sixth session: no better than
+``lfcc_lcnn`` overall (docs/voice.md), so it is not the default.
 
 ``rawnet_lite``: the raw waveform -> a learned strided filterbank (so it can
 use phase, which magnitude features throw away) -> residual 1-D conv blocks
 -> mean+std pooling -> one logit. RawNet-style, much smaller.
 
-Both take (batch, frames, features): for the waveform model a "frame" is a
+All take (batch, frames, features): for the waveform model a "frame" is a
 sample and there is one feature, so windows, crops and normalisation are the
-same code for both (``ModelConfig.frames_per_s``).
+same code for all (``ModelConfig.frames_per_s``).
 """
 
 from __future__ import annotations
