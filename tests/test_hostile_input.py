@@ -1,9 +1,10 @@
 """Hostile and broken input: a one-line error or a typed state, the right exit
 code, never a traceback, never a hang. The hang guard is the subprocess
 timeout (a bomb that makes `verify` spin fails the test instead of hanging CI);
-how fast hostile files are refused is not asserted here, because wall-clock
-limits in unit tests fail on a loaded machine (two CI runs on 2 cores took
-2.1-2.2 s for a truncated file whose own work is a few milliseconds)."""
+how fast hostile files are refused is measured by `python -m benchmarks.hostile`
+(about the time of a verify of the intact file, ~1.5 s here, nearly all of it
+process start and imports), not asserted here: the 2 s limit this file used
+to assert failed when two CI runs shared the 2 cores (2.1-2.2 s)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import CONFORMANCE, assert_no_traceback, run_cli
+from tests.conftest import assert_no_traceback, run_cli
 from verifier.errors import EXIT_INPUT_ERROR, EXIT_OK
-
 
 HANG_TIMEOUT_S = 20
 
