@@ -86,16 +86,19 @@ def _config_to_dict(cfg: ModelConfig) -> dict:
     return d
 
 
+def _with_stft(cls, d: dict):
+    """A feature config (LfccConfig, LogSpecConfig) from its dict, whose ``stft`` is nested."""
+    d = dict(d)
+    return cls(stft=StftConfig(**d.pop("stft")), **d)
+
+
 def _config_from_dict(d: dict) -> ModelConfig:
-    lf = dict(d["lfcc"])
-    lf["stft"] = StftConfig(**lf["stft"])
-    spec = LogSpecConfig()
-    if "spec" in d:  # bundles written before the logspec feature existed have none
-        sp = dict(d["spec"])
-        spec = LogSpecConfig(stft=StftConfig(**sp.pop("stft")), **sp)
     return ModelConfig(
-        name=d["name"], feature=d["feature"], sample_rate=d["sample_rate"], band=d.get("band", "full"), lfcc=LfccConfig(**lf),
-        spec=spec, channels=tuple(d["channels"]), dropout=d["dropout"],
+        name=d["name"], feature=d["feature"], sample_rate=d["sample_rate"], band=d.get("band", "full"),
+        lfcc=_with_stft(LfccConfig, d["lfcc"]),
+        # bundles written before the logspec feature existed have no "spec"
+        spec=_with_stft(LogSpecConfig, d["spec"]) if "spec" in d else LogSpecConfig(),
+        channels=tuple(d["channels"]), dropout=d["dropout"],
     )
 
 
