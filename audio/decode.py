@@ -26,6 +26,18 @@ class AudioDecodeError(RuntimeError):
     """The file could not be decoded as audio; the message says why."""
 
 
+def open_media(path: str | Path) -> av.container.InputContainer:
+    """Open ``path`` for reading with tags that are not UTF-8 dropped, not fatal.
+
+    PyAV decodes every tag as UTF-8 and by default fails the whole open on one
+    Latin-1 or CP1251 byte: real recordings carry such tags (a Russian
+    ``ENGINEER`` field in CP1251), and a forger could add one to make a file
+    un-examinable by every detector. Tags are not evidence here; the streams are.
+    Every read-side open in the project goes through this function.
+    """
+    return av.open(str(path), mode="r", metadata_errors="ignore")
+
+
 class NoAudioStreamError(AudioDecodeError):
     """The container opened but holds no audio stream (e.g. a still image)."""
 
@@ -72,7 +84,7 @@ def decode_audio(
     if not path.is_file():
         raise AudioDecodeError(f"{path}: no such file")
     try:
-        container = av.open(str(path), mode="r")
+        container = open_media(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise AudioDecodeError(f"{path}: not a readable media file ({exc})") from exc
     with container:

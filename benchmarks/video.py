@@ -93,13 +93,12 @@ def make_clip(source: Path, dst: Path, seconds: float = 60.0, size: tuple[int, i
 def raw_decode(path: Path) -> tuple[float, int]:
     """Every video frame decoded, nothing else, with the decoder threading
     the scans use: the floor of any video detector."""
-    import av
-
+    from audio.decode import open_media
     from detectors.face_swap.faces import DEFAULT_DECODE_THREADS, set_decoder_threads
 
     t = time.perf_counter()
     n = 0
-    with av.open(str(path)) as c:
+    with open_media(path) as c:
         s = c.streams.video[0]
         set_decoder_threads(s, DEFAULT_DECODE_THREADS)
         for _ in c.decode(s):

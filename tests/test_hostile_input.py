@@ -85,6 +85,39 @@ def test_truncated_media(media_fixtures, tmp_path, data_dir, fmt, keep):
         assert doc["verdict"]["label"] in ("tampered", "inconclusive")
 
 
+MARKER = "QQQQQQQQ"
+CP1251_BYTES = "Звукорежиссёр".encode("cp1251")[: len(MARKER)]  # not valid UTF-8
+
+
+def _with_cp1251_tag(path):
+    """Swap the ASCII marker tag for CP1251 bytes (containers without checksums over tags)."""
+    data = path.read_bytes()
+    assert data.count(MARKER.encode()) == 1
+    path.write_bytes(data.replace(MARKER.encode(), CP1251_BYTES))
+    return path
+
+
+def test_a_tag_in_a_legacy_encoding_does_not_blind_the_decoders(tmp_path):
+    """Real recordings carry CP1251/Latin-1 tags, and a forger could add one:
+    PyAV's default fails the whole open on such a tag, which made a file
+    un-examinable by every detector."""
+    import av
+
+    from audio.decode import decode_audio
+    from detectors.face_swap.crops import CropOptions, iter_sampled_frames
+    from fixtures.make_fixtures import write_audio, write_video
+
+    flac = tmp_path / "tagged.flac"
+    write_audio(flac, "flac", "flac", seconds=1.0, rate=16000, tags={"artist": MARKER})
+    mp4 = tmp_path / "tagged.mp4"
+    write_video(mp4, "mp4", seconds=1.0, tags={"title": MARKER})
+    for p in (_with_cp1251_tag(flac), _with_cp1251_tag(mp4)):
+        with pytest.raises(UnicodeDecodeError):
+            av.open(str(p))  # the failure this guards against is real
+        assert decode_audio(p).samples.size > 8000
+    assert len(list(iter_sampled_frames(mp4, CropOptions(sample_fps=2.0)))) >= 2
+
+
 def test_wrong_extension_is_detected_from_bytes(media_fixtures, tmp_path, data_dir, test_root):
     p = tmp_path / "holiday.jpg"
     shutil.copyfile(media_fixtures[1]["wav"]["signed"], p)

@@ -21,7 +21,7 @@ import av
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from audio.decode import AudioDecodeError, NoAudioStreamError, decode_audio
+from audio.decode import AudioDecodeError, NoAudioStreamError, decode_audio, open_media
 from audio.vad import SpeechSegment
 
 RATE = 16_000
@@ -46,7 +46,7 @@ class SpeechEnvelope:
 def stream_start_gap(path: str | Path) -> float:
     """Audio start minus video start, in seconds (0 when unknown)."""
     try:
-        with av.open(str(path)) as c:
+        with open_media(path) as c:
             v = next((s for s in c.streams if s.type == "video"), None)
             a = next((s for s in c.streams if s.type == "audio"), None)
             if v is None or a is None or v.start_time is None or a.start_time is None:

@@ -21,6 +21,7 @@ from typing import Iterator
 import av
 import numpy as np
 
+from audio.decode import open_media
 from detectors.face_swap import faces as F
 
 CROP_SIZE = 112
@@ -154,7 +155,7 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
     them) but never converted to RGB, which is where most time would go."""
     timings = timings if timings is not None else {}
     try:
-        container = av.open(str(path), mode="r")
+        container = open_media(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise F.FaceScanError(f"{path}: not a readable media file ({exc})") from exc
     with container:

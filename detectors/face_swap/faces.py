@@ -40,6 +40,7 @@ from typing import Callable, Iterator, Literal
 import av
 import numpy as np
 
+from audio.decode import open_media
 from detectors.face_swap import models
 
 Backend = Literal["dlib_hog", "haar"]
@@ -327,7 +328,7 @@ def iter_frames(
     working resolution, every frame or the first at or after each multiple of
     ``1/sample_fps`` seconds. Times are relative to the stream's first frame."""
     try:
-        container = av.open(str(path), mode="r")
+        container = open_media(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
     with container:
@@ -441,7 +442,7 @@ def prefetched(make: Callable[[], Iterator[VideoFrame]], depth: int,
 def video_geometry(path: str | Path) -> tuple[float, int, int]:
     """(frame rate, width, height) of the first video stream."""
     try:
-        with av.open(str(path), mode="r") as c:
+        with open_media(path) as c:
             vs = [s for s in c.streams if s.type == "video"]
             if not vs:
                 raise NoVideoStreamError(f"{path}: the file has no video stream")

@@ -26,6 +26,7 @@ import av
 import cv2
 import numpy as np
 
+from audio.decode import open_media
 from detectors.face_swap import faces as F
 from detectors.face_swap.sbi import colour_transfer, face_mask
 
@@ -46,7 +47,7 @@ class SwapSpec:
 
 
 def read_frames(path: Path, max_seconds: float | None = None, max_side: int | None = None) -> tuple[list[np.ndarray], float]:
-    with av.open(str(path)) as c:
+    with open_media(path) as c:
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 25)
         out = []
