@@ -30,6 +30,7 @@ ASTERISK = Path("/usr/share/asterisk/sounds")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 KLETTRES = Path("/usr/share/klettres")
 TUXPAINT = Path("/usr/share/tuxpaint/stamps")
+KTUBERLING = Path("/usr/share/ktuberling/sounds")
 
 
 class MissingSourceError(RuntimeError):
@@ -198,6 +199,29 @@ TUXPAINT_SOURCES: tuple[GroupedSource, ...] = tuple(
     for lang, split in TUXPAINT_SPLITS.items()
 )
 
+# KTuberling (package ktuberling-data, GPL-2+ per its copyright file, `Files: *`):
+# the names of the game's stickers ("eye", "hat", "fire engine") read by one
+# volunteer per language, 22-48 kHz, Ogg Vorbis, fr WAV, nn Opus at 24 kbit/s.
+# Tags name some of them (ca "Orestes", el "clavisound.gr and patty", lt Donatas
+# Glodenis, nn Karl Ove Hufthammer / Oystein Steffensen-Alvaervik, wa Djan
+# Cayron). KLettres is a sibling KDE program, so the same volunteer may have
+# read both: a language both ship goes to KLettres' split (da, en, ru, uk and
+# nb/nn train; de, lt dev; fr eval). ca and el go to eval with Tux Paint's; sl
+# and wa are new languages (sl dev, wa train). gl is left out: its words are
+# clipped and have no room tone around them, so the speech finder keeps one
+# group of 71 files. es, fi, ga, it, nl, nds, pt, ro, sr*, sv hold 11-15 words
+# each (some 8 kHz): too few for a speaker group.
+KTUBERLING_SPLITS: dict[str, Split] = {
+    "da": "train", "en": "train", "nn": "train", "ru": "train", "uk": "train", "wa": "train",
+    "de": "dev", "lt": "dev", "sl": "dev",
+    "ca": "eval", "el": "eval", "fr": "eval",
+}
+KTUBERLING_SOURCES: tuple[GroupedSource, ...] = tuple(
+    GroupedSource(f"ktuberling-{lang}", f"ktuberling_{lang}", lang, KTUBERLING / lang, ("*.ogg", "*.wav", "*.opus"),
+                  "ktuberling-data", split, max_utterances=80)
+    for lang, split in KTUBERLING_SPLITS.items()
+)
+
 BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-en", "allison", "en", ASTERISK / "en_US_f_Allison", ("**/*.wav",), "asterisk-core-sounds-en-wav", "train"),
     BonafideSource("asterisk-es", "allison", "es", ASTERISK / "es_MX_f_Allison", ("**/*.wav",), "asterisk-core-sounds-es-wav", "train"),
@@ -208,7 +232,7 @@ BONAFIDE_SOURCES: tuple[BonafideSource, ...] = (
     BonafideSource("asterisk-fr", "june", "fr", ASTERISK / "fr_CA_f_June", ("**/*.wav",), "asterisk-core-sounds-fr-wav", "eval"),
     BonafideSource("prompt-fr-armelle", "armelle", "fr", ASTERISK / "fr", ("**/*.gsm",), "asterisk-prompt-fr-armelle", "eval"),
     BonafideSource("pocketsphinx", "pocketsphinx", "en", POCKETSPHINX, ("cards/*.wav", "librivox/*.wav"), "pocketsphinx-testdata", "eval"),
-) + KLETTRES_SOURCES + TUXPAINT_SOURCES
+) + KLETTRES_SOURCES + TUXPAINT_SOURCES + KTUBERLING_SOURCES
 
 
 @dataclass(frozen=True)

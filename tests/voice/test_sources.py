@@ -107,6 +107,31 @@ def test_tuxpaint_languages_select_only_their_own_recordings(tmp_path):
     assert {s.speaker for s in TUXPAINT_SOURCES}.isdisjoint({s.speaker for s in KLETTRES_SOURCES})
 
 
+def test_ktuberling_shares_klettres_splits_per_language():
+    """Both are KDE programs whose recordings came from KDE volunteers: one
+    person may have read both, so a language in both must not straddle splits."""
+    from detectors.voice_clone.sources import KTUBERLING_SOURCES
+
+    kl = {s.lang: s.split for s in KLETTRES_SOURCES}
+    shared = [s for s in KTUBERLING_SOURCES if s.lang in kl]
+    assert len(shared) >= 5
+    for s in shared:
+        assert s.split == kl[s.lang], s.name
+    assert {s.split for s in KTUBERLING_SOURCES} == {"train", "dev", "eval"}
+
+
+def test_ktuberling_reads_every_audio_format_it_ships(tmp_path):
+    from dataclasses import replace
+
+    from detectors.voice_clone.sources import KTUBERLING_SOURCES
+
+    nn = next(s for s in KTUBERLING_SOURCES if s.lang == "nn")
+    (tmp_path / "nn").mkdir()
+    for name in ("ball.opus", "hat.ogg", "eye.wav", "nn.soundtheme"):
+        (tmp_path / "nn" / name).write_bytes(b"x")
+    assert [p.name for p in replace(nn, root=tmp_path / "nn").files()] == ["ball.opus", "eye.wav", "hat.ogg"]
+
+
 def test_half_precision_bundle_scores_like_the_original(tmp_path):
     import torch
 
