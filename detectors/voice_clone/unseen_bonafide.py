@@ -4,14 +4,24 @@ One command, reproducible::
 
     python -m detectors.voice_clone.unseen_bonafide --model MODEL.pt --out DIR [--verify]
 
-Test set (nothing of it is copied into the repository; it is read from
-``--fsdd`` and ``--jfk``):
+Two test sets (nothing of either is copied into the repository):
+
+Set A, sources the corpus never uses (read from ``--fsdd`` and ``--jfk``):
 
 - FSDD (free-spoken-digit-dataset, CC-BY-SA-4.0): for each of its 6 speakers the
   50 recordings, sorted by (take, digit), joined 5 at a time as they are (no
   gap inserted: the recordings keep their own short silences) into 10 digit
   strings of ~2-4 s at the original 8 kHz; 60 files.
 - the JFK inaugural clip from whisper's test data (11 s, 16 kHz), as is.
+
+Set B (``--heldout-speakers``), the corpus' eval-split speakers as published:
+every bona fide source whose split is ``eval`` (never trained on, never
+calibrated on), without the corpus chain (no band limit, codec, noise or
+loudness change): what a user would submit. Up to ``--per-speaker``
+recordings of at least 2 s per speaker, picked with a fixed seed; grouped
+sources (single words) are joined as the corpus joins them. Written as WAV at
+the native rate. Same packages and rooms as training, other people: a milder
+test than set A, but large enough (hundreds of files) to put a bound near 1 %.
 
 Two measurements:
 
@@ -67,6 +77,47 @@ def build_fsdd_strings(fsdd_dir: Path, out_dir: Path, per_file: int = DIGITS_PER
     return out
 
 
+MIN_HELDOUT_S = 2.0
+
+
+def build_heldout_speaker_files(out_dir: Path, per_speaker: int = 40, seed: int = 0) -> list[Path]:
+    """Raw recordings of the corpus' eval-split speakers (see set B above)."""
+    import random
+
+    from audio.decode import AudioDecodeError, decode_audio
+    from audio.encode import write_audio
+    from detectors.voice_clone.sources import BONAFIDE_SOURCES, GroupedSource, TtsError, load_utterance
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    for src in BONAFIDE_SOURCES:
+        if src.split != "eval" or not src.root.is_dir():
+            continue
+        picked = 0
+        if isinstance(src, GroupedSource):
+            items = [(u.uid, lambda u=u: load_utterance(u.parts)) for u in src.utterances(seed)]
+        else:
+            files = src.files()
+            random.Random(f"{seed}:{src.name}").shuffle(files)
+            items = [(f.stem, lambda f=f: _decoded(decode_audio(f, target_rate=None, max_duration_s=600))) for f in files]
+        for uid, load in items:
+            if picked >= per_speaker:
+                break
+            try:
+                x, rate = load()
+            except (AudioDecodeError, TtsError):
+                continue
+            if len(x) < MIN_HELDOUT_S * rate:
+                continue
+            out.append(write_audio(out_dir / f"heldout_{src.name}_{picked:03d}_{uid}.wav", x, rate, "wav"))
+            picked += 1
+    return out
+
+
+def _decoded(d) -> tuple[np.ndarray, int]:
+    return d.samples, d.sample_rate
+
+
 def score_files(model: Path, files: list[Path]) -> list[dict]:
     import torch
 
@@ -109,7 +160,43 @@ def verify_labels(model: Path, folder: Path, verifier: str = "verifier", data_di
     return out
 
 
-def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool = False, verifier: str = "verifier") -> dict:
+def measure(model: Path, audio_dir: Path, files: list[Path], verify: bool, verifier: str, data_dir: Path) -> dict:
+    """Model-level and (optionally) ``verify``-level false alarms over ``files`` (all in ``audio_dir``)."""
+    rows = score_files(model, files)
+    llr = np.array([r["llr"] for r in rows])
+    res: dict = {
+        "files": len(rows),
+        "model_level": {
+            "fa_llr_gt_0": float(np.mean(llr > 0)),
+            "fa_llr_gt_1": float(np.mean(llr > 1)),
+            "median_llr": float(np.median(llr)),
+        },
+        "per_file": rows,
+    }
+    if verify:
+        labels = verify_labels(model, audio_dir, verifier, data_dir)
+        for r in rows:
+            r["verify"] = labels.get(r["file"], {"label": "missing"})
+        lab = [r["verify"]["label"] for r in rows]
+        n_flagged = sum(x == "likely_manipulated" for x in lab)
+        res["verify_finance"] = {
+            "likely_manipulated": n_flagged / len(lab),
+            "likely_manipulated_upper95": _upper95(n_flagged, len(lab)),
+            "labels": {k: lab.count(k) for k in sorted(set(lab))},
+            "detector_not_applicable": sum(r["verify"].get("applicable") is False for r in rows),
+        }
+    return res
+
+
+def _upper95(k: int, n: int) -> float:
+    """One-sided 95 % Clopper-Pearson upper bound on a rate seen k times in n."""
+    from scipy.stats import beta
+
+    return 1.0 if k >= n else float(beta.ppf(0.95, k + 1, n - k))
+
+
+def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool = False, verifier: str = "verifier",
+        heldout_speakers: bool = False, per_speaker: int = 40) -> dict:
     audio_dir = out / "audio"
     files = build_fsdd_strings(fsdd, audio_dir)
     if jfk.is_file():
@@ -118,30 +205,18 @@ def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool
         dst = audio_dir / jfk.name
         shutil.copyfile(jfk, dst)
         files.append(dst)
-    rows = score_files(model, files)
-    llr = np.array([r["llr"] for r in rows])
-    res: dict = {
-        "model": str(model),
-        "files": len(rows),
-        "fsdd_files": sum(r["file"].startswith("fsdd_") for r in rows),
-        "model_level": {
-            "fa_llr_gt_0": float(np.mean(llr > 0)),
-            "fa_llr_gt_1": float(np.mean(llr > 1)),
-            "median_llr": float(np.median(llr)),
-            "jfk_llr": next((r["llr"] for r in rows if not r["file"].startswith("fsdd_")), None),
-        },
-        "per_file": rows,
-    }
-    if verify:
-        labels = verify_labels(model, audio_dir, verifier, out / "verifier_data")
-        for r in rows:
-            r["verify"] = labels.get(r["file"], {"label": "missing"})
-        lab = [r["verify"]["label"] for r in rows]
-        res["verify_finance"] = {
-            "likely_manipulated": float(np.mean([x == "likely_manipulated" for x in lab])),
-            "labels": {k: lab.count(k) for k in sorted(set(lab))},
-            "detector_not_applicable": sum(r["verify"].get("applicable") is False for r in rows),
-        }
+    res: dict = {"model": str(model), **measure(model, audio_dir, files, verify, verifier, out / "verifier_data")}
+    res["fsdd_files"] = sum(r["file"].startswith("fsdd_") for r in res["per_file"])
+    res["model_level"]["jfk_llr"] = next((r["llr"] for r in res["per_file"] if not r["file"].startswith("fsdd_")), None)
+    if heldout_speakers:
+        h_dir = out / "heldout_audio"
+        h_files = build_heldout_speaker_files(h_dir, per_speaker)
+        h = measure(model, h_dir, h_files, verify, verifier, out / "verifier_data_heldout")
+        by_src: dict[str, list[float]] = defaultdict(list)
+        for r in h["per_file"]:
+            by_src[r["file"].split("_")[1]].append(r["llr"])
+        h["per_speaker_fa_llr_gt_0"] = {k: [round(float(np.mean(np.array(v) > 0)), 3), len(v)] for k, v in sorted(by_src.items())}
+        res["heldout_speakers"] = h
     out.mkdir(parents=True, exist_ok=True)
     (out / "unseen_bonafide.json").write_text(json.dumps(res, indent=2) + "\n")
     return res
@@ -155,9 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jfk", type=Path, default=JFK)
     ap.add_argument("--verify", action="store_true", help="also run `verifier verify` (finance profile) on every file")
     ap.add_argument("--verifier", default=str(Path(sys.executable).with_name("verifier")))
+    ap.add_argument("--heldout-speakers", action="store_true", help="also set B: the corpus' eval-split speakers, raw")
+    ap.add_argument("--per-speaker", type=int, default=40)
     a = ap.parse_args(argv)
-    res = run(a.model, a.out, a.fsdd, a.jfk, a.verify, a.verifier)
+    res = run(a.model, a.out, a.fsdd, a.jfk, a.verify, a.verifier, a.heldout_speakers, a.per_speaker)
     summary = {k: v for k, v in res.items() if k != "per_file"}
+    if "heldout_speakers" in summary:
+        summary["heldout_speakers"] = {k: v for k, v in summary["heldout_speakers"].items() if k != "per_file"}
     print(json.dumps(summary, indent=2))
     return 0
 

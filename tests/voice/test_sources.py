@@ -167,3 +167,25 @@ def test_fsdd_strings_join_five_recordings_per_file(tmp_path):
     assert [p.name for p in out] == ["fsdd_anna_00.wav", "fsdd_anna_01.wav", "fsdd_bob_00.wav", "fsdd_bob_01.wav"]
     d = decode_audio(out[0], target_rate=None)
     assert d.sample_rate == 8000 and abs(d.duration_s - 2.0) < 0.01
+
+
+def test_heldout_speaker_set_takes_only_eval_speakers_raw_and_long_enough(tmp_path, monkeypatch):
+    """Set B of the false-alarm measurement: people the model never trained or
+    calibrated on, recordings as published (native rate, no corpus chain)."""
+    from audio.decode import decode_audio
+    from detectors.voice_clone import sources
+    from detectors.voice_clone.sources import BonafideSource
+    from detectors.voice_clone.unseen_bonafide import build_heldout_speaker_files
+
+    for who, split in (("eva", "eval"), ("tom", "train")):
+        d = tmp_path / who
+        d.mkdir()
+        for k, secs in enumerate((1.0, 2.5, 3.0, 4.0)):
+            write_wav(d / f"rec{k}.wav", voiced(secs, 22050, seed=k), 22050)
+    fake = tuple(BonafideSource(f"src-{w}", w, "en", tmp_path / w, ("*.wav",), "pkg", s) for w, s in (("eva", "eval"), ("tom", "train")))
+    monkeypatch.setattr(sources, "BONAFIDE_SOURCES", fake)
+    out = build_heldout_speaker_files(tmp_path / "out", per_speaker=2)
+    assert len(out) == 2 and all(p.name.startswith("heldout_src-eva_") for p in out)
+    for p in out:
+        d = decode_audio(p, target_rate=None)
+        assert d.sample_rate == 22050 and d.duration_s >= 2.0
