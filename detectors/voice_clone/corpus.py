@@ -77,6 +77,16 @@ class CorpusConfig:
     chain: ChainConfig = field(default_factory=ChainConfig)
 
 
+def config_from_manifest(corpus_dir: Path) -> CorpusConfig:
+    """The configuration a built corpus was made with (its ``manifest.json``), to re-plan it exactly."""
+    d = json.loads((Path(corpus_dir) / "manifest.json").read_text(encoding="utf-8"))["config"]
+
+    def tuples(m: dict) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in m.items()}
+
+    return CorpusConfig(**tuples({k: v for k, v in d.items() if k != "chain"}), chain=ChainConfig(**tuples(d["chain"])))
+
+
 @dataclass(frozen=True)
 class PlannedItem:
     file_id: str

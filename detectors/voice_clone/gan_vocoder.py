@@ -70,6 +70,11 @@ class VocoderConfig:
     fmin: float = 0.0
     fmax: float = 8000.0
     upsample: tuple[int, ...] = (5, 5, 4, 2)
+    # "transposed": ConvTranspose1d stages (MelGAN / HiFi-GAN, the shipped vocoder).
+    # "nearest": nearest-neighbour repetition then a convolution, the design
+    # adopted to avoid transposed convolutions' checkerboard images; a second,
+    # differently built vocoder measures whether detection transfers within the family.
+    upsampler: str = "transposed"
     channels: int = 128
     resblock_kernel: int = 3
     dilations: tuple[int, ...] = (1, 3, 9)
@@ -136,14 +141,19 @@ class Generator(nn.Module):
         super().__init__()
         if math.prod(cfg.upsample) != cfg.hop:
             raise ValueError(f"upsampling factors {cfg.upsample} do not multiply to the hop {cfg.hop}")
+        if cfg.upsampler not in ("transposed", "nearest"):
+            raise ValueError(f"unknown upsampler {cfg.upsampler!r}: 'transposed' or 'nearest'")
         self.cfg = cfg
         ch = cfg.channels
         self.pre = nn.Conv1d(cfg.n_mels, ch, 7, padding=3)
         self.ups = nn.ModuleList()
         self.res = nn.ModuleList()
         for u in cfg.upsample:
-            # length out = L * u: kernel 2u, stride u, 2 * padding - output_padding = u
-            self.ups.append(nn.ConvTranspose1d(ch, ch // 2, 2 * u, stride=u, padding=u // 2 + u % 2, output_padding=u % 2))
+            if cfg.upsampler == "nearest":
+                self.ups.append(nn.Sequential(nn.Upsample(scale_factor=u, mode="nearest"), nn.Conv1d(ch, ch // 2, 2 * u + 1, padding=u)))
+            else:
+                # length out = L * u: kernel 2u, stride u, 2 * padding - output_padding = u
+                self.ups.append(nn.ConvTranspose1d(ch, ch // 2, 2 * u, stride=u, padding=u // 2 + u % 2, output_padding=u % 2))
             ch //= 2
             self.res.append(ResBlock(ch, cfg.resblock_kernel, cfg.dilations))
         self.post = nn.Conv1d(ch, 1, 7, padding=3)
@@ -559,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--warmup-frac", type=float, default=GanTrainConfig.warmup_frac)
     t.add_argument("--audio-dir", type=Path, default=None, help="train on the audio files under this directory instead")
     t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt (the time budget counts the earlier run)")
+    t.add_argument("--upsampler", choices=("transposed", "nearest"), default=VocoderConfig.upsampler)
+    t.add_argument("--factors", default=",".join(map(str, VocoderConfig.upsample)),
+                   help="upsampling factors, comma-separated; their product is the hop (default 5,5,4,2 = 200)")
     e = sub.add_parser("export", help="float16 generator bundle from a training checkpoint")
     e.add_argument("ckpt", type=Path)
     e.add_argument("out", type=Path)
@@ -572,9 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         tcfg = GanTrainConfig(seed=a.seed, minutes=a.minutes, max_steps=a.max_steps, batch_size=a.batch_size,
                               segment=a.segment, max_files_per_source=a.max_files_per_source,
                               checkpoint_minutes=a.checkpoint_minutes, warmup_frac=a.warmup_frac)
+        factors = tuple(int(f) for f in a.factors.split(","))
+        vcfg = VocoderConfig(upsample=factors, hop=math.prod(factors), upsampler=a.upsampler)
+        Generator(vcfg)  # refuse a bad configuration before minutes of loading audio
         torch.set_num_threads(tcfg.threads)
         audio = load_audio_dir(a.audio_dir) if a.audio_dir else load_training_audio("train", tcfg.max_files_per_source, tcfg.seed)
-        train(a.out, audio, tcfg, resume=a.resume, log=lambda s: print(s, flush=True))
+        train(a.out, audio, tcfg, vcfg, resume=a.resume, log=lambda s: print(s, flush=True))
     elif a.cmd == "export":
         sha = export_half(a.ckpt, a.out)
         print(f"{a.out}: {Path(a.out).stat().st_size} bytes, sha256 {sha}")
