@@ -108,6 +108,26 @@ def model_card(
                 f"{vf['likely_manipulated']:.3f} of the files (verdicts {json.dumps(vf['labels'])}; detector not applicable "
                 f"on {vf['detector_not_applicable']})"
             )
+        h = u.get("heldout_speakers")
+        if h:
+            hl = h["model_level"]
+            lines += [
+                "",
+                f"Held-out corpus speakers, as published (`--heldout-speakers`): {h['files']} recordings of the "
+                "eval-split speakers (never trained or calibrated on), without the corpus chain:",
+                "",
+                f"- model level: false alarms at LLR > 0: {hl['fa_llr_gt_0']:.3f}, at LLR > 1: {hl['fa_llr_gt_1']:.3f}; "
+                f"median LLR {hl['median_llr']:+.2f}",
+            ]
+            if "verify_finance" in h:
+                vf = h["verify_finance"]
+                lines.append(
+                    f"- `verify --profile finance`: `likely_manipulated` for {vf['likely_manipulated']:.4f} "
+                    f"(one-sided 95 % upper bound {vf['likely_manipulated_upper95']:.4f}; verdicts {json.dumps(vf['labels'])}; "
+                    f"detector not applicable on {vf['detector_not_applicable']})"
+                )
+            lines.append("- per speaker, share with LLR > 0 (files): " + ", ".join(
+                f"{k} {v[0]:.2f} ({v[1]})" for k, v in h["per_speaker_fa_llr_gt_0"].items()))
         lines.append("")
     return "\n".join(lines) + "\n"
 

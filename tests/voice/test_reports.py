@@ -41,6 +41,12 @@ def test_model_card_has_lofo_and_unseen_sections(tmp_path):
         "model_level": {"fa_llr_gt_0": 0.25, "fa_llr_gt_1": 0.1, "median_llr": -0.4, "jfk_llr": 0.3},
         "verify_finance": {"likely_manipulated": 0.0984, "labels": {"likely_manipulated": 6, "inconclusive": 55},
                            "detector_not_applicable": 0},
+        "heldout_speakers": {
+            "files": 300, "model_level": {"fa_llr_gt_0": 0.12, "fa_llr_gt_1": 0.02, "median_llr": -0.5},
+            "verify_finance": {"likely_manipulated": 0.0, "likely_manipulated_upper95": 0.00994,
+                               "labels": {"inconclusive": 300}, "detector_not_applicable": 4},
+            "per_speaker_fa_llr_gt_0": {"klettres-fr": [1.0, 14]},
+        },
     }))
     (tmp_path / "pre.md").write_text("**Status: not evidence.**\n")
     import contextlib
@@ -54,6 +60,8 @@ def test_model_card_has_lofo_and_unseen_sections(tmp_path):
     assert card.index("**Status: not evidence.**") < card.index("## Measured")
     assert "| world | 0.3500 | 0.6500 | 0.2000 | 6 |" in card
     assert "at LLR > 0: 0.250" in card and "`likely_manipulated` for 0.098" in card
+    assert "300 recordings of the eval-split speakers" in card and "upper bound 0.0099" in card
+    assert "klettres-fr 1.00 (14)" in card
 
 
 def test_breakdown_by_band_codec_and_speaker(tmp_path):
