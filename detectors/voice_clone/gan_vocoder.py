@@ -72,8 +72,10 @@ class VocoderConfig:
     upsample: tuple[int, ...] = (5, 5, 4, 2)
     # "transposed": ConvTranspose1d stages (MelGAN / HiFi-GAN, the shipped vocoder).
     # "nearest": nearest-neighbour repetition then a convolution, the design
-    # adopted to avoid transposed convolutions' checkerboard images; a second,
-    # differently built vocoder measures whether detection transfers within the family.
+    # adopted to avoid transposed convolutions' checkerboard images.
+    # "subpixel": a convolution to u times the channels, interleaved in time
+    # (sub-pixel / pixel-shuffle upsampling). Differently built vocoders measure
+    # whether detection transfers within the family (``vocoder_transfer``).
     upsampler: str = "transposed"
     channels: int = 128
     resblock_kernel: int = 3
@@ -136,13 +138,30 @@ class ResBlock(nn.Module):
         return x
 
 
+UPSAMPLERS = ("transposed", "nearest", "subpixel")
+
+
+class SubPixel1d(nn.Module):
+    """Convolution to ``out * u`` channels, then each group of ``u`` channels becomes ``u`` consecutive samples."""
+
+    def __init__(self, ch: int, out: int, u: int, k: int = 7):
+        super().__init__()
+        self.out, self.u = out, u
+        self.conv = nn.Conv1d(ch, out * u, k, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)  # (B, out * u, L)
+        b, _, n = y.shape
+        return y.view(b, self.out, self.u, n).permute(0, 1, 3, 2).reshape(b, self.out, n * self.u)
+
+
 class Generator(nn.Module):
     def __init__(self, cfg: VocoderConfig = VocoderConfig()):
         super().__init__()
         if math.prod(cfg.upsample) != cfg.hop:
             raise ValueError(f"upsampling factors {cfg.upsample} do not multiply to the hop {cfg.hop}")
-        if cfg.upsampler not in ("transposed", "nearest"):
-            raise ValueError(f"unknown upsampler {cfg.upsampler!r}: 'transposed' or 'nearest'")
+        if cfg.upsampler not in UPSAMPLERS:
+            raise ValueError(f"unknown upsampler {cfg.upsampler!r}: one of {', '.join(UPSAMPLERS)}")
         self.cfg = cfg
         ch = cfg.channels
         self.pre = nn.Conv1d(cfg.n_mels, ch, 7, padding=3)
@@ -151,6 +170,8 @@ class Generator(nn.Module):
         for u in cfg.upsample:
             if cfg.upsampler == "nearest":
                 self.ups.append(nn.Sequential(nn.Upsample(scale_factor=u, mode="nearest"), nn.Conv1d(ch, ch // 2, 2 * u + 1, padding=u)))
+            elif cfg.upsampler == "subpixel":
+                self.ups.append(SubPixel1d(ch, ch // 2, u))
             else:
                 # length out = L * u: kernel 2u, stride u, 2 * padding - output_padding = u
                 self.ups.append(nn.ConvTranspose1d(ch, ch // 2, 2 * u, stride=u, padding=u // 2 + u % 2, output_padding=u % 2))
@@ -569,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--warmup-frac", type=float, default=GanTrainConfig.warmup_frac)
     t.add_argument("--audio-dir", type=Path, default=None, help="train on the audio files under this directory instead")
     t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt (the time budget counts the earlier run)")
-    t.add_argument("--upsampler", choices=("transposed", "nearest"), default=VocoderConfig.upsampler)
+    t.add_argument("--upsampler", choices=UPSAMPLERS, default=VocoderConfig.upsampler)
     t.add_argument("--factors", default=",".join(map(str, VocoderConfig.upsample)),
                    help="upsampling factors, comma-separated; their product is the hop (default 5,5,4,2 = 200)")
     e = sub.add_parser("export", help="float16 generator bundle from a training checkpoint")

@@ -31,7 +31,7 @@ from typing import Iterable
 import numpy as np
 
 from audio.encode import write_audio
-from detectors.voice_clone.chain import Chain
+from detectors.voice_clone.chain import Chain, TooShortError
 from detectors.voice_clone.corpus import _raw_audio, _rng, config_from_manifest, plan_corpus
 from detectors.voice_clone.datasets import Trial
 from detectors.voice_clone.sources import BONAFIDE_SOURCES, BonafideSource
@@ -81,7 +81,10 @@ def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, split: str =
         r = _rng(cfg.seed, item.file_id)  # the generator the corpus used for this item
         x, rate = _raw_audio(item)
         x = neural_resynth(x, rate, r, weights=vocoder)
-        y, meta = chain.run(x, rate, row["band"], r)  # type: ignore[arg-type]
+        try:
+            y, meta = chain.run(x, rate, row["band"], r)  # type: ignore[arg-type]
+        except TooShortError:
+            continue  # B's output trimmed below the chain's minimum: the pair is dropped, A's twin too (see trials)
         path = write_audio(out_dir / "flac" / f"{item.file_id}.flac", y, cfg.chain.rate, "flac")
         out.append(Rendered(item.file_id, path, meta.band, meta.codec, meta.codec == row["codec"]))
     return out
@@ -130,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     except TransferError as exc:
         ap.exit(2, f"error: {exc}\n")
     bona, ta, tb = trials(a.corpus, rendered)
-    res = {"corpus": str(a.corpus), "vocoder_b": str(a.vocoder), "same_draws": sum(r.same_draws for r in rendered),
+    res = {"corpus": str(a.corpus), "vocoder_b": str(a.vocoder), "pairs": len(rendered),
+           "same_draws": sum(r.same_draws for r in rendered),
            "rendered": [asdict(r) | {"path": str(r.path)} for r in rendered],
            "models": [measure(m, bona, ta, tb) for m in a.model]}
     a.out.mkdir(parents=True, exist_ok=True)

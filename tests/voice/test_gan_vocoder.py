@@ -98,6 +98,17 @@ def test_nearest_upsampler_is_recorded_and_resynthesises_full_length(nearest_wei
     assert gv._vcfg({k: v for k, v in b["vocoder_config"].items() if k != "upsampler"}).upsampler == "transposed"
 
 
+def test_subpixel_upsampling_interleaves_channels_into_time():
+    s = gv.SubPixel1d(1, 1, 3)
+    torch.nn.init.zeros_(s.conv.weight)
+    s.conv.bias.data = torch.tensor([1.0, 2.0, 3.0])
+    assert s(torch.zeros(1, 1, 2)).flatten().tolist() == [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    g = gv.Generator(gv.VocoderConfig(upsample=(10, 5, 4), upsampler="subpixel"))
+    assert g(torch.zeros(1, 80, 7)).shape == (1, 7 * 200)
+    with pytest.raises(ValueError, match="unknown upsampler"):
+        gv.Generator(gv.VocoderConfig(upsampler="bilinear"))
+
+
 def test_vocoder_transfer_rerenders_the_corpus_neural_items_with_the_same_draws(tmp_path, nearest_weights):
     """Paired test of an unseen vocoder: with the corpus' own vocoder the re-rendered
     files equal the corpus files (so only the vocoder differs when B is used)."""
