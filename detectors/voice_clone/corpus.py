@@ -123,7 +123,9 @@ class CorpusError(RuntimeError):
     pass
 
 
-def _rng(seed: int, file_id: str) -> np.random.Generator:
+def item_rng(seed: int, file_id: str) -> np.random.Generator:
+    """The generator behind every random choice for one corpus item: re-planning (``vocoder_transfer``)
+    reproduces an item's draws from its id alone."""
     return np.random.default_rng([seed, zlib.crc32(file_id.encode())])
 
 
@@ -158,7 +160,7 @@ def plan_corpus(
             items.append(PlannedItem(fid, src.split, src.speaker, "bonafide", "-", src.lang, str(path), None, str(path)))
     bona = [i for i in items]
     for b in bona:
-        r = _rng(cfg.seed, "resynth:" + b.file_id)
+        r = item_rng(cfg.seed, "resynth:" + b.file_id)
         if r.random() >= cfg.resynth_fraction:
             continue
         allowed = [f for f in cfg.resynth_families if b.split == "eval" or f not in cfg.unseen_families]
@@ -179,7 +181,7 @@ def plan_corpus(
     return items
 
 
-def _raw_audio(item: PlannedItem) -> tuple[np.ndarray, int]:
+def raw_audio(item: PlannedItem) -> tuple[np.ndarray, int]:
     if item.voice is not None:
         return synthesize(item.voice, item.origin)
     if item.source_parts:
@@ -221,9 +223,9 @@ def build_corpus(
     for n, item in enumerate(items):
         if progress:
             progress(n, len(items))
-        r = _rng(cfg.seed, item.file_id)
+        r = item_rng(cfg.seed, item.file_id)
         try:
-            x, rate = _raw_audio(item)
+            x, rate = raw_audio(item)
             if item.key == "spoof" and item.voice is None:
                 x = RESYNTH_FAMILIES[item.family](x, rate, r)
         except FamilyUnavailableError as exc:

@@ -32,7 +32,7 @@ import numpy as np
 
 from audio.encode import write_audio
 from detectors.voice_clone.chain import Chain, TooShortError
-from detectors.voice_clone.corpus import _raw_audio, _rng, config_from_manifest, plan_corpus
+from detectors.voice_clone.corpus import config_from_manifest, item_rng, plan_corpus, raw_audio
 from detectors.voice_clone.datasets import Trial
 from detectors.voice_clone.sources import BONAFIDE_SOURCES, BonafideSource
 from detectors.voice_clone.vocoders import neural_resynth
@@ -78,8 +78,8 @@ def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, split: str =
     (out_dir / "flac").mkdir(parents=True, exist_ok=True)
     for item in planned:
         row = rows[item.file_id]
-        r = _rng(cfg.seed, item.file_id)  # the generator the corpus used for this item
-        x, rate = _raw_audio(item)
+        r = item_rng(cfg.seed, item.file_id)  # the generator the corpus used for this item
+        x, rate = raw_audio(item)
         x = neural_resynth(x, rate, r, weights=vocoder)
         try:
             y, meta = chain.run(x, rate, row["band"], r)  # type: ignore[arg-type]
