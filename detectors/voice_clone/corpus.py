@@ -79,7 +79,10 @@ class CorpusConfig:
 
 def config_from_manifest(corpus_dir: Path) -> CorpusConfig:
     """The configuration a built corpus was made with (its ``manifest.json``), to re-plan it exactly."""
-    d = json.loads((Path(corpus_dir) / "manifest.json").read_text(encoding="utf-8"))["config"]
+    path = Path(corpus_dir) / "manifest.json"
+    if not path.is_file():
+        raise CorpusError(f"{corpus_dir}: no manifest.json; build it with `verifier corpus voice {corpus_dir}`")
+    d = json.loads(path.read_text(encoding="utf-8"))["config"]
 
     def tuples(m: dict) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in m.items()}

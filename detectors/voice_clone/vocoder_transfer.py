@@ -22,7 +22,6 @@ Each spoof set is scored against the corpus' eval bona fide trials.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +31,14 @@ import numpy as np
 
 from audio.encode import write_audio
 from detectors.voice_clone.chain import Chain, TooShortError
-from detectors.voice_clone.corpus import config_from_manifest, item_rng, plan_corpus, raw_audio
+from detectors.voice_clone.corpus import (
+    CorpusError,
+    config_from_manifest,
+    item_rng,
+    plan_corpus,
+    raw_audio,
+    read_metadata,
+)
 from detectors.voice_clone.datasets import Trial
 from detectors.voice_clone.sources import BONAFIDE_SOURCES, BonafideSource
 from detectors.voice_clone.vocoders import neural_resynth
@@ -54,11 +60,7 @@ class Rendered:
 
 
 def _rows(corpus: Path) -> dict[str, dict[str, str]]:
-    meta = corpus / "metadata.csv"
-    if not meta.is_file():
-        raise TransferError(f"{corpus}: no metadata.csv; build the corpus with `verifier corpus voice {corpus}`")
-    with meta.open(newline="") as fh:
-        return {r["file_id"]: r for r in csv.DictReader(fh)}
+    return {r["file_id"]: r for r in read_metadata(corpus)}
 
 
 def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, split: str = "eval",
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         rendered = render_with_vocoder(a.corpus, a.vocoder, a.out)
-    except TransferError as exc:
+    except (TransferError, CorpusError) as exc:
         ap.exit(2, f"error: {exc}\n")
     bona, ta, tb = trials(a.corpus, rendered)
     res = {"corpus": str(a.corpus), "vocoder_b": str(a.vocoder), "pairs": len(rendered),

@@ -135,3 +135,12 @@ def test_vocoder_transfer_rerenders_the_corpus_neural_items_with_the_same_draws(
     assert bona and len(ta) == len(tb) == len(other) and {t.label for t in ta + tb} == {1}
     first = decode_audio(other[0].path).samples
     assert np.max(np.abs(first - decode_audio(same[0].path).samples)) > 1e-2
+
+
+def test_vocoder_transfer_on_a_folder_that_is_not_a_corpus_says_so(tmp_path, capsys):
+    from detectors.voice_clone.vocoder_transfer import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--corpus", str(tmp_path), "--vocoder", str(gv.WEIGHTS_PATH), "--model", "m.pt", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    assert "no metadata.csv" in capsys.readouterr().err
