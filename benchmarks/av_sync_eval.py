@@ -17,9 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-
 from detectors.av_sync.evaluate import MEDIA, clip_paths
-
 
 # ------------------------------------------------------------------ faces
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from verifier.evidence import Finding, MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, VerdictLabel
-from verifier.fusion import PROFILES, fuse, get_profile, verbal_scale, UnknownProfileError
+from verifier.fusion import PROFILES, UnknownProfileError, fuse, get_profile, verbal_scale
 
 MEDIA = MediaInfo(kind=MediaKind.video, mime_type="video/mp4")
 ABSENT = ProvenanceResult(state=ProvenanceState.absent)

@@ -11,7 +11,7 @@ import pytest
 
 from verifier.config import Settings
 from verifier.errors import FileTooLargeError, InputError, NotMediaError
-from verifier.intake import CustodyLog, EvidenceStore, check_input_path
+from verifier.intake import EvidenceStore, check_input_path
 from verifier.media import probe, sniff, sniff_file
 from verifier.pipeline import Verifier
 

@@ -29,7 +29,7 @@ from verifier.errors import (
     VerifierError,
     most_severe,
 )
-from verifier.evidence import Verification, VerdictLabel
+from verifier.evidence import VerdictLabel, Verification
 from verifier.fusion import PROFILES, UnknownProfileError
 
 app = typer.Typer(
@@ -91,7 +91,6 @@ def _open_ledger(settings: Settings):
 
 def _ledger_writer(ledger):
     from verifier.evidence import LedgerRef
-
     from verifier.ledger import LedgerError
 
     def write(record: dict) -> LedgerRef:

@@ -23,7 +23,8 @@ def voice(
     """Score every trial, then write metrics.json, scores.tsv, det.png and llr_hist.png."""
     from detectors.voice_clone.corpus import read_metadata
     from detectors.voice_clone.datasets import DatasetError, load_trials
-    from detectors.voice_clone.evaluate import score_trials, shortcut_check as run_shortcut, summarize, write_report
+    from detectors.voice_clone.evaluate import score_trials, summarize, write_report
+    from detectors.voice_clone.evaluate import shortcut_check as run_shortcut
     from detectors.voice_clone.scoring import BundleError, load_bundle
 
     try:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from verifier.evidence import Verification, VerdictLabel
+from verifier.evidence import VerdictLabel, Verification
 
 LABEL_STYLE = {
     VerdictLabel.authentic_provenance: "bold green",

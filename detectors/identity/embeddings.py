@@ -17,8 +17,15 @@ import numpy as np
 
 from detectors.face_swap import models
 from detectors.face_swap.ahead import ScanAhead
-from detectors.face_swap.faces import (FaceBox, FaceDetector, FaceObservation, FaceScan, FaceTrack, dlib_chip,
-                                       predict_landmarks)
+from detectors.face_swap.faces import (
+    FaceBox,
+    FaceDetector,
+    FaceObservation,
+    FaceScan,
+    FaceTrack,
+    dlib_chip,
+    predict_landmarks,
+)
 from detectors.identity import embed_worker
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from pathlib import Path
 from importlib.metadata import version as dist_version
+from pathlib import Path
 from typing import Callable
 
 import numpy as np

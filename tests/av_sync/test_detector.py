@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.base import DetectorContext, get_detector
-from verifier.evidence import MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, StreamInfo
-from tests.av_sync.synth import FACE_PHOTO, load_photo, speech_audio, syllables, write_talking_video
-
 import detectors.av_sync.detector  # noqa: F401  (registers "av_sync")
+from detectors.base import DetectorContext, get_detector
+from tests.av_sync.synth import FACE_PHOTO, load_photo, speech_audio, syllables, write_talking_video
+from verifier.evidence import MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, StreamInfo
 
 FPS = 25
 

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from detectors.face_swap.faces import (
-    FaceBox, FaceScanError, IoUTracker, Landmarks5, NoVideoStreamError, ScanOptions, alignment_matrix, aligned_crop,
-    iter_frames, prefetched, scan_faces,
+    FaceBox,
+    FaceScanError,
+    IoUTracker,
+    Landmarks5,
+    NoVideoStreamError,
+    ScanOptions,
+    aligned_crop,
+    alignment_matrix,
+    iter_frames,
+    prefetched,
+    scan_faces,
 )
 from tests.av_sync.synth import FACE_PHOTO, load_photo, speech_audio, syllables, write_talking_video
 

@@ -17,12 +17,11 @@ from verifier.ledger import (
     LedgerInputError,
     LedgerKeyError,
     NoteError,
-    ProofError,
     SignedCheckpoint,
     canonicalize,
+    merkle,
     verify_receipt,
 )
-from verifier.ledger import merkle
 
 from .conftest import record
 

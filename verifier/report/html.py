@@ -13,7 +13,7 @@ import shlex
 from html import escape
 from pathlib import Path
 
-from verifier.evidence import Finding, ProvenanceState, Verification, VerdictLabel
+from verifier.evidence import Finding, ProvenanceState, VerdictLabel, Verification
 from verifier.report.timeline import timeline_svg
 
 HEADLINE = {
