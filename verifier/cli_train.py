@@ -21,6 +21,8 @@ def voice(
     exclude_family: list[str] = typer.Option([], help="Spoof families left out of train/dev (repeatable)."),
     max_train_files: int = typer.Option(0, help="Subsample the train split (0 = all)."),
     threads: int = typer.Option(1, help="torch threads; keep 1 on shared machines."),
+    input_norm: str = typer.Option("global", help="global (train-set mean/std) or window (also remove each window's mean: CMN)."),
+    speed_perturb: list[float] = typer.Option([], help="Speed-perturbation factor for train files, e.g. 0.9 (repeatable)."),
 ) -> None:
     """Train a spoofing model, pick the epoch by dev EER, calibrate on dev (never touches eval)."""
     from detectors.voice_clone.corpus import CorpusError
@@ -28,7 +30,8 @@ def voice(
 
     cfg = TrainConfig(
         model=model, seed=seed, epochs=epochs, batch_size=batch_size, exclude_families=tuple(exclude_family),
-        max_train_files=max_train_files or None, threads=threads,
+        max_train_files=max_train_files or None, threads=threads, input_norm=input_norm,
+        speed_perturb=tuple(speed_perturb),
     )
     try:
         result = train(corpus, cfg, log=lambda m: typer.echo(m, err=True))

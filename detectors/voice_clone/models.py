@@ -43,6 +43,11 @@ class ModelConfig:
     spec: LogSpecConfig = field(default_factory=LogSpecConfig)
     channels: tuple[int, ...] = (8, 16, 24, 32)
     dropout: float = 0.3
+    # "global": features normalised by the train set's mean and std only;
+    # "window": also each window's own mean over time removed inside the model
+    # (cepstral mean normalisation), which takes out the long-term spectral
+    # envelope a channel or a speaker's vocal tract puts on every frame.
+    input_norm: str = "global"
 
     @property
     def n_features(self) -> int:
@@ -62,6 +67,12 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _window_mean_flag(cfg: ModelConfig) -> bool:
+    if cfg.input_norm not in ("global", "window"):
+        raise ValueError(f"unknown input_norm {cfg.input_norm!r} (global, window)")
+    return cfg.input_norm == "window"
 
 
 class MaxFeatureMap(nn.Module):
@@ -89,9 +100,12 @@ class LfccLcnn(nn.Module):
         f_out = cfg.n_features // (2 ** (len(cfg.channels) - 1))
         self.proj = nn.Linear(c_in * f_out, 64)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(128, 1))
+        self.window_mean = _window_mean_flag(cfg)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """``feats``: (batch, frames, n_features), normalised; returns logits (batch,)."""
+        if self.window_mean:
+            feats = feats - feats.mean(dim=1, keepdim=True)
         x = self.body(feats.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
         b, c, f, t = x.shape
         x = self.proj(x.reshape(b, c * f, t).transpose(1, 2))  # (B, T', 64)

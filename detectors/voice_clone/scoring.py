@@ -98,7 +98,7 @@ def _config_from_dict(d: dict) -> ModelConfig:
         lfcc=_with_stft(LfccConfig, d["lfcc"]),
         # bundles written before the logspec feature existed have no "spec"
         spec=_with_stft(LogSpecConfig, d["spec"]) if "spec" in d else LogSpecConfig(),
-        channels=tuple(d["channels"]), dropout=d["dropout"],
+        channels=tuple(d["channels"]), dropout=d["dropout"], input_norm=d.get("input_norm", "global"),
     )
 
 

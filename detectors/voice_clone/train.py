@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from audio.decode import decode_audio
+from audio.resample import resample
 from detectors.metrics import auc, eer
 from detectors.voice_clone.calibration import fit_calibration
 from detectors.voice_clone.corpus import read_metadata
@@ -49,6 +50,14 @@ class TrainConfig:
     # Calibration (on dev) weighs every speaker of a class equally, so that one
     # prompt talent does not set the bona fide score distribution on its own.
     calibration_speaker_balance: bool = True
+    # ModelConfig.input_norm: "window" removes each window's mean over time (CMN).
+    input_norm: str = "global"
+    # Speed perturbation of train files (both classes alike), e.g. (0.9, 1.1):
+    # resampling moves pitch and formants by the factor, like a shorter or
+    # longer vocal tract, so the model meets more "speakers" than the corpus
+    # has. No vocoder is involved, so it adds no spoofing artefact. Each crop
+    # draws the original or one of these versions.
+    speed_perturb: tuple[float, ...] = ()
 
 
 @dataclass
@@ -58,6 +67,8 @@ class Example:
     family: str
     speaker: str
     feats: np.ndarray
+    # the same file speed-perturbed (TrainConfig.speed_perturb), same normalisation
+    variants: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -72,9 +83,9 @@ class TrainError(RuntimeError):
 
 def load_split(
     corpus_dir: Path, split: str, cfg: ModelConfig, exclude_families: tuple[str, ...] = (), limit: int | None = None,
-    seed: int = 0,
+    seed: int = 0, speed_perturb: tuple[float, ...] = (),
 ) -> list[Example]:
-    """Features (un-normalised) of every file of ``split``."""
+    """Features (un-normalised) of every file of ``split``, and of its speed-perturbed versions."""
     rows = [r for r in read_metadata(corpus_dir) if r["split"] == split and r["family"] not in exclude_families]
     if limit is not None and len(rows) > limit:
         random.Random(seed).shuffle(rows)
@@ -82,8 +93,22 @@ def load_split(
     out = []
     for r in rows:
         d = decode_audio(Path(corpus_dir) / "flac" / f"{r['file_id']}.flac")
-        out.append(Example(r["file_id"], int(r["key"] == "spoof"), r["family"], r["speaker"], extract_features(d.samples, d.sample_rate, cfg)))
+        # rate rounded to 100 Hz keeps the polyphase ratio small (0.9 -> 17800/16000 = 89/80)
+        variants = [
+            extract_features(resample(d.samples, d.sample_rate, round(d.sample_rate / f / 100) * 100), d.sample_rate, cfg)
+            for f in speed_perturb
+        ]
+        feats = extract_features(d.samples, d.sample_rate, cfg)
+        out.append(Example(r["file_id"], int(r["key"] == "spoof"), r["family"], r["speaker"], feats, variants))
     return out
+
+
+def _draw(e: Example, rng: np.random.Generator) -> np.ndarray:
+    """The original features or, with speed perturbation, one of the versions (all equally likely)."""
+    if not e.variants:
+        return e.feats
+    k = int(rng.integers(0, len(e.variants) + 1))
+    return e.feats if k == 0 else e.variants[k - 1]
 
 
 def _crop(f: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,9 +140,13 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = MODEL_CONFIGS[cfg.model]
+    mcfg = replace(MODEL_CONFIGS[cfg.model], input_norm=cfg.input_norm)
+    if cfg.input_norm not in ("global", "window"):
+        raise TrainError(f"input_norm must be global or window, got {cfg.input_norm!r}")
+    if any(not 0.5 <= f <= 2.0 for f in cfg.speed_perturb):
+        raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
     t0 = time.monotonic()
-    tr = load_split(corpus_dir, "train", mcfg, cfg.exclude_families, cfg.max_train_files, cfg.seed)
+    tr = load_split(corpus_dir, "train", mcfg, cfg.exclude_families, cfg.max_train_files, cfg.seed, cfg.speed_perturb)
     dev = load_split(corpus_dir, "dev", mcfg, cfg.exclude_families)
     if not tr or len({e.label for e in tr}) < 2:
         raise TrainError(f"{corpus_dir}: the train split needs both bona fide and spoof files")
@@ -128,6 +157,7 @@ def train(
     mean, std = allf.mean(0).astype(np.float32), (allf.std(0) + 1e-5).astype(np.float32)
     for e in tr + dev:
         e.feats = ((e.feats - mean) / std).astype(np.float32)
+        e.variants = [((v - mean) / std).astype(np.float32) for v in e.variants]
     model = create_model(cfg.model, mcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * math.ceil(len(tr) / cfg.batch_size)
@@ -148,7 +178,7 @@ def train(
         total = 0.0
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
-            x = torch.from_numpy(np.stack([_crop(tr[j].feats, crop, rng) for j in idx]))
+            x = torch.from_numpy(np.stack([_crop(_draw(tr[j], rng), crop, rng) for j in idx]))
             y = torch.tensor([float(tr[j].label) for j in idx])
             loss = loss_fn(model(x), y)
             opt.zero_grad()

@@ -18,6 +18,7 @@ from detectors.voice_clone.corpus import CorpusConfig, build_corpus, read_metada
 from detectors.voice_clone.sources import BonafideSource
 from tests.audio.helpers import voiced, write_wav
 
+
 def _has_pyworld() -> bool:
     try:
         from detectors.voice_clone.vocoders import import_pyworld
@@ -137,3 +138,45 @@ def test_spectrogram_model_trains_saves_and_scores_the_same_after_loading(tiny_c
     assert loaded.config == bundle.config
     feats = np.random.default_rng(0).standard_normal((400, bundle.config.n_features)).astype(np.float32)
     np.testing.assert_allclose(loaded.window_logits(feats)[0], bundle.window_logits(feats)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_window_mean_normalisation_makes_a_constant_channel_offset_irrelevant(tiny_corpus, tmp_path):
+    """CMN inside the model: a fixed filter on the line (a constant cepstral offset) does not move the score."""
+    from detectors.voice_clone.scoring import load_bundle
+    from detectors.voice_clone.train import TrainConfig, train
+
+    cmn = train(tiny_corpus, TrainConfig(epochs=1, batch_size=8, input_norm="window"), log=lambda m: None).bundle
+    path = tmp_path / "cmn.pt"
+    cmn.save(path)
+    loaded = load_bundle(path)
+    assert loaded.config.input_norm == "window"
+    plain = train(tiny_corpus, TrainConfig(epochs=1, batch_size=8), log=lambda m: None).bundle
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((400, cmn.config.n_features)).astype(np.float32)
+    offset = feats + rng.standard_normal(cmn.config.n_features).astype(np.float32)
+    np.testing.assert_allclose(loaded.window_logits(offset)[0], loaded.window_logits(feats)[0], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(plain.window_logits(offset)[0], plain.window_logits(feats)[0], atol=1e-3)
+
+
+def test_speed_perturbation_adds_stretched_versions_of_each_train_file(tiny_corpus):
+    from detectors.voice_clone.models import MODEL_CONFIGS
+    from detectors.voice_clone.train import TrainConfig, TrainError, load_split, train
+
+    examples = load_split(tiny_corpus, "train", MODEL_CONFIGS["lfcc_lcnn"], speed_perturb=(0.9, 1.1))
+    for e in examples:
+        slow, fast = (v.shape[0] for v in e.variants)
+        n = e.feats.shape[0]
+        assert abs(slow - n / 0.9) <= 3 and abs(fast - n / 1.1) <= 3  # 0.9: longer (slower), 1.1: shorter
+        assert not np.allclose(e.variants[0][:10], e.feats[:10])
+    bundle = train(tiny_corpus, TrainConfig(epochs=1, batch_size=8, speed_perturb=(0.9, 1.1)), log=lambda m: None).bundle
+    assert bundle.record["train_config"]["speed_perturb"] == (0.9, 1.1)
+    with pytest.raises(TrainError, match="0.5-2.0"):
+        train(tiny_corpus, TrainConfig(epochs=1, speed_perturb=(3.0,)), log=lambda m: None)
+
+
+def test_train_cli_rejects_an_unknown_input_normalisation(tiny_corpus, tmp_path):
+    from verifier.cli import app
+
+    r = CliRunner().invoke(app, ["train", "voice", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "m.pt"), "--input-norm", "utterance"])
+    assert r.exit_code == 1 and "input_norm must be global or window" in r.output
+    assert not (tmp_path / "m.pt").exists()
