@@ -17,12 +17,24 @@ draws; ``same_draws`` in the results counts the pairs whose codec still matches.
 Each spoof set is scored against the corpus' eval bona fide trials.
 
     python -m detectors.voice_clone.vocoder_transfer --corpus DIR --vocoder B.pt --model MODEL.pt --out DIR
+
+The reverse question, does training on two vocoder designs teach the model a
+third, needs a corpus whose train and dev ``neural`` spoofs come from both:
+``--derive-corpus NEW_DIR`` copies the corpus and replaces half of those
+spoofs (chosen by a hash of the file id) with their vocoder-B renders, same
+draws; eval is untouched, so models trained on either corpus meet the same
+eval trials.
+
+    python -m detectors.voice_clone.vocoder_transfer --corpus DIR --vocoder B.pt --derive-corpus NEW_DIR
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -92,6 +104,45 @@ def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, split: str =
     return out
 
 
+def _swapped(file_id: str) -> bool:
+    """Deterministic, order-free half of the items: odd first byte of the id's SHA-256."""
+    return hashlib.sha256(file_id.encode()).digest()[0] % 2 == 1
+
+
+def derive_mixed_corpus(corpus: Path, vocoder: Path, out: Path,
+                        bonafide_sources: Iterable[BonafideSource] = BONAFIDE_SOURCES) -> dict:
+    """Copy ``corpus`` to ``out`` with half of its train and dev ``neural`` spoofs rendered by ``vocoder``.
+
+    Metadata, protocol and manifest are copied unchanged (the swapped items keep
+    their ids, family, split and band); the list of swapped ids and the
+    vocoder's SHA-256 go to ``mixed_vocoder.json``. Files are hard-linked where
+    the file system allows, else copied."""
+    out = Path(out)
+    if out.exists():
+        raise TransferError(f"{out} exists; give a new directory for the derived corpus")
+    renders = out.with_name(out.name + "_renders")
+    rendered = [r for split in ("train", "dev")
+                for r in render_with_vocoder(corpus, vocoder, renders / split, split, bonafide_sources)]
+    swap = {r.file_id: r.path for r in rendered if _swapped(r.file_id)}
+    out.mkdir(parents=True)
+    for p in Path(corpus).iterdir():
+        if p.name != "flac":
+            (shutil.copytree if p.is_dir() else shutil.copy2)(p, out / p.name)
+    (out / "flac").mkdir()
+    for f in (Path(corpus) / "flac").iterdir():
+        src = swap.get(f.stem, f)
+        try:
+            os.link(src, out / "flac" / f.name)
+        except OSError:
+            shutil.copy2(src, out / "flac" / f.name)
+    shutil.rmtree(renders)
+    record = {"source_corpus": str(corpus), "vocoder": str(vocoder),
+              "vocoder_sha256": hashlib.sha256(Path(vocoder).read_bytes()).hexdigest(),
+              "rendered": len(rendered), "swapped": sorted(swap)}
+    (out / "mixed_vocoder.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def trials(corpus: Path, rendered: list[Rendered], split: str = "eval") -> tuple[list[Trial], list[Trial], list[Trial]]:
     """(bona fide, vocoder A spoofs, vocoder B spoofs) of the same split."""
     rows = _rows(corpus)
@@ -127,9 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m detectors.voice_clone.vocoder_transfer", description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--vocoder", type=Path, required=True, help="GAN vocoder bundle B (gan_vocoder export)")
-    ap.add_argument("--model", type=Path, action="append", required=True, help="voice model bundle; repeat to compare")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--model", type=Path, action="append", help="voice model bundle; repeat to compare")
+    ap.add_argument("--out", type=Path, help="where the eval renders and vocoder_transfer.json go")
+    ap.add_argument("--derive-corpus", type=Path, metavar="NEW_DIR",
+                    help="instead: write a copy of the corpus whose train/dev neural spoofs are half vocoder B")
     a = ap.parse_args(argv)
+    if a.derive_corpus is not None:
+        try:
+            rec = derive_mixed_corpus(a.corpus, a.vocoder, a.derive_corpus)
+        except (TransferError, CorpusError) as exc:
+            ap.exit(2, f"error: {exc}\n")
+        print(json.dumps({k: v for k, v in rec.items() if k != "swapped"} | {"swapped": len(rec["swapped"])}, indent=2))
+        return 0
+    if not a.model or a.out is None:
+        ap.error("--model and --out are required (or --derive-corpus)")
     try:
         rendered = render_with_vocoder(a.corpus, a.vocoder, a.out)
     except (TransferError, CorpusError) as exc:

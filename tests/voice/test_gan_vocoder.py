@@ -144,3 +144,33 @@ def test_vocoder_transfer_on_a_folder_that_is_not_a_corpus_says_so(tmp_path, cap
         main(["--corpus", str(tmp_path), "--vocoder", str(gv.WEIGHTS_PATH), "--model", "m.pt", "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
     assert "no metadata.csv" in capsys.readouterr().err
+
+
+def test_derived_corpus_swaps_half_the_train_and_dev_neural_spoofs_and_nothing_else(tmp_path, nearest_weights):
+    """Training on two vocoder designs: the derived corpus differs from its source only in those files."""
+    from detectors.voice_clone.corpus import CorpusConfig, build_corpus, read_metadata
+    from detectors.voice_clone.vocoder_transfer import TransferError, derive_mixed_corpus, render_with_vocoder
+    from tests.voice.test_roundtrip import _fake_sources
+
+    sources = _fake_sources(tmp_path / "src", per_speaker=4)
+    cfg = CorpusConfig(seed=3, tts_per_voice=0, resynth_fraction=1.0, resynth_families=("neural",), unseen_families=(),
+                       duration_bin_s=10.0)
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, cfg, bonafide_sources=sources, tts_voices=[])
+    rec = derive_mixed_corpus(corpus, nearest_weights, tmp_path / "mixed", bonafide_sources=sources)
+    mixed = tmp_path / "mixed"
+    assert read_metadata(mixed) == read_metadata(corpus)
+    assert (mixed / "manifest.json").read_bytes() == (corpus / "manifest.json").read_bytes()
+    swapped = set(rec["swapped"])
+    rows = {r["file_id"]: r for r in read_metadata(corpus)}
+    assert swapped and all(rows[f]["family"] == "neural" and rows[f]["split"] in ("train", "dev") for f in swapped)
+    assert len(swapped) < rec["rendered"]  # a half, not all
+    for f in rows:
+        same = (mixed / "flac" / f"{f}.flac").read_bytes() == (corpus / "flac" / f"{f}.flac").read_bytes()
+        assert same != (f in swapped), f
+    reference = {r.file_id: r.path for r in render_with_vocoder(corpus, nearest_weights, tmp_path / "ref", "train", sources)}
+    for f in swapped & set(reference):
+        assert (mixed / "flac" / f"{f}.flac").read_bytes() == reference[f].read_bytes()
+    assert not (tmp_path / "mixed_renders").exists()
+    with pytest.raises(TransferError, match="exists"):
+        derive_mixed_corpus(corpus, nearest_weights, mixed, bonafide_sources=sources)
