@@ -140,11 +140,11 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = replace(MODEL_CONFIGS[cfg.model], input_norm=cfg.input_norm)
     if cfg.input_norm not in ("global", "window"):
         raise TrainError(f"input_norm must be global or window, got {cfg.input_norm!r}")
     if any(not 0.5 <= f <= 2.0 for f in cfg.speed_perturb):
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
+    mcfg = replace(MODEL_CONFIGS[cfg.model], input_norm=cfg.input_norm)
     t0 = time.monotonic()
     tr = load_split(corpus_dir, "train", mcfg, cfg.exclude_families, cfg.max_train_files, cfg.seed, cfg.speed_perturb)
     dev = load_split(corpus_dir, "dev", mcfg, cfg.exclude_families)
