@@ -126,6 +126,14 @@ def model_card(
                     f"(one-sided 95 % upper bound {vf['likely_manipulated_upper95']:.4f}; verdicts {json.dumps(vf['labels'])}; "
                     f"detector not applicable on {vf['detector_not_applicable']})"
                 )
+                bs = vf.get("by_speaker")
+                if bs:
+                    lines.append(
+                        f"- by voice (errors cluster by speaker): {bs['speakers_flagged']} of {bs['speakers']} speakers had a "
+                        f"file flagged (95 % bound {bs['speakers_flagged_upper95']:.2f}); file rate, bootstrap over speakers: "
+                        f"95 % bound {bs['file_rate_speaker_bootstrap_upper95']:.4f}; flagged files by speaker "
+                        f"{json.dumps(bs['flagged_files_by_speaker'])}"
+                    )
             lines.append("- per speaker, share with LLR > 0 (files): " + ", ".join(
                 f"{k} {v[0]:.2f} ({v[1]})" for k, v in h["per_speaker_fa_llr_gt_0"].items()))
         lines.append("")

@@ -179,13 +179,51 @@ def measure(model: Path, audio_dir: Path, files: list[Path], verify: bool, verif
             r["verify"] = labels.get(r["file"], {"label": "missing"})
         lab = [r["verify"]["label"] for r in rows]
         n_flagged = sum(x == "likely_manipulated" for x in lab)
+        flags: dict[str, list[bool]] = defaultdict(list)
+        for r in rows:
+            flags[speaker_of(r["file"])].append(r["verify"]["label"] == "likely_manipulated")
         res["verify_finance"] = {
             "likely_manipulated": n_flagged / len(lab),
             "likely_manipulated_upper95": _upper95(n_flagged, len(lab)),
             "labels": {k: lab.count(k) for k in sorted(set(lab))},
             "detector_not_applicable": sum(r["verify"].get("applicable") is False for r in rows),
+            "by_speaker": speaker_level(flags),
         }
     return res
+
+
+def speaker_of(file: str) -> str:
+    """The voice a set's file name encodes (``fsdd_<speaker>_NN``, ``heldout_<source>_NNN_<uid>``); else the file."""
+    parts = file.split("_")
+    return parts[1] if len(parts) > 2 else file
+
+
+def speaker_level(flags: dict[str, list[bool]], n_boot: int = 10_000, seed: int = 0) -> dict:
+    """False alarms counted by voice, because they cluster by voice.
+
+    One speaker flagged on most of their files makes the file-level
+    Clopper-Pearson bound, which takes files as independent, too optimistic.
+    Two views that do not assume that: how many voices had any file flagged
+    (with its own bound), and a bootstrap over speakers of the file rate (each
+    resample draws speakers with replacement and pools their files). With a
+    dozen speakers both are rough; they are reported beside the file bound,
+    not instead of it.
+    """
+    speakers = sorted(flags)
+    if not speakers:
+        raise ValueError("no files to count")
+    flagged = np.array([sum(flags[s]) for s in speakers])
+    n = np.array([len(flags[s]) for s in speakers])
+    k = int(np.count_nonzero(flagged))
+    idx = np.random.default_rng(seed).integers(0, len(speakers), size=(n_boot, len(speakers)))
+    rates = flagged[idx].sum(axis=1) / n[idx].sum(axis=1)
+    return {
+        "speakers": len(speakers),
+        "speakers_flagged": k,
+        "speakers_flagged_upper95": _upper95(k, len(speakers)),
+        "file_rate_speaker_bootstrap_upper95": float(np.quantile(rates, 0.95)),
+        "flagged_files_by_speaker": {s: [int(f), int(m)] for s, f, m in zip(speakers, flagged, n) if f},
+    }
 
 
 def _upper95(k: int, n: int) -> float:

@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 
 from detectors.voice_clone.calibration import Calibration
 from detectors.voice_clone.models import MODEL_CONFIGS, create_model
@@ -44,7 +45,10 @@ def test_model_card_has_lofo_and_unseen_sections(tmp_path):
         "heldout_speakers": {
             "files": 300, "model_level": {"fa_llr_gt_0": 0.12, "fa_llr_gt_1": 0.02, "median_llr": -0.5},
             "verify_finance": {"likely_manipulated": 0.0, "likely_manipulated_upper95": 0.00994,
-                               "labels": {"inconclusive": 300}, "detector_not_applicable": 4},
+                               "labels": {"inconclusive": 300}, "detector_not_applicable": 4,
+                               "by_speaker": {"speakers": 12, "speakers_flagged": 0, "speakers_flagged_upper95": 0.221,
+                                              "file_rate_speaker_bootstrap_upper95": 0.0,
+                                              "flagged_files_by_speaker": {}}},
             "per_speaker_fa_llr_gt_0": {"klettres-fr": [1.0, 14]},
         },
     }))
@@ -62,6 +66,26 @@ def test_model_card_has_lofo_and_unseen_sections(tmp_path):
     assert "at LLR > 0: 0.250" in card and "`likely_manipulated` for 0.098" in card
     assert "300 recordings of the eval-split speakers" in card and "upper bound 0.0099" in card
     assert "klettres-fr 1.00 (14)" in card
+    assert "0 of 12 speakers had a file flagged (95 % bound 0.22)" in card
+
+
+def test_false_alarms_that_cluster_on_one_voice_get_a_wider_bound_than_independent_files():
+    from detectors.voice_clone.unseen_bonafide import _upper95, speaker_level, speaker_of
+
+    assert speaker_of("heldout_klettres-hu_003_abc_d.wav") == "klettres-hu"
+    assert speaker_of("fsdd_george_07.wav") == "george" and speaker_of("jfk.flac") == "jfk.flac"
+    # 13 voices of 40 files; one voice flagged on 3 of its files
+    flags = {f"v{i}": [False] * 40 for i in range(13)}
+    flags["v5"][:3] = [True] * 3
+    by = speaker_level(flags)
+    assert by["speakers"] == 13 and by["speakers_flagged"] == 1 and by["flagged_files_by_speaker"] == {"v5": [3, 40]}
+    assert by["file_rate_speaker_bootstrap_upper95"] > _upper95(3, 13 * 40)
+    assert by["speakers_flagged_upper95"] == pytest.approx(_upper95(1, 13))
+    # the same 3 flags spread over 3 voices: the speaker bootstrap narrows
+    spread = {f"v{i}": [i < 3] + [False] * 39 for i in range(13)}
+    assert speaker_level(spread)["file_rate_speaker_bootstrap_upper95"] < by["file_rate_speaker_bootstrap_upper95"]
+    clean = speaker_level({f"v{i}": [False] * 40 for i in range(13)})
+    assert clean["file_rate_speaker_bootstrap_upper95"] == 0.0 and clean["speakers_flagged"] == 0
 
 
 def test_breakdown_by_band_codec_and_speaker(tmp_path):
