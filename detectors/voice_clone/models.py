@@ -69,9 +69,12 @@ class ModelConfig:
         return asdict(self)
 
 
+INPUT_NORMS = ("global", "window")
+
+
 def _window_mean_flag(cfg: ModelConfig) -> bool:
-    if cfg.input_norm not in ("global", "window"):
-        raise ValueError(f"unknown input_norm {cfg.input_norm!r} (global, window)")
+    if cfg.input_norm not in INPUT_NORMS:
+        raise ValueError(f"unknown input_norm {cfg.input_norm!r} ({', '.join(INPUT_NORMS)})")
     return cfg.input_norm == "window"
 
 

@@ -28,7 +28,7 @@ from audio.resample import resample
 from detectors.metrics import auc, eer
 from detectors.voice_clone.calibration import fit_calibration
 from detectors.voice_clone.corpus import read_metadata
-from detectors.voice_clone.models import MODEL_CONFIGS, ModelConfig, create_model, extract_features
+from detectors.voice_clone.models import INPUT_NORMS, MODEL_CONFIGS, ModelConfig, create_model, extract_features
 from detectors.voice_clone.scoring import ModelBundle
 
 
@@ -140,7 +140,7 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(cfg.seed)
-    if cfg.input_norm not in ("global", "window"):
+    if cfg.input_norm not in INPUT_NORMS:
         raise TrainError(f"input_norm must be global or window, got {cfg.input_norm!r}")
     if any(not 0.5 <= f <= 2.0 for f in cfg.speed_perturb):
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")

@@ -252,7 +252,7 @@ def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool
         h = measure(model, h_dir, h_files, verify, verifier, out / "verifier_data_heldout")
         by_src: dict[str, list[float]] = defaultdict(list)
         for r in h["per_file"]:
-            by_src[r["file"].split("_")[1]].append(r["llr"])
+            by_src[speaker_of(r["file"])].append(r["llr"])
         h["per_speaker_fa_llr_gt_0"] = {k: [round(float(np.mean(np.array(v) > 0)), 3), len(v)] for k, v in sorted(by_src.items())}
         res["heldout_speakers"] = h
     out.mkdir(parents=True, exist_ok=True)

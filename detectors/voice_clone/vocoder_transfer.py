@@ -75,19 +75,20 @@ def _rows(corpus: Path) -> dict[str, dict[str, str]]:
     return {r["file_id"]: r for r in read_metadata(corpus)}
 
 
-def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, split: str = "eval",
+def render_with_vocoder(corpus: Path, vocoder: Path, out_dir: Path, splits: tuple[str, ...] = ("eval",),
                         bonafide_sources: Iterable[BonafideSource] = BONAFIDE_SOURCES) -> list[Rendered]:
-    """Re-render the corpus' ``split`` spoofs of family ``neural`` with ``vocoder``, same chain draws.
+    """Re-render the corpus' spoofs of family ``neural`` in ``splits`` with ``vocoder``, same chain draws.
 
     ``bonafide_sources`` must be those the corpus was built from (the default for
-    ``verifier corpus voice``): the plan is recomputed from them and the manifest."""
+    ``verifier corpus voice``): the plan is recomputed from them and the manifest,
+    once per call (about two minutes for the full sources), so ask for every split at once."""
     rows = _rows(corpus)
     cfg = config_from_manifest(corpus)
     chain = Chain(cfg.chain)
     planned = [i for i in plan_corpus(cfg, bonafide_sources, ())
-               if i.key == "spoof" and i.family == FAMILY and i.split == split and i.file_id in rows]
+               if i.key == "spoof" and i.family == FAMILY and i.split in splits and i.file_id in rows]
     if not planned:
-        raise TransferError(f"{corpus}: no {split}-split spoofs of family {FAMILY!r} (was it built with the same sources?)")
+        raise TransferError(f"{corpus}: no {'/'.join(splits)}-split spoofs of family {FAMILY!r} (was it built with the same sources?)")
     out: list[Rendered] = []
     (out_dir / "flac").mkdir(parents=True, exist_ok=True)
     for item in planned:
@@ -121,8 +122,7 @@ def derive_mixed_corpus(corpus: Path, vocoder: Path, out: Path,
     if out.exists():
         raise TransferError(f"{out} exists; give a new directory for the derived corpus")
     renders = out.with_name(out.name + "_renders")
-    rendered = [r for split in ("train", "dev")
-                for r in render_with_vocoder(corpus, vocoder, renders / split, split, bonafide_sources)]
+    rendered = render_with_vocoder(corpus, vocoder, renders, ("train", "dev"), bonafide_sources)
     swap = {r.file_id: r.path for r in rendered if _swapped(r.file_id)}
     out.mkdir(parents=True)
     for p in Path(corpus).iterdir():

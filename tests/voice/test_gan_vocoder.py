@@ -168,7 +168,7 @@ def test_derived_corpus_swaps_half_the_train_and_dev_neural_spoofs_and_nothing_e
     for f in rows:
         same = (mixed / "flac" / f"{f}.flac").read_bytes() == (corpus / "flac" / f"{f}.flac").read_bytes()
         assert same != (f in swapped), f
-    reference = {r.file_id: r.path for r in render_with_vocoder(corpus, nearest_weights, tmp_path / "ref", "train", sources)}
+    reference = {r.file_id: r.path for r in render_with_vocoder(corpus, nearest_weights, tmp_path / "ref", ("train",), sources)}
     for f in swapped & set(reference):
         assert (mixed / "flac" / f"{f}.flac").read_bytes() == reference[f].read_bytes()
     assert not (tmp_path / "mixed_renders").exists()
