@@ -1,9 +1,11 @@
-"""Spectral features for the voice models: LFCC and log-mel, in numpy.
+"""Spectral features for the voice models: LFCC, log-mel and group delay, in numpy.
 
 LFCC (linear-frequency cepstral coefficients) keep the high-frequency detail
 where vocoders leave their artefacts, which is why they are the ASVspoof
 baseline; log-mel is the common input of CNN detectors and of the
-spectrogram pictures. Plain numpy keeps feature extraction independent of the
+spectrogram pictures. The modified group delay keeps what every magnitude
+feature throws away: the phase, which resynthesis (Griffin-Lim's estimated
+phase, WORLD's minimum-phase pulses, a GAN's upsampled waveform) cannot copy. Plain numpy keeps feature extraction independent of the
 training framework and identical at training and inference time.
 """
 
@@ -43,13 +45,34 @@ class LogSpecConfig:
     fmax: float = 3800.0
 
     def bins(self, rate: int) -> slice:
-        freqs = np.arange(self.stft.n_fft // 2 + 1) * rate / self.stft.n_fft
-        inside = np.flatnonzero((freqs >= self.fmin) & (freqs <= self.fmax))
-        return slice(int(inside[0]), int(inside[-1]) + 1)
+        return _band_bins(self.fmin, self.fmax, self.stft.n_fft, rate)
 
     def n_bins(self, rate: int) -> int:
         b = self.bins(rate)
         return b.stop - b.start
+
+
+@dataclass(frozen=True)
+class MgdConfig:
+    """Modified group delay cepstra (Hegde, Murthy and Gadde 2007; MGDCC in ASVspoof 2015).
+
+    The group delay of a frame is -d(phase)/d(omega), computed without phase
+    unwrapping from the spectra of x[n] and n*x[n]. Zeros near the unit circle
+    make it spiky, so it is divided by a cepstrally smoothed magnitude raised
+    to 2*gamma and compressed by |.|^alpha; the band's values then go through
+    a DCT like LFCC's filter energies."""
+
+    stft: StftConfig = StftConfig()
+    fmin: float = 200.0
+    fmax: float = 3800.0
+    n_ceps: int = 30
+    deltas: bool = True
+    alpha: float = 0.4
+    gamma: float = 0.9
+    lifter: int = 30  # cepstra kept for the smoothed magnitude
+
+    def n_features(self) -> int:
+        return self.n_ceps * (3 if self.deltas else 1)
 
 
 @dataclass(frozen=True)
@@ -60,14 +83,14 @@ class MelConfig:
     fmax: float | None = None
 
 
-def power_spectrogram(x: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarray:
-    """Power spectrum, shape (frames, n_fft // 2 + 1). Centred frames (reflect pad)."""
+def windowed_frames(x: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarray:
+    """Hann-windowed frames, shape (frames, n_fft). Centred frames (reflect pad)."""
     x = np.asarray(x, np.float32)
     if cfg.win_length > cfg.n_fft:
         raise ValueError("win_length must not exceed n_fft")
     pad = cfg.n_fft // 2
     if x.size == 0:
-        return np.zeros((0, cfg.n_fft // 2 + 1), np.float32)
+        return np.zeros((0, cfg.n_fft), np.float32)
     mode = "reflect" if x.size > pad else "constant"
     xp = np.pad(x, pad, mode=mode)
     if xp.size < cfg.n_fft:
@@ -76,7 +99,12 @@ def power_spectrogram(x: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarr
     win = np.zeros(cfg.n_fft, np.float32)
     off = (cfg.n_fft - cfg.win_length) // 2
     win[off : off + cfg.win_length] = np.hanning(cfg.win_length + 2)[1:-1]
-    spec = np.fft.rfft(frames * win, axis=1)
+    return frames * win
+
+
+def power_spectrogram(x: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarray:
+    """Power spectrum, shape (frames, n_fft // 2 + 1). Centred frames (reflect pad)."""
+    spec = np.fft.rfft(windowed_frames(x, cfg), axis=1)
     return (spec.real**2 + spec.imag**2).astype(np.float32)
 
 
@@ -153,6 +181,40 @@ def lfcc(x: np.ndarray, rate: int, cfg: LfccConfig = LfccConfig()) -> np.ndarray
     p = power_spectrogram(x, cfg.stft)
     fb = linear_filterbank(cfg.n_filters, cfg.stft.n_fft, rate, cfg.fmin, cfg.fmax)
     c = np.log(p @ fb.T + 1e-8) @ dct_matrix(cfg.n_filters, cfg.n_ceps).T
+    if cfg.deltas:
+        d = deltas(c)
+        c = np.concatenate([c, d, deltas(d)], axis=1)
+    return c.astype(np.float32)
+
+
+def _band_bins(fmin: float, fmax: float, n_fft: int, rate: int) -> slice:
+    freqs = np.arange(n_fft // 2 + 1) * rate / n_fft
+    inside = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
+    return slice(int(inside[0]), int(inside[-1]) + 1)
+
+
+def modified_group_delay(x: np.ndarray, rate: int, cfg: MgdConfig = MgdConfig()) -> np.ndarray:
+    """The compressed modified group delay of every FFT bin in the band, shape (frames, bins)."""
+    frames = windowed_frames(x, cfg.stft)
+    n = np.arange(cfg.stft.n_fft, dtype=np.float32)
+    spec_x = np.fft.rfft(frames, axis=1)
+    spec_nx = np.fft.rfft(frames * n, axis=1)
+    # smoothed magnitude, raised to 2 * gamma in the log domain: the log
+    # magnitude's first `lifter` cepstra only
+    log_mag = np.log(np.abs(spec_x) + 1e-8)
+    ceps = np.fft.irfft(log_mag, n=cfg.stft.n_fft, axis=1)
+    ceps[:, cfg.lifter : cfg.stft.n_fft - cfg.lifter + 1] = 0.0
+    band = _band_bins(cfg.fmin, cfg.fmax, cfg.stft.n_fft, rate)
+    smooth_pow = np.exp(2 * cfg.gamma * np.fft.rfft(ceps, axis=1).real[:, band])
+    spec_x, spec_nx = spec_x[:, band], spec_nx[:, band]
+    tau = (spec_x.real * spec_nx.real + spec_x.imag * spec_nx.imag) / (smooth_pow + 1e-8)
+    return (np.sign(tau) * np.abs(tau) ** cfg.alpha).astype(np.float32)
+
+
+def mgdcc(x: np.ndarray, rate: int, cfg: MgdConfig = MgdConfig()) -> np.ndarray:
+    """Modified group delay cepstra, shape (frames, n_ceps * (3 if deltas else 1))."""
+    g = modified_group_delay(x, rate, cfg)
+    c = g @ dct_matrix(g.shape[1], cfg.n_ceps).T
     if cfg.deltas:
         d = deltas(c)
         c = np.concatenate([c, d, deltas(d)], axis=1)

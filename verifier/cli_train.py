@@ -14,7 +14,7 @@ train_app = typer.Typer(help="Train detector models on a locally built corpus (C
 def voice(
     corpus: Path = typer.Option(..., "--corpus", help="Corpus directory from `verifier corpus voice`."),
     out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
-    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail) or rawnet_lite (waveform, sees phase)."),
+    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both) or rawnet_lite (waveform)."),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
     batch_size: int = typer.Option(32),
@@ -23,6 +23,7 @@ def voice(
     threads: int = typer.Option(1, help="torch threads; keep 1 on shared machines."),
     input_norm: str = typer.Option("global", help="global (train-set mean/std) or window (also remove each window's mean: CMN)."),
     speed_perturb: list[float] = typer.Option([], help="Speed-perturbation factor for train files, e.g. 0.9 (repeatable)."),
+    width: int = typer.Option(1, help="Channel multiplier of the CNN (2: four times the parameters)."),
 ) -> None:
     """Train a spoofing model, pick the epoch by dev EER, calibrate on dev (never touches eval)."""
     from detectors.voice_clone.corpus import CorpusError
@@ -31,7 +32,7 @@ def voice(
     cfg = TrainConfig(
         model=model, seed=seed, epochs=epochs, batch_size=batch_size, exclude_families=tuple(exclude_family),
         max_train_files=max_train_files or None, threads=threads, input_norm=input_norm,
-        speed_perturb=tuple(speed_perturb),
+        speed_perturb=tuple(speed_perturb), width=width,
     )
     try:
         result = train(corpus, cfg, log=lambda m: typer.echo(m, err=True))

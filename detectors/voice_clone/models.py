@@ -9,6 +9,13 @@ two CPU cores) -> mean+std pooling over time -> one logit (spoof > 0).
 cepstra smooth away. Measured in the sixth session: no better than
 ``lfcc_lcnn`` overall (docs/voice.md), so it is not the default.
 
+``mgd_lcnn``: the same network on modified group delay cepstra (30 + deltas,
+200-3800 Hz): phase, which magnitude features throw away and resynthesis
+cannot copy. ``lfcc_mgd_lcnn``: both feature sets side by side. Measured in the
+ninth session: group delay alone is worse than LFCC on every family of this
+GSM- and telephone-coded corpus; beside LFCC it helps unit-selection spoofs and
+costs the seen families (docs/voice.md), so neither is the default.
+
 ``rawnet_lite``: the raw waveform -> a learned strided filterbank (so it can
 use phase, which magnitude features throw away) -> residual 1-D conv blocks
 -> mean+std pooling -> one logit. RawNet-style, much smaller.
@@ -27,20 +34,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from audio.features import LfccConfig, LogSpecConfig, lfcc, log_spectrogram
+from audio.features import LfccConfig, LogSpecConfig, MgdConfig, lfcc, log_spectrogram, mgdcc
 from audio.resample import telephone_band
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    feature: str  # "lfcc" | "logspec" | "waveform"
+    feature: str  # "lfcc" | "logspec" | "mgd" | "lfcc+mgd" | "waveform"
     sample_rate: int = 16_000
     # the corpus is telephone band; every input is put in the same band before
     # features, at training and at inference, so wide-band input is not "unusual"
     band: str = "tel"
     lfcc: LfccConfig = field(default_factory=LfccConfig)
     spec: LogSpecConfig = field(default_factory=LogSpecConfig)
+    mgd: MgdConfig = field(default_factory=MgdConfig)
     channels: tuple[int, ...] = (8, 16, 24, 32)
     dropout: float = 0.3
     # "global": features normalised by the train set's mean and std only;
@@ -55,7 +63,12 @@ class ModelConfig:
             return 1
         if self.feature == "logspec":
             return self.spec.n_bins(self.sample_rate)
-        return self.lfcc.n_ceps * (3 if self.lfcc.deltas else 1)
+        n_lfcc = self.lfcc.n_ceps * (3 if self.lfcc.deltas else 1)
+        if self.feature == "mgd":
+            return self.mgd.n_features()
+        if self.feature == "lfcc+mgd":
+            return n_lfcc + self.mgd.n_features()
+        return n_lfcc
 
     @property
     def frames_per_s(self) -> int:
@@ -63,6 +76,8 @@ class ModelConfig:
             return self.sample_rate
         if self.feature == "logspec":
             return self.sample_rate // self.spec.stft.hop_length
+        if self.feature == "mgd":
+            return self.sample_rate // self.mgd.stft.hop_length
         return self.sample_rate // self.lfcc.stft.hop_length
 
     def to_dict(self) -> dict:
@@ -162,9 +177,14 @@ TEL_LFCC = LfccConfig(n_filters=40, n_ceps=30, fmin=200.0, fmax=3800.0)
 MODEL_CONFIGS: dict[str, ModelConfig] = {
     "lfcc_lcnn": ModelConfig(name="lfcc_lcnn", feature="lfcc", lfcc=TEL_LFCC),
     "spec_lcnn": ModelConfig(name="spec_lcnn", feature="logspec"),
+    "mgd_lcnn": ModelConfig(name="mgd_lcnn", feature="mgd"),
+    "lfcc_mgd_lcnn": ModelConfig(name="lfcc_mgd_lcnn", feature="lfcc+mgd", lfcc=TEL_LFCC),
     "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
 }
-_FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {"lfcc_lcnn": LfccLcnn, "spec_lcnn": LfccLcnn, "rawnet_lite": RawNetLite}
+_FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "lfcc_lcnn": LfccLcnn, "spec_lcnn": LfccLcnn, "mgd_lcnn": LfccLcnn, "lfcc_mgd_lcnn": LfccLcnn,
+    "rawnet_lite": RawNetLite,
+}
 
 
 def create_model(name: str, cfg: ModelConfig | None = None) -> nn.Module:
@@ -186,6 +206,12 @@ def extract_features(x: np.ndarray, rate: int, cfg: ModelConfig) -> np.ndarray:
         return lfcc(x, rate, cfg.lfcc)
     if cfg.feature == "logspec":
         return log_spectrogram(x, rate, cfg.spec)
+    if cfg.feature == "mgd":
+        return mgdcc(x, rate, cfg.mgd)
+    if cfg.feature == "lfcc+mgd":
+        if cfg.lfcc.stft.hop_length != cfg.mgd.stft.hop_length:
+            raise ValueError("lfcc+mgd needs the same hop for both features")
+        return np.concatenate([lfcc(x, rate, cfg.lfcc), mgdcc(x, rate, cfg.mgd)], axis=1)
     if cfg.feature == "waveform":
         return np.asarray(x, np.float32)[:, None]
     raise ValueError(f"unknown feature {cfg.feature!r}")

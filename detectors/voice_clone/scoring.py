@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audio.features import LfccConfig, LogSpecConfig, StftConfig
+from audio.features import LfccConfig, LogSpecConfig, MgdConfig, StftConfig
 from detectors.voice_clone.calibration import Calibration
 from detectors.voice_clone.models import ModelConfig, create_model, extract_features
 
@@ -98,6 +98,7 @@ def _config_from_dict(d: dict) -> ModelConfig:
         lfcc=_with_stft(LfccConfig, d["lfcc"]),
         # bundles written before the logspec feature existed have no "spec"
         spec=_with_stft(LogSpecConfig, d["spec"]) if "spec" in d else LogSpecConfig(),
+        mgd=_with_stft(MgdConfig, d["mgd"]) if "mgd" in d else MgdConfig(),
         channels=tuple(d["channels"]), dropout=d["dropout"], input_norm=d.get("input_norm", "global"),
     )
 

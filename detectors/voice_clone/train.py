@@ -58,6 +58,9 @@ class TrainConfig:
     # has. No vocoder is involved, so it adds no spoofing artefact. Each crop
     # draws the original or one of these versions.
     speed_perturb: tuple[float, ...] = ()
+    # Channel multiplier of the CNN (1: the shipped size; 2: four times the
+    # parameters, about twice the training time).
+    width: int = 1
 
 
 @dataclass
@@ -144,7 +147,10 @@ def train(
         raise TrainError(f"input_norm must be global or window, got {cfg.input_norm!r}")
     if any(not 0.5 <= f <= 2.0 for f in cfg.speed_perturb):
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
-    mcfg = replace(MODEL_CONFIGS[cfg.model], input_norm=cfg.input_norm)
+    if cfg.width < 1:
+        raise TrainError(f"width must be a positive integer, got {cfg.width}")
+    base = MODEL_CONFIGS[cfg.model]
+    mcfg = replace(base, input_norm=cfg.input_norm, channels=tuple(c * cfg.width for c in base.channels))
     t0 = time.monotonic()
     tr = load_split(corpus_dir, "train", mcfg, cfg.exclude_families, cfg.max_train_files, cfg.seed, cfg.speed_perturb)
     dev = load_split(corpus_dir, "dev", mcfg, cfg.exclude_families)

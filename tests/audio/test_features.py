@@ -4,6 +4,8 @@ import pytest
 from audio.features import (
     LfccConfig,
     LogSpecConfig,
+    MgdConfig,
+    StftConfig,
     dct_matrix,
     deltas,
     lfcc,
@@ -11,6 +13,8 @@ from audio.features import (
     log_mel,
     log_spectrogram,
     mel_filterbank,
+    mgdcc,
+    modified_group_delay,
     power_spectrogram,
 )
 from tests.audio.helpers import tone
@@ -78,3 +82,26 @@ def test_log_spectrogram_keeps_only_the_band_and_resolves_harmonics():
     s = log_spectrogram(x, rate, cfg).mean(axis=0)
     at = lambda f: s[int(np.argmin(np.abs(freqs - f)))]  # noqa: E731
     assert all(at(125 * k) - at(125 * k + 62.5) > 3.0 for k in range(4, 28))
+
+
+def test_group_delay_sees_where_an_impulse_sits_in_the_frame_while_lfcc_cannot():
+    """A delay changes phase only: LFCC's spectral shape stays flat, the group delay grows with it."""
+    stft = StftConfig(n_fft=512, win_length=512, hop_length=512)
+    lfcc_cfg = LfccConfig(stft=stft, n_filters=40, n_ceps=30, fmin=200.0, fmax=3800.0, deltas=False)
+    mgd_cfg = MgdConfig(stft=stft, deltas=False)
+    shapes, delays = [], []
+    for d in (150, 250, 350):
+        x = np.zeros(3 * 512, np.float32)
+        x[256 + d] = 1.0  # frame 1 covers samples 256..767
+        shapes.append(lfcc(x, 16000, lfcc_cfg)[1, 1:])
+        g = modified_group_delay(x, 16000, mgd_cfg)[1]
+        assert g.std() < 1e-3 * g.mean()  # a pure delay: the same at every frequency
+        delays.append(mgdcc(x, 16000, mgd_cfg)[1, 0])
+    np.testing.assert_allclose(shapes[0], shapes[2], atol=1e-4)
+    assert delays[0] < delays[1] < delays[2]
+
+
+def test_group_delay_cepstra_shape_and_band():
+    x = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    assert mgdcc(x, 16000).shape == (101, 90)
+    assert modified_group_delay(x, 16000).shape[1] == LogSpecConfig().n_bins(16000)

@@ -126,13 +126,18 @@ def test_bundle_is_deterministic(tiny_corpus, tmp_path):
     assert a.calibration == b.calibration
 
 
-def test_spectrogram_model_trains_saves_and_scores_the_same_after_loading(tiny_corpus, tmp_path):
+@pytest.mark.parametrize(
+    "name,width,feature", [("spec_lcnn", 1, "logspec"), ("lfcc_mgd_lcnn", 1, "lfcc+mgd"), ("lfcc_lcnn", 2, "lfcc")]
+)
+def test_other_models_train_save_and_score_the_same_after_loading(tiny_corpus, tmp_path, name, width, feature):
+    from detectors.voice_clone.models import MODEL_CONFIGS
     from detectors.voice_clone.scoring import load_bundle
     from detectors.voice_clone.train import TrainConfig, train
 
-    bundle = train(tiny_corpus, TrainConfig(model="spec_lcnn", epochs=1, batch_size=8), log=lambda m: None).bundle
-    assert bundle.config.feature == "logspec"
-    path = tmp_path / "spec.pt"
+    bundle = train(tiny_corpus, TrainConfig(model=name, epochs=1, batch_size=8, width=width), log=lambda m: None).bundle
+    assert bundle.config.feature == feature
+    assert bundle.config.channels == tuple(width * c for c in MODEL_CONFIGS[name].channels)
+    path = tmp_path / "model.pt"
     bundle.save(path)
     loaded = load_bundle(path)
     assert loaded.config == bundle.config
