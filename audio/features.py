@@ -4,9 +4,10 @@ LFCC (linear-frequency cepstral coefficients) keep the high-frequency detail
 where vocoders leave their artefacts, which is why they are the ASVspoof
 baseline; log-mel is the common input of CNN detectors and of the
 spectrogram pictures. The modified group delay keeps what every magnitude
-feature throws away: the phase, which resynthesis (Griffin-Lim's estimated
-phase, WORLD's minimum-phase pulses, a GAN's upsampled waveform) cannot copy. Plain numpy keeps feature extraction independent of the
-training framework and identical at training and inference time.
+feature throws away: the phase, which resynthesis has to make up (Griffin-Lim
+estimates it, WORLD builds minimum-phase pulses, a GAN upsamples a waveform).
+Plain numpy keeps feature extraction independent of the training framework
+and identical at training and inference time.
 """
 
 from __future__ import annotations
