@@ -33,6 +33,9 @@ class LfccConfig:
     fmin: float = 0.0
     fmax: float | None = None
 
+    def n_features(self) -> int:
+        return self.n_ceps * (3 if self.deltas else 1)
+
 
 @dataclass(frozen=True)
 class LogSpecConfig:
@@ -177,15 +180,19 @@ def deltas(feat: np.ndarray, width: int = 2) -> np.ndarray:
     return out / denom
 
 
+def with_deltas(ceps: np.ndarray, on: bool = True) -> np.ndarray:
+    """Cepstra with their deltas and delta-deltas appended (``on``), as float32."""
+    if on:
+        d = deltas(ceps)
+        ceps = np.concatenate([ceps, d, deltas(d)], axis=1)
+    return ceps.astype(np.float32)
+
+
 def lfcc(x: np.ndarray, rate: int, cfg: LfccConfig = LfccConfig()) -> np.ndarray:
     """LFCC features, shape (frames, n_ceps * (3 if deltas else 1))."""
     p = power_spectrogram(x, cfg.stft)
     fb = linear_filterbank(cfg.n_filters, cfg.stft.n_fft, rate, cfg.fmin, cfg.fmax)
-    c = np.log(p @ fb.T + 1e-8) @ dct_matrix(cfg.n_filters, cfg.n_ceps).T
-    if cfg.deltas:
-        d = deltas(c)
-        c = np.concatenate([c, d, deltas(d)], axis=1)
-    return c.astype(np.float32)
+    return with_deltas(np.log(p @ fb.T + 1e-8) @ dct_matrix(cfg.n_filters, cfg.n_ceps).T, cfg.deltas)
 
 
 def _band_bins(fmin: float, fmax: float, n_fft: int, rate: int) -> slice:
@@ -215,11 +222,7 @@ def modified_group_delay(x: np.ndarray, rate: int, cfg: MgdConfig = MgdConfig())
 def mgdcc(x: np.ndarray, rate: int, cfg: MgdConfig = MgdConfig()) -> np.ndarray:
     """Modified group delay cepstra, shape (frames, n_ceps * (3 if deltas else 1))."""
     g = modified_group_delay(x, rate, cfg)
-    c = g @ dct_matrix(g.shape[1], cfg.n_ceps).T
-    if cfg.deltas:
-        d = deltas(c)
-        c = np.concatenate([c, d, deltas(d)], axis=1)
-    return c.astype(np.float32)
+    return with_deltas(g @ dct_matrix(g.shape[1], cfg.n_ceps).T, cfg.deltas)
 
 
 def log_spectrogram(x: np.ndarray, rate: int, cfg: LogSpecConfig = LogSpecConfig()) -> np.ndarray:

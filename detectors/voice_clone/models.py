@@ -63,12 +63,11 @@ class ModelConfig:
             return 1
         if self.feature == "logspec":
             return self.spec.n_bins(self.sample_rate)
-        n_lfcc = self.lfcc.n_ceps * (3 if self.lfcc.deltas else 1)
         if self.feature == "mgd":
             return self.mgd.n_features()
         if self.feature == "lfcc+mgd":
-            return n_lfcc + self.mgd.n_features()
-        return n_lfcc
+            return self.lfcc.n_features() + self.mgd.n_features()
+        return self.lfcc.n_features()
 
     @property
     def frames_per_s(self) -> int:
