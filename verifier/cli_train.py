@@ -14,7 +14,7 @@ train_app = typer.Typer(help="Train detector models on a locally built corpus (C
 def voice(
     corpus: Path = typer.Option(..., "--corpus", help="Corpus directory from `verifier corpus voice`."),
     out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
-    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both) or rawnet_lite (waveform)."),
+    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both) ge2e_head (a head on the states of the pretrained GE2E speech encoder), lfcc_ge2e (LFCC CNN fused with that head) or rawnet_lite (waveform)."),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
     batch_size: int = typer.Option(32),
@@ -24,6 +24,7 @@ def voice(
     input_norm: str = typer.Option("global", help="global (train-set mean/std) or window (also remove each window's mean: CMN)."),
     speed_perturb: list[float] = typer.Option([], help="Speed-perturbation factor for train files, e.g. 0.9 (repeatable)."),
     width: int = typer.Option(1, help="Channel multiplier of the CNN (2: four times the parameters)."),
+    cnn_from: Path = typer.Option(None, "--cnn-from", help="lfcc_ge2e only: take the CNN from this lfcc_lcnn bundle instead of training one."),
 ) -> None:
     """Train a spoofing model, pick the epoch by dev EER, calibrate on dev (never touches eval)."""
     from detectors.voice_clone.corpus import CorpusError
@@ -34,10 +35,20 @@ def voice(
         max_train_files=max_train_files or None, threads=threads, input_norm=input_norm,
         speed_perturb=tuple(speed_perturb), width=width,
     )
+    from detectors.voice_clone.scoring import BundleError
+    from detectors.voice_clone.train_ge2e import GE2E_MODELS, train_ge2e_model
+
+    if cnn_from is not None and model != "lfcc_ge2e":
+        typer.echo("error: --cnn-from goes with --model lfcc_ge2e", err=True)
+        raise typer.Exit(2)
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
-        result = train(corpus, cfg, log=lambda m: typer.echo(m, err=True))
-    except (TrainError, CorpusError) as exc:
+        if model in GE2E_MODELS:
+            bundle = train_ge2e_model(corpus, cfg, cnn_from, log=log)
+        else:
+            bundle = train(corpus, cfg, log=log).bundle
+    except (TrainError, CorpusError, BundleError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    sha = result.bundle.save(out)
-    typer.echo(json.dumps({"model": str(out), "sha256": sha, "record": result.bundle.record}, indent=2))
+    sha = bundle.save(out)
+    typer.echo(json.dumps({"model": str(out), "sha256": sha, "record": bundle.record}, indent=2))

@@ -100,17 +100,12 @@ class VoiceCloneDetector:
         rate = audio.sample_rate
         fps = bundle.config.frames_per_s
         logits = []
-        seg_feats: dict[tuple[float, float], np.ndarray] = {}
-        for a, b in windows:
-            # features once per speech segment (windows overlap 4:1), then sliced per window
-            seg = next(s for s in vad.segments if s.start_s <= a + 1e-6 and b <= s.end_s + 1e-6)
-            key = (max(0.0, seg.start_s), seg.end_s)
-            if key not in seg_feats:
-                seg_feats[key] = bundle.features(audio.samples[int(key[0] * rate) : int(key[1] * rate)], rate)
-            f = seg_feats[key]
-            i0 = int(round((a - key[0]) * fps))
-            chunk = f[i0 : i0 + int(round((b - a) * fps))]
-            logits.append(float(bundle.window_logits(chunk, WINDOW_S, WINDOW_S)[0].mean()))
+        for (s0, s1), group in _by_segment(windows, vad.segments):
+            # features once per speech segment, every window of it scored from them (windows overlap 4:1)
+            f = bundle.features(audio.samples[int(s0 * rate) : int(s1 * rate)], rate)
+            starts = [int(round((a - s0) * fps)) for a, _ in group]
+            win = int(round((group[0][1] - group[0][0]) * fps))  # windows of a segment share one length
+            logits.extend(float(v) for v in bundle.logits_at(f, starts, win))
         raw = float(np.mean(logits))
         cal = bundle.calibration
         llr = float(cal.llr10([raw])[0]) if cal else None
@@ -133,6 +128,19 @@ class VoiceCloneDetector:
             reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)",
             raw_score=raw, llr=check_llr(llr), segments=segments, artifacts=artifacts, validation=str(rec),
         )
+
+
+def _by_segment(windows: list[tuple[float, float]], segments) -> list[tuple[tuple[float, float], list[tuple[float, float]]]]:
+    """Windows grouped under the speech segment that holds them, in order."""
+    out: list[tuple[tuple[float, float], list[tuple[float, float]]]] = []
+    for a, b in windows:
+        seg = next(s for s in segments if s.start_s <= a + 1e-6 and b <= s.end_s + 1e-6)
+        key = (max(0.0, seg.start_s), seg.end_s)
+        if out and out[-1][0] == key:
+            out[-1][1].append((a, b))
+        else:
+            out.append((key, [(a, b)]))
+    return out
 
 
 def speech_windows(segments, duration_s: float, window_s: float = WINDOW_S, hop_s: float = HOP_S,

@@ -23,6 +23,20 @@ from pathlib import Path
 from detectors.voice_clone.scoring import load_bundle
 
 
+def _fusion_lines(rec: dict) -> list[str]:
+    """What an ``lfcc_ge2e`` bundle is made of: the CNN it took, the encoder, the head, the fusion."""
+    if "fusion" not in rec:
+        return []
+    cnn, head, dev = rec["cnn"], rec["head"], rec["dev_eer"]
+    return [
+        f"- CNN: `{cnn.get('from')}` (SHA-256 `{cnn.get('sha256')}`), trained on `{cnn.get('record', {}).get('corpus')}`",
+        f"- GE2E encoder: the resemblyzer wheel's `pretrained.pt`, SHA-256 `{rec['ge2e_weights_sha256']}` (frozen, not in this file)",
+        f"- head: L2 logistic regression on {head['train_windows']} train windows, l2 {head['l2']} chosen by dev EER",
+        f"- fusion (dev): logit = {rec['fusion']['weights'][0]:.3f} x CNN + {rec['fusion']['weights'][1]:.3f} x head "
+        f"{rec['fusion']['bias']:+.3f}; dev EER CNN {dev['cnn']:.4f}, head {dev['head']:.4f}, fused {dev['fused']:.4f}",
+    ]
+
+
 def model_card(
     model: Path, metrics_files: list[Path], unseen: Path | None = None, lofo: dict[str, Path] | None = None,
     preamble: str = "",
@@ -38,7 +52,8 @@ def model_card(
         f"- training corpus: `{rec.get('corpus')}` ({rec.get('train_files')} train files, {rec.get('train_spoof')} spoof; "
         f"{rec.get('dev_files')} dev files for model selection and calibration)",
         f"- hyper-parameters: `{json.dumps(rec.get('train_config', {}), sort_keys=True)}`",
-        f"- selected epoch: {rec.get('selected_epoch')}; calibration (natural-log units): `{json.dumps(rec.get('calibration'))}`",
+        *_fusion_lines(rec),
+        f"- selected epoch: {rec.get('selected_epoch', '-')}; calibration (natural-log units): `{json.dumps(rec.get('calibration'))}`",
         f"- torch {rec.get('torch')}",
         "",
         "## Measured on data not used for training or calibration",

@@ -16,6 +16,13 @@ ninth session: group delay alone is worse than LFCC on every family of this
 GSM- and telephone-coded corpus; beside LFCC it helps unit-selection spoofs and
 costs the seen families (docs/voice.md), so neither is the default.
 
+``ge2e_head``: a linear head on pooled hidden states of the GE2E speaker
+encoder that ships in the resemblyzer wheel (frozen; ``ge2e_features``).
+``lfcc_ge2e``: the ``lfcc_lcnn`` network beside that head, the two logits
+fused by weights fitted on dev.
+The encoder learnt natural speech from thousands of real speakers, which our
+corpus cannot teach; measured in the tenth session (docs/voice.md).
+
 ``rawnet_lite``: the raw waveform -> a learned strided filterbank (so it can
 use phase, which magnitude features throw away) -> residual 1-D conv blocks
 -> mean+std pooling -> one logit. RawNet-style, much smaller.
@@ -27,7 +34,7 @@ same code for all (``ModelConfig.frames_per_s``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -36,12 +43,13 @@ from torch import nn
 
 from audio.features import LfccConfig, LogSpecConfig, MgdConfig, lfcc, log_spectrogram, mgdcc
 from audio.resample import telephone_band
+from detectors.voice_clone import ge2e_features
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    feature: str  # "lfcc" | "logspec" | "mgd" | "lfcc+mgd" | "waveform"
+    feature: str  # "lfcc" | "logspec" | "mgd" | "lfcc+mgd" | "ge2e" | "lfcc+ge2e" | "waveform"
     sample_rate: int = 16_000
     # the corpus is telephone band; every input is put in the same band before
     # features, at training and at inference, so wide-band input is not "unusual"
@@ -67,6 +75,10 @@ class ModelConfig:
             return self.mgd.n_features()
         if self.feature == "lfcc+mgd":
             return self.lfcc.n_features() + self.mgd.n_features()
+        if self.feature == "lfcc+ge2e":
+            return self.lfcc.n_features() + ge2e_features.N_MELS
+        if self.feature == "ge2e":
+            return ge2e_features.N_MELS
         return self.lfcc.n_features()
 
     @property
@@ -77,6 +89,8 @@ class ModelConfig:
             return self.sample_rate // self.spec.stft.hop_length
         if self.feature == "mgd":
             return self.sample_rate // self.mgd.stft.hop_length
+        if self.feature == "ge2e":
+            return self.sample_rate // ge2e_features.HOP
         return self.sample_rate // self.lfcc.stft.hop_length
 
     def to_dict(self) -> dict:
@@ -167,6 +181,66 @@ class RawNetLite(nn.Module):
         return self.head(torch.cat([x.mean(dim=2), x.std(dim=2, unbiased=False)], dim=1)).squeeze(1)
 
 
+def _each_window_alone(model: nn.Module, feats: torch.Tensor) -> torch.Tensor:
+    """forward() of the models that score whole signals: each (frames, features) item is one window."""
+    out = [model.score_windows(f, np.array([0]), f.shape[0])[0] for f in feats.detach().numpy()]
+    return torch.tensor(out, dtype=torch.float32)
+
+
+class Ge2eHead(nn.Module):
+    """A linear head on pooled GE2E states (``ge2e_features``) of the last 40
+    feature columns, raw mel power (the bundle's normalisation leaves them as
+    they are). The encoder itself is frozen and lives in the resemblyzer wheel."""
+
+    def __init__(self, cfg: ModelConfig | None = None):
+        super().__init__()
+        # the head sees standardised statistics (train-set mean and std)
+        self.register_buffer("stat_mean", torch.zeros(ge2e_features.STATS_DIM))
+        self.register_buffer("stat_std", torch.ones(ge2e_features.STATS_DIM))
+        self.head = nn.Linear(ge2e_features.STATS_DIM, 1)
+
+    def head_logits(self, stats: np.ndarray) -> np.ndarray:
+        z = (torch.from_numpy(np.asarray(stats, np.float32)) - self.stat_mean) / self.stat_std
+        with torch.no_grad():
+            return self.head(z).squeeze(1).numpy().astype(np.float64)
+
+    def score_windows(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
+        """Logit per window; GE2E states are computed once for the whole signal."""
+        states = ge2e_features.frame_states(feats[:, -ge2e_features.N_MELS :])
+        return self.head_logits(ge2e_features.window_stats(states, starts, win))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return _each_window_alone(self, feats)
+
+
+class LfccGe2e(nn.Module):
+    """``LfccLcnn`` on the LFCC columns and ``Ge2eHead`` on the mel columns,
+    fused: logit = w_cnn * cnn + w_ge2e * head + b."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_lfcc = cfg.lfcc.n_features()
+        self.cnn = LfccLcnn(replace(cfg, feature="lfcc"))
+        self.ge2e = Ge2eHead()
+        self.fusion = nn.Linear(2, 1)
+
+    def part_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
+        """(CNN logits, GE2E head logits) of the windows [start, start + win) of one signal."""
+        lf = feats[:, : self.n_lfcc]
+        batch = np.stack([lf[s : s + win] for s in starts])
+        with torch.no_grad():
+            cnn = self.cnn(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
+        return cnn, self.ge2e.score_windows(feats, starts, win)
+
+    def score_windows(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
+        cnn, head = self.part_logits(feats, starts, win)
+        w = self.fusion.weight.detach().double().numpy()[0]
+        return w[0] * cnn + w[1] * head + float(self.fusion.bias.detach())
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return _each_window_alone(self, feats)
+
+
 # Every input is put in the telephone band (300-3400 Hz), so the LFCC filters
 # span 200-3800 Hz only: the ASVspoof default (20 filters over 0-8 kHz) left
 # 8 of its 20 filters carrying speech. 40 filters, 30 cepstra + deltas; chosen
@@ -178,11 +252,13 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
     "spec_lcnn": ModelConfig(name="spec_lcnn", feature="logspec"),
     "mgd_lcnn": ModelConfig(name="mgd_lcnn", feature="mgd"),
     "lfcc_mgd_lcnn": ModelConfig(name="lfcc_mgd_lcnn", feature="lfcc+mgd", lfcc=TEL_LFCC),
+    "ge2e_head": ModelConfig(name="ge2e_head", feature="ge2e"),
+    "lfcc_ge2e": ModelConfig(name="lfcc_ge2e", feature="lfcc+ge2e", lfcc=TEL_LFCC),
     "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
 }
 _FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "lfcc_lcnn": LfccLcnn, "spec_lcnn": LfccLcnn, "mgd_lcnn": LfccLcnn, "lfcc_mgd_lcnn": LfccLcnn,
-    "rawnet_lite": RawNetLite,
+    "ge2e_head": Ge2eHead, "lfcc_ge2e": LfccGe2e, "rawnet_lite": RawNetLite,
 }
 
 
@@ -211,6 +287,12 @@ def extract_features(x: np.ndarray, rate: int, cfg: ModelConfig) -> np.ndarray:
         if cfg.lfcc.stft.hop_length != cfg.mgd.stft.hop_length:
             raise ValueError("lfcc+mgd needs the same hop for both features")
         return np.concatenate([lfcc(x, rate, cfg.lfcc), mgdcc(x, rate, cfg.mgd)], axis=1)
+    if cfg.feature == "ge2e":
+        return ge2e_features.ge2e_mel(x, rate)
+    if cfg.feature == "lfcc+ge2e":
+        a, b = lfcc(x, rate, cfg.lfcc), ge2e_features.ge2e_mel(x, rate)
+        n = min(a.shape[0], b.shape[0])  # both centred at a 10 ms hop; they can differ by a frame
+        return np.concatenate([a[:n], b[:n]], axis=1)
     if cfg.feature == "waveform":
         return np.asarray(x, np.float32)[:, None]
     raise ValueError(f"unknown feature {cfg.feature!r}")

@@ -27,6 +27,16 @@ class BundleError(RuntimeError):
     pass
 
 
+def window_starts(n: int, win: int, hop: int) -> np.ndarray:
+    """Start frames of the windows over ``n`` frames; the last window ends at the last frame."""
+    if n <= win:
+        return np.array([0])
+    starts = np.arange(0, n - win + 1, hop)
+    if starts[-1] + win < n:
+        starts = np.append(starts, n - win)
+    return starts
+
+
 @dataclass
 class ModelBundle:
     config: ModelConfig
@@ -38,26 +48,34 @@ class ModelBundle:
     sha256: str | None = None
 
     def features(self, x: np.ndarray, rate: int) -> np.ndarray:
-        f = extract_features(x, rate, self.config)
-        return ((f - self.mean) / self.std).astype(np.float32)
+        return self.normalise(extract_features(x, rate, self.config))
+
+    def normalise(self, feats: np.ndarray) -> np.ndarray:
+        return ((feats - self.mean) / self.std).astype(np.float32)
 
     def window_logits(self, feats: np.ndarray, window_s: float = WINDOW_S, hop_s: float = HOP_S) -> tuple[np.ndarray, np.ndarray]:
         """Logit per window and the window start frames."""
         fps = self.config.frames_per_s
         win, hop = int(window_s * fps), int(hop_s * fps)
+        starts = window_starts(feats.shape[0], win, hop)
+        return self.logits_at(feats, starts, win), starts
+
+    def logits_at(self, feats: np.ndarray, starts, win: int) -> np.ndarray:
+        """Logit of each window [start, start + win) of one normalised feature matrix.
+
+        Windows are clipped to the matrix (a window never reaches past its end,
+        and a matrix shorter than ``win`` is one window).
+        """
         n = feats.shape[0]
-        if n <= win:
-            starts = np.array([0])
-            batch = feats[None]
-        else:
-            starts = np.arange(0, n - win + 1, hop)
-            if starts[-1] + win < n:
-                starts = np.append(starts, n - win)
-            batch = np.stack([feats[s : s + win] for s in starts])
+        win = min(win, n)
+        starts = np.clip(np.asarray(starts, int), 0, n - win)
         self.model.eval()
+        if hasattr(self.model, "score_windows"):  # models that see the whole signal once
+            return self.model.score_windows(feats, starts, win)
+        batch = np.stack([feats[s : s + win] for s in starts])
         with torch.no_grad():
             out = self.model(torch.from_numpy(np.ascontiguousarray(batch)))
-        return out.numpy().astype(np.float64), starts
+        return out.numpy().astype(np.float64)
 
     def score(self, x: np.ndarray, rate: int) -> float:
         """File-level raw score: mean window logit."""
@@ -103,6 +121,22 @@ def _config_from_dict(d: dict) -> ModelConfig:
     )
 
 
+def _check_ge2e_weights(path: Path, record: dict) -> None:
+    """The GE2E encoder is read from the resemblyzer wheel, not the bundle: refuse other weights."""
+    from detectors.speaker.encoder import SpeakerModelMissingError
+    from detectors.voice_clone.ge2e_features import weights_sha256
+
+    try:
+        have = weights_sha256()
+    except SpeakerModelMissingError as exc:
+        raise BundleError(f"{path}: {exc}") from exc
+    if record.get("ge2e_weights_sha256") != have:
+        raise BundleError(
+            f"{path}: trained on GE2E weights {str(record.get('ge2e_weights_sha256'))[:12]}..., but the installed "
+            f"resemblyzer wheel has {have[:12]}...: install resemblyzer==0.1.4 or retrain"
+        )
+
+
 def load_bundle(path: Path) -> ModelBundle:
     path = Path(path)
     if not path.is_file():
@@ -115,10 +149,15 @@ def load_bundle(path: Path) -> ModelBundle:
     if payload.get("format") != "av-verifier/voice-model/v1":
         raise BundleError(f"{path}: unknown bundle format {payload.get('format')!r}")
     cfg = _config_from_dict(payload["config"])
+    if cfg.feature == "lfcc+ge2e":
+        _check_ge2e_weights(path, payload.get("record", {}))
     model = create_model(cfg.name, cfg)
     # shipped bundles store float16 weights (half the size); the model runs in float32
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # weights of another layout or version of the model
+        raise BundleError(f"{path}: weights do not fit model {cfg.name!r}: {str(exc).splitlines()[0]}") from exc
     model.eval()
     cal = payload.get("calibration")
     return ModelBundle(

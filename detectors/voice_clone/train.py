@@ -149,6 +149,9 @@ def train(
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
     if cfg.width < 1:
         raise TrainError(f"width must be a positive integer, got {cfg.width}")
+    if cfg.model not in MODEL_CONFIGS or "ge2e" in cfg.model:
+        hint = " (GE2E models are built by train_ge2e.train_ge2e_model)" if "ge2e" in cfg.model else ""
+        raise TrainError(f"cannot train {cfg.model!r} by gradient descent here{hint}; models: {', '.join(MODEL_CONFIGS)}")
     base = MODEL_CONFIGS[cfg.model]
     mcfg = replace(base, input_norm=cfg.input_norm, channels=tuple(c * cfg.width for c in base.channels))
     t0 = time.monotonic()

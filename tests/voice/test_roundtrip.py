@@ -185,3 +185,70 @@ def test_train_cli_rejects_an_unknown_input_normalisation(tiny_corpus, tmp_path)
     r = CliRunner().invoke(app, ["train", "voice", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "m.pt"), "--input-norm", "utterance"])
     assert r.exit_code == 1 and "input_norm must be global or window" in r.output
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_lfcc_ge2e_keeps_the_given_cnn_fits_head_and_fusion_and_reloads_to_the_same_scores(tiny_corpus, tmp_path):
+    import torch
+
+    from detectors.voice_clone.scoring import BundleError, load_bundle
+    from detectors.voice_clone.train import TrainConfig, train
+    from detectors.voice_clone.train_ge2e import HEAD_L2, train_ge2e_model
+
+    cnn = train(tiny_corpus, TrainConfig(epochs=1, batch_size=8), log=lambda m: None).bundle
+    cnn_path = tmp_path / "cnn.pt"
+    cnn.save(cnn_path)
+    bundle = train_ge2e_model(tiny_corpus, TrainConfig(model="lfcc_ge2e"), cnn_from=cnn_path, log=lambda m: None)
+    for k, v in cnn.model.state_dict().items():
+        assert torch.equal(bundle.model.cnn.state_dict()[k], v)
+    rec = bundle.record
+    assert rec["head"]["l2"] in HEAD_L2 and len(rec["fusion"]["weights"]) == 2
+    assert set(rec["dev_eer"]) == {"cnn", "head", "fused"} and bundle.calibration is not None
+    path = tmp_path / "fused.pt"
+    bundle.save(path)
+    loaded = load_bundle(path)
+    x = voiced(7.0, 16000, f0=130, seed=4)
+    logits, starts = loaded.window_logits(loaded.features(x, 16000))
+    assert len(starts) >= 4  # a 7 s signal: 4 s windows with a 1 s hop
+    np.testing.assert_allclose(logits, bundle.window_logits(bundle.features(x, 16000))[0], rtol=1e-5, atol=1e-5)
+
+    # bundles refuse an encoder other than the one they were fitted on
+    payload = torch.load(path, weights_only=True)
+    payload["record"]["ge2e_weights_sha256"] = "0" * 64
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(BundleError, match="resemblyzer"):
+        load_bundle(tmp_path / "other.pt")
+    # and weights of another layout are a clear error, not a traceback from torch
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"] = {k.replace("ge2e.", ""): v for k, v in payload["state_dict"].items()}
+    torch.save(payload, tmp_path / "layout.pt")
+    with pytest.raises(BundleError, match="do not fit model 'lfcc_ge2e'"):
+        load_bundle(tmp_path / "layout.pt")
+
+
+def test_train_cli_rejects_cnn_from_without_lfcc_ge2e(tiny_corpus, tmp_path):
+    import typer
+
+    from verifier.cli_train import train_app
+
+    app = typer.Typer()
+    app.add_typer(train_app, name="train")
+    r = CliRunner().invoke(app, ["train", "voice", "--corpus", str(tiny_corpus), "--cnn-from", str(tmp_path / "x.pt")])
+    assert r.exit_code == 2 and "--cnn-from goes with --model lfcc_ge2e" in r.output
+
+
+def test_ge2e_head_alone_trains_calibrates_and_reloads_to_the_same_scores(tiny_corpus, tmp_path):
+    from detectors.voice_clone.scoring import load_bundle
+    from detectors.voice_clone.train import TrainConfig, TrainError, train
+    from detectors.voice_clone.train_ge2e import train_ge2e_model
+
+    bundle = train_ge2e_model(tiny_corpus, TrainConfig(model="ge2e_head"), log=lambda m: None)
+    assert bundle.config.feature == "ge2e" and bundle.config.n_features == 40
+    assert "fusion" not in bundle.record and bundle.calibration is not None
+    path = tmp_path / "head.pt"
+    bundle.save(path)
+    loaded = load_bundle(path)
+    x = voiced(5.5, 16000, f0=140, seed=5)
+    np.testing.assert_allclose(loaded.window_logits(loaded.features(x, 16000))[0],
+                               bundle.window_logits(bundle.features(x, 16000))[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(TrainError, match="train_ge2e_model"):  # not a gradient-trained model
+        train(tiny_corpus, TrainConfig(model="ge2e_head"), log=lambda m: None)
