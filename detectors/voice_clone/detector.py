@@ -1,7 +1,8 @@
 """The voice-clone detector as a pipeline object: speech -> windows -> timeline -> Finding.
 
 Opt-in (``--detectors voice_clone``), not a default detector: the shipped
-weights (``lfcc_lcnn.pt`` next to this file, float16) have measured error
+weights (``lfcc_ge2e.pt`` next to this file, float16: the LFCC CNN
+fused with a head on the frozen GE2E encoder of the resemblyzer wheel) have measured error
 rates far from the targets (see ``MODEL_CARD.md`` and ``docs/voice.md``), so
 their LLR is not evidence on its own. Another model is used when given as the
 ``voice_model`` detector option or in ``VERIFIER_VOICE_MODEL``.
@@ -28,7 +29,7 @@ from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 MIN_SPEECH_S = 1.5
 WINDOW_S = 4.0
 HOP_S = 1.0
-DEFAULT_WEIGHTS = Path(__file__).parent / "lfcc_lcnn.pt"  # shipped; see MODEL_CARD.md
+DEFAULT_WEIGHTS = Path(__file__).parent / "lfcc_ge2e.pt"  # shipped; see MODEL_CARD.md
 
 
 def _model_path(ctx_options: dict[str, str] | None = None) -> Path:
@@ -40,7 +41,7 @@ def _model_path(ctx_options: dict[str, str] | None = None) -> Path:
 
 class VoiceCloneDetector:
     name: ClassVar[str] = "voice_clone"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "audio"
 
     def __init__(self, model_path: Path | None = None):

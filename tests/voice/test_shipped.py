@@ -9,6 +9,8 @@ import pytest
 from detectors.voice_clone.detector import DEFAULT_WEIGHTS, VoiceCloneDetector
 
 CARD = DEFAULT_WEIGHTS.parent / "MODEL_CARD.md"
+CNN_WEIGHTS = DEFAULT_WEIGHTS.parent / "lfcc_lcnn.pt"  # inside the default, and the fast option
+CNN_CARD = DEFAULT_WEIGHTS.parent / "MODEL_CARD_lfcc_lcnn.md"
 
 
 def test_detector_loads_the_shipped_weights_by_default(monkeypatch):
@@ -43,6 +45,26 @@ def test_model_card_names_the_shipped_file_and_its_hash():
     sha = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
     assert re.search(rf"SHA-256 `{sha}`", card), "MODEL_CARD.md is stale: regenerate it for the shipped weights"
     assert "not evidence" in card.lower() and "GPL-2+" in card
+
+
+def test_the_default_is_the_shipped_cnn_fused_with_a_ge2e_head():
+    import torch
+
+    from detectors.voice_clone.ge2e_features import weights_sha256
+    from detectors.voice_clone.scoring import load_bundle
+
+    fused, cnn = load_bundle(DEFAULT_WEIGHTS), load_bundle(CNN_WEIGHTS)
+    assert fused.config.name == "lfcc_ge2e" and fused.record["ge2e_weights_sha256"] == weights_sha256()
+    assert fused.record["cnn"]["sha256"] == hashlib.sha256(CNN_WEIGHTS.read_bytes()).hexdigest()
+    for k, v in cnn.model.state_dict().items():
+        assert torch.equal(fused.model.cnn.state_dict()[k], v), k
+    w = fused.record["fusion"]["weights"]
+    assert w[0] > 0 and w[1] > 0  # both parts push towards "spoof" for a spoof-like window
+
+
+def test_the_cnn_card_names_its_file_and_hash():
+    sha = hashlib.sha256(CNN_WEIGHTS.read_bytes()).hexdigest()
+    assert re.search(rf"SHA-256 `{sha}`", CNN_CARD.read_text(encoding="utf-8"))
 
 
 def _ex(speaker, label):
