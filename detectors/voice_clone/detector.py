@@ -100,13 +100,14 @@ class VoiceCloneDetector:
             )
         rate = audio.sample_rate
         fps = bundle.config.frames_per_s
-        logits = []
+        items = []
         for (s0, s1), group in _by_segment(windows, vad.segments):
             # features once per speech segment, every window of it scored from them (windows overlap 4:1)
             f = bundle.features(audio.samples[int(s0 * rate) : int(s1 * rate)], rate)
             starts = [int(round((a - s0) * fps)) for a, _ in group]
             win = int(round((group[0][1] - group[0][0]) * fps))  # windows of a segment share one length
-            logits.extend(float(v) for v in bundle.logits_at(f, starts, win))
+            items.append((f, starts, win))
+        logits = [float(v) for seg_logits in bundle.logits_at_many(items) for v in seg_logits]
         raw = float(np.mean(logits))
         cal = bundle.calibration
         llr = float(cal.llr10([raw])[0]) if cal else None

@@ -59,15 +59,17 @@ class _LayerwiseGe2e:
             self.layers.append(layer.eval())
         self.linear = net.linear
 
-    def states(self, mel: np.ndarray) -> np.ndarray:
-        """(frames, STATE_DIM) for a (frames, 40) mel power matrix."""
-        n = mel.shape[0]
-        if n == 0:
-            return np.zeros((0, STATE_DIM), np.float32)
-        n_chunks = -(-n // CHUNK_FRAMES)
-        padded = np.zeros((n_chunks * CHUNK_FRAMES, N_MELS), np.float32)
-        padded[:n] = mel  # zero padding after the end: the LSTM is causal, earlier frames are unaffected
-        x = torch.from_numpy(padded.reshape(n_chunks, CHUNK_FRAMES, N_MELS))
+    def states(self, mels: list[np.ndarray]) -> list[np.ndarray]:
+        """(frames, STATE_DIM) for each (frames, 40) mel power matrix; all chunks in one batch."""
+        n_chunks = [-(-m.shape[0] // CHUNK_FRAMES) for m in mels]
+        if sum(n_chunks) == 0:
+            return [np.zeros((0, STATE_DIM), np.float32) for _ in mels]
+        padded = np.zeros((sum(n_chunks) * CHUNK_FRAMES, N_MELS), np.float32)
+        at = 0
+        for m, k in zip(mels, n_chunks):
+            padded[at : at + m.shape[0]] = m  # zero padding after each end: the LSTM is causal
+            at += k * CHUNK_FRAMES
+        x = torch.from_numpy(padded.reshape(-1, CHUNK_FRAMES, N_MELS))
         outs = []
         with torch.inference_mode():
             h = x
@@ -77,17 +79,28 @@ class _LayerwiseGe2e:
             e = torch.relu(self.linear(h))
             outs.append(e / e.norm(dim=2, keepdim=True).clamp_min(1e-12))
             outs.append(torch.log(x + LOG_FLOOR))
-        return torch.cat(outs, dim=2).reshape(-1, STATE_DIM)[:n].numpy()
+        flat = torch.cat(outs, dim=2).reshape(-1, STATE_DIM).numpy()
+        result, at = [], 0
+        for m, k in zip(mels, n_chunks):
+            result.append(flat[at : at + m.shape[0]])
+            at += k * CHUNK_FRAMES
+        return result
 
 
 _ENCODER: _LayerwiseGe2e | None = None
 
 
-def frame_states(mel: np.ndarray) -> np.ndarray:
+def frame_states_many(mels: list[np.ndarray]) -> list[np.ndarray]:
+    """Frame states of several signals (e.g. the speech segments of one call) in one LSTM
+    batch: the chunks of short segments alone make batches too small for the CPU to be quick."""
     global _ENCODER
     if _ENCODER is None:
         _ENCODER = _LayerwiseGe2e()
-    return _ENCODER.states(np.asarray(mel, np.float32))
+    return _ENCODER.states([np.asarray(m, np.float32) for m in mels])
+
+
+def frame_states(mel: np.ndarray) -> np.ndarray:
+    return frame_states_many([mel])[0]
 
 
 def window_stats(states: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:

@@ -204,10 +204,15 @@ class Ge2eHead(nn.Module):
         with torch.no_grad():
             return self.head(z).squeeze(1).numpy().astype(np.float64)
 
+    def score_windows_many(self, items: list[tuple[np.ndarray, np.ndarray, int]]) -> list[np.ndarray]:
+        """Logit per window of each (feats, starts, win); GE2E states once per signal, all in one batch."""
+        states = ge2e_features.frame_states_many([f[:, -ge2e_features.N_MELS :] for f, _, _ in items])
+        stats = [ge2e_features.window_stats(st, starts, win) for st, (_, starts, win) in zip(states, items)]
+        logits = self.head_logits(np.concatenate(stats))
+        return np.split(logits, np.cumsum([len(s) for s in stats])[:-1])
+
     def score_windows(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
-        """Logit per window; GE2E states are computed once for the whole signal."""
-        states = ge2e_features.frame_states(feats[:, -ge2e_features.N_MELS :])
-        return self.head_logits(ge2e_features.window_stats(states, starts, win))
+        return self.score_windows_many([(feats, starts, win)])[0]
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return _each_window_alone(self, feats)
@@ -224,18 +229,24 @@ class LfccGe2e(nn.Module):
         self.ge2e = Ge2eHead()
         self.fusion = nn.Linear(2, 1)
 
-    def part_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
-        """(CNN logits, GE2E head logits) of the windows [start, start + win) of one signal."""
+    def cnn_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
         lf = feats[:, : self.n_lfcc]
         batch = np.stack([lf[s : s + win] for s in starts])
         with torch.no_grad():
-            cnn = self.cnn(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
-        return cnn, self.ge2e.score_windows(feats, starts, win)
+            return self.cnn(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
+
+    def part_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
+        """(CNN logits, GE2E head logits) of the windows [start, start + win) of one signal."""
+        return self.cnn_logits(feats, starts, win), self.ge2e.score_windows(feats, starts, win)
+
+    def score_windows_many(self, items: list[tuple[np.ndarray, np.ndarray, int]]) -> list[np.ndarray]:
+        heads = self.ge2e.score_windows_many(items)
+        w = self.fusion.weight.detach().double().numpy()[0]
+        b = float(self.fusion.bias.detach())
+        return [w[0] * self.cnn_logits(f, starts, win) + w[1] * h + b for (f, starts, win), h in zip(items, heads)]
 
     def score_windows(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
-        cnn, head = self.part_logits(feats, starts, win)
-        w = self.fusion.weight.detach().double().numpy()[0]
-        return w[0] * cnn + w[1] * head + float(self.fusion.bias.detach())
+        return self.score_windows_many([(feats, starts, win)])[0]
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return _each_window_alone(self, feats)

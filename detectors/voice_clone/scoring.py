@@ -66,12 +66,22 @@ class ModelBundle:
         Windows are clipped to the matrix (a window never reaches past its end,
         and a matrix shorter than ``win`` is one window).
         """
-        n = feats.shape[0]
-        win = min(win, n)
-        starts = np.clip(np.asarray(starts, int), 0, n - win)
+        return self.logits_at_many([(feats, starts, win)])[0]
+
+    def logits_at_many(self, items: list[tuple[np.ndarray, object, int]]) -> list[np.ndarray]:
+        """``logits_at`` for several feature matrices (e.g. the speech segments of one call);
+        models that see whole signals score them all in one batch."""
+        clipped = []
+        for feats, starts, win in items:
+            n = feats.shape[0]
+            w = min(win, n)
+            clipped.append((feats, np.clip(np.asarray(starts, int), 0, n - w), w))
         self.model.eval()
-        if hasattr(self.model, "score_windows"):  # models that see the whole signal once
-            return self.model.score_windows(feats, starts, win)
+        if hasattr(self.model, "score_windows_many"):  # models that see the whole signal once
+            return self.model.score_windows_many(clipped)
+        return [self._window_batch(feats, starts, win) for feats, starts, win in clipped]
+
+    def _window_batch(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
         batch = np.stack([feats[s : s + win] for s in starts])
         with torch.no_grad():
             out = self.model(torch.from_numpy(np.ascontiguousarray(batch)))

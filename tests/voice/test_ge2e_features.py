@@ -63,3 +63,22 @@ def test_a_window_scored_alone_equals_the_same_window_scored_in_one_pass():
     assert alone[1].item() == pytest.approx(one_pass[1], abs=1e-4)
     cnn, head = model.part_logits(feats, np.array([0]), 400)
     assert one_pass[0] == pytest.approx(0.7 * cnn[0] + 0.9 * head[0] + float(model.fusion.bias.detach()), abs=1e-4)
+
+
+def test_signals_encoded_in_one_batch_get_the_states_and_scores_they_get_alone():
+    from detectors.voice_clone.models import MODEL_CONFIGS, create_model, extract_features
+
+    a, b = _mel(2.3), G.ge2e_mel(voiced(5.1, 16000, f0=180, seed=7), 16000)
+    both = G.frame_states_many([a, b])
+    np.testing.assert_allclose(both[0], G.frame_states(a), atol=1e-5)
+    np.testing.assert_allclose(both[1], G.frame_states(b), atol=1e-5)
+
+    cfg = MODEL_CONFIGS["lfcc_ge2e"]
+    torch.manual_seed(1)
+    model = create_model("lfcc_ge2e", cfg).eval()
+    fa = extract_features(voiced(2.3, 16000, f0=120, seed=3), 16000, cfg)
+    fb = extract_features(voiced(6.0, 16000, f0=180, seed=7), 16000, cfg)
+    items = [(fa, np.array([0]), fa.shape[0]), (fb, np.array([0, 100, 200]), 400)]
+    many = model.score_windows_many(items)
+    for (f, starts, win), got in zip(items, many):
+        np.testing.assert_allclose(got, model.score_windows(f, starts, win), atol=1e-5)
