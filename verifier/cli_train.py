@@ -14,7 +14,7 @@ train_app = typer.Typer(help="Train detector models on a locally built corpus (C
 def voice(
     corpus: Path = typer.Option(..., "--corpus", help="Corpus directory from `verifier corpus voice`."),
     out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
-    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both) ge2e_head (a head on the states of the pretrained GE2E speech encoder), lfcc_ge2e (LFCC CNN fused with that head) or rawnet_lite (waveform)."),
+    model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both), ge2e_head (a head on the states of the pretrained GE2E speech encoder), lfcc_ge2e (LFCC CNN fused with that head) or rawnet_lite (waveform)."),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
     batch_size: int = typer.Option(32),
@@ -35,8 +35,9 @@ def voice(
         max_train_files=max_train_files or None, threads=threads, input_norm=input_norm,
         speed_perturb=tuple(speed_perturb), width=width,
     )
+    from detectors.voice_clone.models import GE2E_MODELS
     from detectors.voice_clone.scoring import BundleError
-    from detectors.voice_clone.train_ge2e import GE2E_MODELS, train_ge2e_model
+    from detectors.voice_clone.train_ge2e import train_ge2e_model
 
     if cnn_from is not None and model != "lfcc_ge2e":
         typer.echo("error: --cnn-from goes with --model lfcc_ge2e", err=True)

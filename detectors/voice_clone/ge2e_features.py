@@ -20,6 +20,8 @@ chunk), so scoring a long call costs one pass whatever the window hop.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -87,16 +89,15 @@ class _LayerwiseGe2e:
         return result
 
 
-_ENCODER: _LayerwiseGe2e | None = None
+@lru_cache(maxsize=1)
+def _layerwise() -> _LayerwiseGe2e:
+    return _LayerwiseGe2e()
 
 
 def frame_states_many(mels: list[np.ndarray]) -> list[np.ndarray]:
     """Frame states of several signals (e.g. the speech segments of one call) in one LSTM
     batch: the chunks of short segments alone make batches too small for the CPU to be quick."""
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = _LayerwiseGe2e()
-    return _ENCODER.states([np.asarray(m, np.float32) for m in mels])
+    return _layerwise().states([np.asarray(m, np.float32) for m in mels])
 
 
 def frame_states(mel: np.ndarray) -> np.ndarray:

@@ -235,10 +235,6 @@ class LfccGe2e(nn.Module):
         with torch.no_grad():
             return self.cnn(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
 
-    def part_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
-        """(CNN logits, GE2E head logits) of the windows [start, start + win) of one signal."""
-        return self.cnn_logits(feats, starts, win), self.ge2e.score_windows(feats, starts, win)
-
     def score_windows_many(self, items: list[tuple[np.ndarray, np.ndarray, int]]) -> list[np.ndarray]:
         heads = self.ge2e.score_windows_many(items)
         w = self.fusion.weight.detach().double().numpy()[0]
@@ -267,6 +263,8 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
     "lfcc_ge2e": ModelConfig(name="lfcc_ge2e", feature="lfcc+ge2e", lfcc=TEL_LFCC),
     "rawnet_lite": ModelConfig(name="rawnet_lite", feature="waveform", channels=(24, 32, 48, 48, 64), dropout=0.3),
 }
+# built from the frozen GE2E encoder by train_ge2e (no gradient training of their own, beyond the CNN)
+GE2E_MODELS = ("ge2e_head", "lfcc_ge2e")
 _FACTORIES: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "lfcc_lcnn": LfccLcnn, "spec_lcnn": LfccLcnn, "mgd_lcnn": LfccLcnn, "lfcc_mgd_lcnn": LfccLcnn,
     "ge2e_head": Ge2eHead, "lfcc_ge2e": LfccGe2e, "rawnet_lite": RawNetLite,

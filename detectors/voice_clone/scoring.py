@@ -17,7 +17,7 @@ import torch
 
 from audio.features import LfccConfig, LogSpecConfig, MgdConfig, StftConfig
 from detectors.voice_clone.calibration import Calibration
-from detectors.voice_clone.models import ModelConfig, create_model, extract_features
+from detectors.voice_clone.models import GE2E_MODELS, ModelConfig, create_model, extract_features
 
 WINDOW_S = 4.0
 HOP_S = 1.0
@@ -159,7 +159,7 @@ def load_bundle(path: Path) -> ModelBundle:
     if payload.get("format") != "av-verifier/voice-model/v1":
         raise BundleError(f"{path}: unknown bundle format {payload.get('format')!r}")
     cfg = _config_from_dict(payload["config"])
-    if cfg.feature == "lfcc+ge2e":
+    if cfg.name in GE2E_MODELS:
         _check_ge2e_weights(path, payload.get("record", {}))
     model = create_model(cfg.name, cfg)
     # shipped bundles store float16 weights (half the size); the model runs in float32

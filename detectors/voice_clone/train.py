@@ -28,7 +28,14 @@ from audio.resample import resample
 from detectors.metrics import auc, eer
 from detectors.voice_clone.calibration import fit_calibration
 from detectors.voice_clone.corpus import read_metadata
-from detectors.voice_clone.models import INPUT_NORMS, MODEL_CONFIGS, ModelConfig, create_model, extract_features
+from detectors.voice_clone.models import (
+    GE2E_MODELS,
+    INPUT_NORMS,
+    MODEL_CONFIGS,
+    ModelConfig,
+    create_model,
+    extract_features,
+)
 from detectors.voice_clone.scoring import ModelBundle
 
 
@@ -149,8 +156,8 @@ def train(
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
     if cfg.width < 1:
         raise TrainError(f"width must be a positive integer, got {cfg.width}")
-    if cfg.model not in MODEL_CONFIGS or "ge2e" in cfg.model:
-        hint = " (GE2E models are built by train_ge2e.train_ge2e_model)" if "ge2e" in cfg.model else ""
+    if cfg.model not in MODEL_CONFIGS or cfg.model in GE2E_MODELS:
+        hint = " (GE2E models are built by train_ge2e.train_ge2e_model)" if cfg.model in GE2E_MODELS else ""
         raise TrainError(f"cannot train {cfg.model!r} by gradient descent here{hint}; models: {', '.join(MODEL_CONFIGS)}")
     base = MODEL_CONFIGS[cfg.model]
     mcfg = replace(base, input_norm=cfg.input_norm, channels=tuple(c * cfg.width for c in base.channels))

@@ -28,11 +28,10 @@ from detectors.logistic import fit_l2_logistic
 from detectors.metrics import eer
 from detectors.voice_clone import ge2e_features
 from detectors.voice_clone.calibration import fit_calibration
-from detectors.voice_clone.models import MODEL_CONFIGS, Ge2eHead, LfccGe2e, create_model
+from detectors.voice_clone.models import GE2E_MODELS, MODEL_CONFIGS, Ge2eHead, LfccGe2e, create_model
 from detectors.voice_clone.scoring import HOP_S, WINDOW_S, ModelBundle, load_bundle, window_starts
 from detectors.voice_clone.train import Example, TrainConfig, TrainError, load_split, speaker_weights, train
 
-GE2E_MODELS = ("ge2e_head", "lfcc_ge2e")
 # L2 strengths tried for the head (per unit of class-balanced mean loss, on
 # standardised features).
 HEAD_L2 = (0.01, 0.03, 0.1, 0.3, 1.0)

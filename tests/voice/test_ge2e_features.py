@@ -61,7 +61,7 @@ def test_a_window_scored_alone_equals_the_same_window_scored_in_one_pass():
     alone = model(torch.from_numpy(np.stack([feats[0:400], feats[160:560]])))
     assert alone[0].item() == pytest.approx(one_pass[0], abs=1e-4)  # starts on a chunk boundary: identical
     assert alone[1].item() == pytest.approx(one_pass[1], abs=1e-4)
-    cnn, head = model.part_logits(feats, np.array([0]), 400)
+    cnn, head = model.cnn_logits(feats, np.array([0]), 400), model.ge2e.score_windows(feats, np.array([0]), 400)
     assert one_pass[0] == pytest.approx(0.7 * cnn[0] + 0.9 * head[0] + float(model.fusion.bias.detach()), abs=1e-4)
 
 

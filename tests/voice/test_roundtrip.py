@@ -237,7 +237,9 @@ def test_train_cli_rejects_cnn_from_without_lfcc_ge2e(tiny_corpus, tmp_path):
 
 
 def test_ge2e_head_alone_trains_calibrates_and_reloads_to_the_same_scores(tiny_corpus, tmp_path):
-    from detectors.voice_clone.scoring import load_bundle
+    import torch
+
+    from detectors.voice_clone.scoring import BundleError, load_bundle
     from detectors.voice_clone.train import TrainConfig, TrainError, train
     from detectors.voice_clone.train_ge2e import train_ge2e_model
 
@@ -252,3 +254,9 @@ def test_ge2e_head_alone_trains_calibrates_and_reloads_to_the_same_scores(tiny_c
                                bundle.window_logits(bundle.features(x, 16000))[0], rtol=1e-5, atol=1e-5)
     with pytest.raises(TrainError, match="train_ge2e_model"):  # not a gradient-trained model
         train(tiny_corpus, TrainConfig(model="ge2e_head"), log=lambda m: None)
+    # like the fused model, it refuses an encoder other than the one it was fitted on
+    payload = torch.load(path, weights_only=True)
+    payload["record"]["ge2e_weights_sha256"] = "0" * 64
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(BundleError, match="resemblyzer"):
+        load_bundle(tmp_path / "other.pt")
