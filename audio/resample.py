@@ -7,6 +7,7 @@ input must give the same bytes on every run.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import gcd
 
 import numpy as np
@@ -31,8 +32,7 @@ def telephone_band(x: np.ndarray, rate: int, low_hz: float = 300.0, high_hz: flo
     recordings and 16 kHz synthesis would otherwise differ trivially.
     """
     y = resample(x, rate, 8000)
-    sos = butter(6, [low_hz, high_hz], btype="bandpass", fs=8000, output="sos")
-    y = sosfiltfilt(sos, y).astype(np.float32)
+    y = sosfiltfilt(_bandpass(low_hz, high_hz, 8000.0), y).astype(np.float32)
     y = resample(y, 8000, rate)
     n = len(x)  # odd lengths lose a sample in the 2:1 round trip; keep the input length
     return y[:n] if len(y) >= n else np.concatenate([y, np.zeros(n - len(y), np.float32)])
@@ -41,5 +41,16 @@ def telephone_band(x: np.ndarray, rate: int, low_hz: float = 300.0, high_hz: flo
 def wide_band(x: np.ndarray, rate: int, low_hz: float = 60.0, high_hz: float = 7600.0) -> np.ndarray:
     """16 kHz wide-band channel: band-pass 60-7600 Hz at ``rate`` (>= 16 kHz)."""
     high = min(high_hz, 0.475 * rate)
-    sos = butter(6, [low_hz, high], btype="bandpass", fs=rate, output="sos")
-    return sosfiltfilt(sos, np.asarray(x, np.float32)).astype(np.float32)
+    return sosfiltfilt(_bandpass(low_hz, high, float(rate)), np.asarray(x, np.float32)).astype(np.float32)
+
+
+def _bandpass(low_hz: float, high_hz: float, rate: float) -> np.ndarray:
+    """Sixth-order Butterworth band-pass as second-order sections (a fresh copy: scipy wants it writable)."""
+    return _bandpass_design(low_hz, high_hz, rate).copy()
+
+
+@lru_cache(maxsize=16)
+def _bandpass_design(low_hz: float, high_hz: float, rate: float) -> np.ndarray:
+    """Cached because designing the filter costs about as much as filtering a 4 s
+    segment, and the detector filters every speech segment with the same one."""
+    return butter(6, [low_hz, high_hz], btype="bandpass", fs=rate, output="sos")

@@ -165,6 +165,15 @@ def speech_windows(segments, duration_s: float, window_s: float = WINDOW_S, hop_
     return out
 
 
+# Palette image: 252 grey levels for the spectrogram, then white, red (flagged), green (not flagged).
+# One byte per pixel instead of three: the PNG is smaller and encodes about ten times faster
+# than an RGB one (75 ms of a 60 s call's 0.6 s were PNG encoding before).
+_GREYS = 252
+_WHITE, _RED, _GREEN = _GREYS, _GREYS + 1, _GREYS + 2
+_PALETTE = [round(255 * i / (_GREYS - 1)) for i in range(_GREYS) for _ in range(3)] + [
+    255, 255, 255, 0xD6, 0x27, 0x28, 0x2C, 0xA0, 0x2C]
+
+
 def spectrogram_png(x: np.ndarray, rate: int, segments: list[Segment], path: Path, max_width: int = 1400) -> Path:
     from PIL import Image, ImageDraw
 
@@ -172,19 +181,22 @@ def spectrogram_png(x: np.ndarray, rate: int, segments: list[Segment], path: Pat
 
     m = log_mel(x, rate).T[::-1]  # low frequencies at the bottom
     lo, hi = np.percentile(m, 5), np.percentile(m, 99.5)
-    img = (255 * np.clip((m - lo) / max(hi - lo, 1e-6), 0, 1)).astype(np.uint8)
-    pic = Image.fromarray(img).convert("RGB")
+    img = np.round((_GREYS - 1) * np.clip((m - lo) / max(hi - lo, 1e-6), 0, 1)).astype(np.uint8)
     width = min(max_width, max(200, img.shape[1]))
-    pic = pic.resize((width, 240))
-    canvas = Image.new("RGB", (width, 270), "white")
-    canvas.paste(pic, (0, 30))
+    # bilinear, unlike bicubic, never overshoots past the last grey into the marker colours
+    pic = Image.fromarray(img).resize((width, 240), Image.Resampling.BILINEAR)
+    pixels = np.full((270, width), _WHITE, np.uint8)
+    pixels[30:] = np.asarray(pic)
+    canvas = Image.fromarray(pixels)
+    canvas.putpalette(_PALETTE)  # makes the grey image a palette one
     d = ImageDraw.Draw(canvas)
     dur = len(x) / rate
     for s in segments:
         x0, x1 = int(s.start_s / dur * width), int(s.end_s / dur * width)
-        colour = "#d62728" if (s.llr is not None and s.llr > 0) else "#2ca02c"
+        flagged = s.llr is not None and s.llr > 0
+        colour = _RED if flagged else _GREEN
         d.rectangle([x0, 8, max(x0 + 1, x1), 22], outline=colour)
-        if s.llr is not None and s.llr > 0:
+        if flagged:
             d.rectangle([x0 + 1, 9, max(x0 + 2, x1 - 1), 21], fill=colour)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
