@@ -24,7 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from detectors.speaker import encoder
 
@@ -73,19 +72,13 @@ class _LayerwiseGe2e:
             padded[at : at + m.shape[0]] = m  # zero padding after each end: the LSTM is causal
             at += k * CHUNK_FRAMES
         x = torch.from_numpy(padded.reshape(-1, CHUNK_FRAMES, N_MELS))
-        # A segment's last chunk is usually short; packing skips its padding (about a sixth
-        # of the frames of a call's speech segments). The LSTM is causal, so the states of
-        # real frames are the same either way.
-        lengths = np.full(x.shape[0], CHUNK_FRAMES)
-        lengths[np.cumsum(n_chunks)[np.asarray(n_chunks) > 0] - 1] = [
-            m.shape[0] - (k - 1) * CHUNK_FRAMES for m, k in zip(mels, n_chunks) if k > 0]
         outs = []
         with torch.inference_mode():
-            h = pack_padded_sequence(x, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False)
+            h = x
             for layer in self.layers:
                 h, _ = layer(h)
-                outs.append(pad_packed_sequence(h, batch_first=True, total_length=CHUNK_FRAMES)[0])
-            e = torch.relu(self.linear(outs[-1]))
+                outs.append(h)
+            e = torch.relu(self.linear(h))
             outs.append(e / e.norm(dim=2, keepdim=True).clamp_min(1e-12))
             outs.append(torch.log(x + LOG_FLOOR))
         flat = torch.cat(outs, dim=2).reshape(-1, STATE_DIM).numpy()
