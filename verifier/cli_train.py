@@ -25,6 +25,7 @@ def voice(
     speed_perturb: list[float] = typer.Option([], help="Speed-perturbation factor for train files, e.g. 0.9 (repeatable)."),
     width: int = typer.Option(1, help="Channel multiplier of the CNN (2: four times the parameters)."),
     cnn_from: Path = typer.Option(None, "--cnn-from", help="lfcc_ge2e only: take the CNN from this lfcc_lcnn bundle instead of training one."),
+    lofo_cnn: list[str] = typer.Option([], "--lofo-cnn", help="lfcc_ge2e only: FAMILY=PATH, an lfcc_lcnn bundle trained with --exclude-family FAMILY (repeatable); the fusion is then also fitted on families the models never saw."),
 ) -> None:
     """Train a spoofing model, pick the epoch by dev EER, calibrate on dev (never touches eval)."""
     from detectors.voice_clone.corpus import CorpusError
@@ -37,15 +38,15 @@ def voice(
     )
     from detectors.voice_clone.models import GE2E_MODELS
     from detectors.voice_clone.scoring import BundleError
-    from detectors.voice_clone.train_ge2e import train_ge2e_model
+    from detectors.voice_clone.train_ge2e import lofo_cnn_paths, train_ge2e_model
 
-    if cnn_from is not None and model != "lfcc_ge2e":
-        typer.echo("error: --cnn-from goes with --model lfcc_ge2e", err=True)
+    if (cnn_from is not None or lofo_cnn) and model != "lfcc_ge2e":
+        typer.echo("error: --cnn-from and --lofo-cnn go with --model lfcc_ge2e", err=True)
         raise typer.Exit(2)
     log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
         if model in GE2E_MODELS:
-            bundle = train_ge2e_model(corpus, cfg, cnn_from, log=log)
+            bundle = train_ge2e_model(corpus, cfg, cnn_from, log=log, lofo_cnns=lofo_cnn_paths(lofo_cnn))
         else:
             bundle = train(corpus, cfg, log=log).bundle
     except (TrainError, CorpusError, BundleError) as exc:

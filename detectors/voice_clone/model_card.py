@@ -32,9 +32,20 @@ def _fusion_lines(rec: dict) -> list[str]:
         f"- CNN: `{cnn.get('from')}` (SHA-256 `{cnn.get('sha256')}`), trained on `{cnn.get('record', {}).get('corpus')}`",
         f"- GE2E encoder: the resemblyzer wheel's `pretrained.pt`, SHA-256 `{rec['ge2e_weights_sha256']}` (frozen, not in this file)",
         f"- head: L2 logistic regression on {head['train_windows']} train windows, l2 {head['l2']} chosen by dev EER",
-        f"- fusion (dev): logit = {rec['fusion']['weights'][0]:.3f} x CNN + {rec['fusion']['weights'][1]:.3f} x head "
-        f"{rec['fusion']['bias']:+.3f}; dev EER CNN {dev['cnn']:.4f}, head {dev['head']:.4f}, fused {dev['fused']:.4f}",
+        f"- fusion ({rec['fusion'].get('fitted_on', 'dev')}): logit = {rec['fusion']['weights'][0]:.3f} x CNN + "
+        f"{rec['fusion']['weights'][1]:.3f} x head {rec['fusion']['bias']:+.3f}; dev EER CNN {dev['cnn']:.4f}, "
+        f"head {dev['head']:.4f}, fused {dev['fused']:.4f}",
+        *_fold_lines(rec["fusion"].get("unseen_family_folds") or {}),
     ]
+
+
+def _fold_lines(folds: dict) -> list[str]:
+    if not folds:
+        return []
+    return ["- unseen-family folds of the fusion (a CNN trained without the family, the head refitted without it; "
+            "dev bona fide against the family's dev spoofs):"] + [
+        f"  - {family}: CNN `{f['cnn_sha256'][:12]}...` dev EER {f['dev_eer_cnn']:.4f}, head {f['dev_eer_head']:.4f}"
+        for family, f in sorted(folds.items())]
 
 
 def model_card(

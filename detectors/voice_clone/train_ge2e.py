@@ -8,6 +8,8 @@ Fits, each on data the next never reuses for its own choice:
 2. ``lfcc_ge2e`` only: the CNN, trained by ``train.train`` or taken from an
    existing ``lfcc_lcnn`` bundle (``cnn_from``, so a comparison isolates what
    the head adds), and fusion weights (CNN logit, head logit) fitted on dev;
+   with ``lofo_cnns`` (CNNs each trained without one spoof family), the fusion
+   is fitted for families the models never saw as well (``_stacked_folds``);
 3. the usual calibration on dev. ``eval`` is never touched.
 
 No gradient training beyond the CNN: the head fits in seconds once the
@@ -17,7 +19,7 @@ features are read, so leave-one-family-out runs for it are cheap.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -43,60 +45,160 @@ def _window_stats(e: Example, win: int, hop: int) -> np.ndarray:
     return ge2e_features.window_stats(ge2e_features.frame_states(mel), starts, win)
 
 
-def _cnn_bundle(corpus_dir: Path, cfg: TrainConfig, cnn_from: Path | None, log: Callable[[str], None]) -> ModelBundle:
-    if cnn_from is None:
-        return train(corpus_dir, replace(cfg, model="lfcc_lcnn"), log).bundle
-    b = load_bundle(cnn_from)
+def _cnn_bundle(path: Path) -> ModelBundle:
+    b = load_bundle(path)
     want = MODEL_CONFIGS["lfcc_lcnn"]
     if b.config.name != "lfcc_lcnn" or b.config.lfcc != want.lfcc or b.config.band != want.band:
-        raise TrainError(f"{cnn_from}: --cnn-from needs an lfcc_lcnn bundle with the shipped LFCC settings")
+        raise TrainError(f"{path}: lfcc_ge2e takes CNNs from lfcc_lcnn bundles with the shipped LFCC settings")
     return b
 
 
-def _fit_head(head: Ge2eHead, tr: list[Example], dev: list[Example], cfg: TrainConfig, win: int, hop: int,
-              log: Callable[[str], None]) -> tuple[np.ndarray, dict]:
-    """Fit ``head`` in place; returns the dev files' head scores and what was chosen."""
-    stats, labels, weights = [], [], []
-    for e, w in zip(tr, speaker_weights(tr, cfg.speaker_weight_power)):
-        s = _window_stats(e, win, hop)
-        stats.append(s)
-        labels += [e.label] * len(s)
-        weights += [w / len(s)] * len(s)
+@dataclass
+class _HeadData:
+    """Window statistics of every train and dev file, computed once: the head and
+    every fold's head (``_stacked_folds``) are fitted from the same numbers."""
+
+    train: list[Example]
+    train_stats: list[np.ndarray]
+    train_weights: np.ndarray  # per file, speaker-weighted like the CNN's sampling
+    dev: list[Example]
+    dev_stats: list[np.ndarray]
+
+
+@dataclass
+class _HeadFit:
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    bias: float
+
+    def file_scores(self, stats: list[np.ndarray]) -> np.ndarray:
+        """Mean window logit per file, as the detector and ``eval`` score a file."""
+        return np.array([float((((s - self.mean) / self.std) @ self.coef + self.bias).mean()) for s in stats])
+
+    def copy_into(self, head: Ge2eHead) -> None:
+        with torch.no_grad():
+            head.stat_mean.copy_(torch.from_numpy(self.mean.astype(np.float32)))
+            head.stat_std.copy_(torch.from_numpy(self.std.astype(np.float32)))
+            head.head.weight.copy_(torch.from_numpy(self.coef.astype(np.float32))[None])
+            head.head.bias.fill_(self.bias)
+
+
+def _head_data(tr: list[Example], dev: list[Example], cfg: TrainConfig, win: int, hop: int) -> _HeadData:
+    return _HeadData(tr, [_window_stats(e, win, hop) for e in tr], speaker_weights(tr, cfg.speaker_weight_power),
+                     dev, [_window_stats(e, win, hop) for e in dev])
+
+
+def _fit_head_at(data: _HeadData, l2: float, skip_family: str | None = None) -> _HeadFit:
+    keep = [i for i, e in enumerate(data.train) if e.family != skip_family]
+    stats = [data.train_stats[i] for i in keep]
     X = np.concatenate(stats)
+    labels = np.concatenate([[data.train[i].label] * len(s) for i, s in zip(keep, stats)])
+    weights = np.concatenate([[data.train_weights[i] / len(s)] * len(s) for i, s in zip(keep, stats)])
     mu, sd = X.mean(0), X.std(0) + 1e-5
-    Z = (X - mu) / sd
-    dev_stats = [(_window_stats(e, win, hop) - mu) / sd for e in dev]
-    dev_labels = np.array([e.label for e in dev])
+    coef, b = fit_l2_logistic((X - mu) / sd, labels, l2=l2, weights=weights)
+    return _HeadFit(mu, sd, coef, b)
+
+
+def _fit_head(data: _HeadData, log: Callable[[str], None]) -> tuple[_HeadFit, np.ndarray, dict]:
+    """The head at the L2 strength with the lowest dev EER; returns it, its dev file scores and what was chosen."""
+    dev_labels = np.array([e.label for e in data.dev])
     best = None
     for l2 in HEAD_L2:
-        coef, b = fit_l2_logistic(Z, labels, l2=l2, weights=weights)
-        dev_head = np.array([float((s @ coef + b).mean()) for s in dev_stats])
+        fit = _fit_head_at(data, l2)
+        dev_head = fit.file_scores(data.dev_stats)
         d_eer = eer(dev_head, dev_labels)
         log(f"GE2E head l2 {l2}: dev EER {d_eer:.4f}")
         if best is None or d_eer < best[0]:
-            best = (d_eer, l2, coef, b, dev_head)
+            best = (d_eer, l2, fit, dev_head)
     assert best is not None
-    head_eer, l2, coef, b, dev_head = best
-    with torch.no_grad():
-        head.stat_mean.copy_(torch.from_numpy(mu.astype(np.float32)))
-        head.stat_std.copy_(torch.from_numpy(sd.astype(np.float32)))
-        head.head.weight.copy_(torch.from_numpy(coef.astype(np.float32))[None])
-        head.head.bias.fill_(b)
-    return dev_head, {"l2": l2, "train_windows": int(len(X)), "dev_eer": head_eer}
+    head_eer, l2, fit, dev_head = best
+    n_windows = sum(len(s) for s in data.train_stats)
+    return fit, dev_head, {"l2": l2, "train_windows": int(n_windows), "dev_eer": head_eer}
+
+
+def _cnn_file_scores(cnn: ModelBundle, examples: list[Example]) -> np.ndarray:
+    n_mel = ge2e_features.N_MELS
+    return np.array([cnn.window_logits(cnn.normalise(e.feats[:, :-n_mel]))[0].mean() for e in examples])
+
+
+@dataclass
+class _FusionBlock:
+    """(CNN, head) dev scores of one situation, for the fusion fit."""
+
+    name: str
+    scores: np.ndarray  # (files, 2)
+    labels: np.ndarray
+    weights: np.ndarray  # sums to 1
+
+
+def _stacked_folds(data: _HeadData, lofo_cnns: dict[str, Path], l2: float, log: Callable[[str], None]
+                   ) -> tuple[list[_FusionBlock], dict]:
+    """Dev scores of models that never saw a family, on that family.
+
+    Why: fusion weights fitted on dev alone reward the CNN for the families it
+    was trained on; on a family it never saw it can be confidently wrong and drag
+    the fusion with it (the neural family left out: CNN AUC 0.05, head 0.91;
+    docs/voice.md, tenth session). For each family F with a CNN trained without
+    it, the head is refitted without F too, and both score dev bona fide and dev
+    F spoofs: the situation of an attack unlike the training data.
+    """
+    blocks, record = [], {}
+    train_families = {e.family for e in data.train if e.label == 1}
+    for family, path in sorted(lofo_cnns.items()):
+        if family not in train_families:
+            log(f"stacked fusion: no {family} spoofs in train (excluded or absent); {path} not used")
+            continue
+        cnn = _cnn_bundle(path)
+        excluded = cnn.record.get("train_config", {}).get("exclude_families", ())
+        if family not in excluded:
+            raise TrainError(f"{path}: a stacked-fusion CNN for {family} must be trained with --exclude-family {family}")
+        rows = [i for i, e in enumerate(data.dev) if e.label == 0 or e.family == family]
+        dev = [data.dev[i] for i in rows]
+        labels = np.array([e.label for e in dev])
+        if labels.sum() == 0:
+            log(f"stacked fusion: no {family} spoofs in dev; {path} not used")
+            continue
+        head = _fit_head_at(data, l2, skip_family=family).file_scores([data.dev_stats[i] for i in rows])
+        cnn_scores = _cnn_file_scores(cnn, dev)
+        record[family] = {"cnn_sha256": cnn.sha256, "dev_eer_cnn": eer(cnn_scores, labels), "dev_eer_head": eer(head, labels)}
+        log(f"stacked fusion, {family} unseen: dev EER CNN {record[family]['dev_eer_cnn']:.4f}, "
+            f"head {record[family]['dev_eer_head']:.4f}")
+        blocks.append(_FusionBlock(family, np.stack([cnn_scores, head], 1), labels, speaker_weights(dev, 0.0)))
+    if lofo_cnns and not blocks:
+        raise TrainError("stacked fusion: none of the given CNNs left out a family that has train and dev spoofs")
+    return blocks, record
+
+
+def _fit_fusion(seen: _FusionBlock, unseen: list[_FusionBlock]) -> tuple[np.ndarray, float]:
+    """Logistic fusion; with unseen-family blocks, half the weight is on families the
+    models saw (dev as it is) and half on families they never saw, shared equally."""
+    blocks = [(seen, 1.0 if not unseen else 0.5)] + [(b, 0.5 / len(unseen)) for b in unseen]
+    X = np.concatenate([b.scores for b, _ in blocks])
+    y = np.concatenate([b.labels for b, _ in blocks])
+    # fit_l2_logistic balances the classes over all rows; the block's share goes on each of its classes
+    w = np.concatenate([
+        share * b.weights / np.where(b.labels == 1, b.weights[b.labels == 1].sum(), b.weights[b.labels == 0].sum())
+        for b, share in blocks])
+    return fit_l2_logistic(X, y, l2=1e-3, weights=w)
 
 
 def train_ge2e_model(
     corpus_dir: Path, cfg: TrainConfig = TrainConfig(model="ge2e_head"), cnn_from: Path | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, lofo_cnns: dict[str, Path] | None = None,
 ) -> ModelBundle:
+    """``lofo_cnns`` maps a spoof family to an lfcc_lcnn bundle trained without it
+    (``--exclude-family``): the fusion is then fitted for unseen families too."""
     if cfg.model not in GE2E_MODELS:
         raise TrainError(f"train_ge2e_model builds {', '.join(GE2E_MODELS)}, not {cfg.model!r}")
-    if cnn_from is not None and cfg.model != "lfcc_ge2e":
-        raise TrainError("--cnn-from goes with --model lfcc_ge2e")
+    if (cnn_from is not None or lofo_cnns) and cfg.model != "lfcc_ge2e":
+        raise TrainError("--cnn-from and --lofo-cnn go with --model lfcc_ge2e")
     torch.set_num_threads(cfg.threads)
     t0 = time.monotonic()
     fused = cfg.model == "lfcc_ge2e"
-    cnn_bundle = _cnn_bundle(corpus_dir, cfg, cnn_from, log) if fused else None
+    cnn_bundle = None
+    if fused:
+        cnn_bundle = _cnn_bundle(cnn_from) if cnn_from else train(corpus_dir, replace(cfg, model="lfcc_lcnn"), log).bundle
     mcfg = MODEL_CONFIGS[cfg.model]
     if cnn_bundle is not None:
         mcfg = replace(mcfg, input_norm=cnn_bundle.config.input_norm, channels=cnn_bundle.config.channels)
@@ -105,11 +207,12 @@ def train_ge2e_model(
     if len({e.label for e in tr}) < 2 or len({e.label for e in dev}) < 2:
         raise TrainError(f"{corpus_dir}: train and dev splits both need bona fide and spoof files")
     win, hop = int(WINDOW_S * mcfg.frames_per_s), int(HOP_S * mcfg.frames_per_s)
+    data = _head_data(tr, dev, cfg, win, hop)
     log(f"GE2E head: features of {len(tr)} train, {len(dev)} dev files ({time.monotonic() - t0:.0f} s)")
 
     model = create_model(cfg.model, mcfg)
-    head = model.ge2e if isinstance(model, LfccGe2e) else model
-    dev_head, head_record = _fit_head(head, tr, dev, cfg, win, hop, log)
+    head_fit, dev_head, head_record = _fit_head(data, log)
+    head_fit.copy_into(model.ge2e if isinstance(model, LfccGe2e) else model)
     model.eval()
     dev_labels = np.array([e.label for e in dev])
     dev_w = speaker_weights(dev, 0.0)
@@ -120,15 +223,18 @@ def train_ge2e_model(
         model.cnn.load_state_dict(cnn_bundle.model.state_dict())
         mean = np.concatenate([cnn_bundle.mean, np.zeros(n_mel, np.float32)])
         std = np.concatenate([cnn_bundle.std, np.ones(n_mel, np.float32)])
-        dev_cnn = np.array([cnn_bundle.window_logits(cnn_bundle.normalise(e.feats[:, :-n_mel]))[0].mean() for e in dev])
-        fw, fb = fit_l2_logistic(np.stack([dev_cnn, dev_head], 1), dev_labels, l2=1e-3, weights=dev_w)
+        dev_cnn = _cnn_file_scores(cnn_bundle, dev)
+        unseen, folds = _stacked_folds(data, lofo_cnns or {}, head_record["l2"], log)
+        fw, fb = _fit_fusion(_FusionBlock("dev", np.stack([dev_cnn, dev_head], 1), dev_labels, dev_w), unseen)
         with torch.no_grad():
             model.fusion.weight.copy_(torch.from_numpy(fw.astype(np.float32))[None])
             model.fusion.bias.fill_(fb)
         dev_scores = fw[0] * dev_cnn + fw[1] * dev_head + fb  # linear: the mean of window logits fuses alike
         record.update({
             "cnn": {"from": str(cnn_from) if cnn_from else None, "sha256": cnn_bundle.sha256, "record": cnn_bundle.record},
-            "fusion": {"weights": fw.tolist(), "bias": fb},
+            "fusion": {"weights": fw.tolist(), "bias": fb,
+                       "fitted_on": "dev + stacked leave-one-family-out" if folds else "dev",
+                       "unseen_family_folds": folds},
             "dev_eer": {"cnn": eer(dev_cnn, dev_labels), "head": head_record["dev_eer"], "fused": eer(dev_scores, dev_labels)},
         })
         log(f"dev EER: CNN {record['dev_eer']['cnn']:.4f}, GE2E head {head_record['dev_eer']:.4f}, "
@@ -151,3 +257,16 @@ def train_ge2e_model(
         "elapsed_s": round(time.monotonic() - t0, 1),
     }
     return bundle
+
+
+def lofo_cnn_paths(specs: list[str]) -> dict[str, Path]:
+    """``FAMILY=PATH`` strings (the CLI's ``--lofo-cnn``) as a mapping."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        family, sep, path = spec.partition("=")
+        if not sep or not family or not path:
+            raise TrainError(f"--lofo-cnn wants FAMILY=PATH (a CNN trained with --exclude-family FAMILY), got {spec!r}")
+        if family in out:
+            raise TrainError(f"--lofo-cnn names {family} twice")
+        out[family] = Path(path)
+    return out

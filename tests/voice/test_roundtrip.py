@@ -233,7 +233,7 @@ def test_train_cli_rejects_cnn_from_without_lfcc_ge2e(tiny_corpus, tmp_path):
     app = typer.Typer()
     app.add_typer(train_app, name="train")
     r = CliRunner().invoke(app, ["train", "voice", "--corpus", str(tiny_corpus), "--cnn-from", str(tmp_path / "x.pt")])
-    assert r.exit_code == 2 and "--cnn-from goes with --model lfcc_ge2e" in r.output
+    assert r.exit_code == 2 and "--cnn-from and --lofo-cnn go with --model lfcc_ge2e" in r.output
 
 
 def test_ge2e_head_alone_trains_calibrates_and_reloads_to_the_same_scores(tiny_corpus, tmp_path):
