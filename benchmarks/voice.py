@@ -2,7 +2,7 @@
 
     python benchmarks/voice.py [--model MODEL.pt] [--file AUDIO] [--seconds 120]
 
-Without ``--model`` it times the shipped weights (detectors/voice_clone/lfcc_lcnn.pt).
+Without ``--model`` it times the default shipped weights (detectors/voice_clone/lfcc_ge2e.pt).
 
 Times decode -> VAD -> LFCC -> windows -> model -> calibration (the detector's
 ``analyze`` minus the PNG), three runs, and prints the best. Without ``--file``

@@ -53,6 +53,24 @@ def test_timeline_llr_and_spectrogram(random_model, tmp_path):
     assert png and (tmp_path / "art" / "voice_clone_spectrogram.png").stat().st_size > 1000
 
 
+def test_spectrogram_marks_flagged_windows_red_and_others_green(tmp_path):
+    from PIL import Image
+
+    from detectors.voice_clone.detector import spectrogram_png
+    from verifier.evidence import Segment
+
+    x = voiced(10.0, 16000)
+    segs = [Segment(start_s=0.0, end_s=4.0, score=0.9, llr=1.2), Segment(start_s=5.0, end_s=9.0, score=0.1, llr=-0.8)]
+    png = spectrogram_png(x, 16000, segs, tmp_path / "s.png", max_width=1000)
+    rgb = np.asarray(Image.open(png).convert("RGB"))
+    assert rgb.shape == (270, 1000, 3)
+    assert tuple(rgb[15, 200]) == (0xD6, 0x27, 0x28)  # inside the flagged span: filled red
+    assert tuple(rgb[8, 700]) == (0x2C, 0xA0, 0x2C) and tuple(rgb[15, 700]) == (255, 255, 255)  # outline only
+    spec = rgb[30:]
+    assert (spec[..., 0] == spec[..., 1]).all() and (spec[..., 1] == spec[..., 2]).all()  # the spectrogram is grey
+    assert spec.std() > 10  # and not blank
+
+
 def test_short_speech_is_not_applicable(random_model, tmp_path):
     x = np.concatenate([np.zeros(16000, np.float32), voiced(0.8, 16000), np.zeros(16000, np.float32)])
     f = VoiceCloneDetector(random_model).analyze(_ctx(write_wav(tmp_path / "s.wav", x, 16000), tmp_path))
