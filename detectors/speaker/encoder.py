@@ -101,7 +101,12 @@ def partial_slices(n_samples: int, rate: float = PARTIALS_PER_S, min_coverage: f
 
 
 @lru_cache(maxsize=1)
-def _network():
+def network():
+    """The wheel's GE2E encoder (3-layer LSTM + linear), loaded once; frozen, in eval mode.
+
+    Public because the voice-clone detector reads its hidden states too
+    (``detectors.voice_clone.ge2e_features``); callers must not train it.
+    """
     import torch
     from torch import nn
 
@@ -155,7 +160,7 @@ def embed_partials(wav: np.ndarray, batch: int = 64) -> Partials:
     out = []
     with torch.inference_mode():
         for i in range(0, len(mels), batch):
-            out.append(_network()(torch.from_numpy(np.ascontiguousarray(mels[i:i + batch]))).numpy())
+            out.append(network()(torch.from_numpy(np.ascontiguousarray(mels[i:i + batch]))).numpy())
     return Partials(np.concatenate(out).astype(np.float64), np.array([s.start * HOP / RATE for s in slices]))
 
 

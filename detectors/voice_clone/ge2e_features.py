@@ -50,7 +50,7 @@ class _LayerwiseGe2e:
     """The wheel's 3-layer LSTM split into single layers, so every layer's output is visible."""
 
     def __init__(self) -> None:
-        net = encoder._network()
+        net = encoder.network()
         self.layers = []
         for i in range(N_LAYERS):
             layer = torch.nn.LSTM(N_MELS if i == 0 else HIDDEN, HIDDEN, 1, batch_first=True)
