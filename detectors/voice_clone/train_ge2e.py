@@ -132,7 +132,18 @@ class _FusionBlock:
     weights: np.ndarray  # sums to 1
 
 
-def _stacked_folds(data: _HeadData, lofo_cnns: dict[str, Path], l2: float, log: Callable[[str], None]
+def _load_lofo_cnns(paths: dict[str, Path]) -> dict[str, ModelBundle]:
+    """Each CNN loaded and checked before any feature is computed, so a wrong path fails at once."""
+    out = {}
+    for family, path in sorted(paths.items()):
+        cnn = _cnn_bundle(path)
+        if family not in cnn.record.get("train_config", {}).get("exclude_families", ()):
+            raise TrainError(f"{path}: a stacked-fusion CNN for {family} must be trained with --exclude-family {family}")
+        out[family] = cnn
+    return out
+
+
+def _stacked_folds(data: _HeadData, lofo_cnns: dict[str, ModelBundle], l2: float, log: Callable[[str], None]
                    ) -> tuple[list[_FusionBlock], dict]:
     """Dev scores of models that never saw a family, on that family.
 
@@ -145,19 +156,15 @@ def _stacked_folds(data: _HeadData, lofo_cnns: dict[str, Path], l2: float, log: 
     """
     blocks, record = [], {}
     train_families = {e.family for e in data.train if e.label == 1}
-    for family, path in sorted(lofo_cnns.items()):
+    for family, cnn in sorted(lofo_cnns.items()):
         if family not in train_families:
-            log(f"stacked fusion: no {family} spoofs in train (excluded or absent); {path} not used")
+            log(f"stacked fusion: no {family} spoofs in train (excluded or absent); its CNN is not used")
             continue
-        cnn = _cnn_bundle(path)
-        excluded = cnn.record.get("train_config", {}).get("exclude_families", ())
-        if family not in excluded:
-            raise TrainError(f"{path}: a stacked-fusion CNN for {family} must be trained with --exclude-family {family}")
         rows = [i for i, e in enumerate(data.dev) if e.label == 0 or e.family == family]
         dev = [data.dev[i] for i in rows]
         labels = np.array([e.label for e in dev])
         if labels.sum() == 0:
-            log(f"stacked fusion: no {family} spoofs in dev; {path} not used")
+            log(f"stacked fusion: no {family} spoofs in dev; its CNN is not used")
             continue
         head = _fit_head_at(data, l2, skip_family=family).file_scores([data.dev_stats[i] for i in rows])
         cnn_scores = _cnn_file_scores(cnn, dev)
@@ -196,6 +203,7 @@ def train_ge2e_model(
     torch.set_num_threads(cfg.threads)
     t0 = time.monotonic()
     fused = cfg.model == "lfcc_ge2e"
+    folds_cnns = _load_lofo_cnns(lofo_cnns or {})
     cnn_bundle = None
     if fused:
         cnn_bundle = _cnn_bundle(cnn_from) if cnn_from else train(corpus_dir, replace(cfg, model="lfcc_lcnn"), log).bundle
@@ -224,7 +232,7 @@ def train_ge2e_model(
         mean = np.concatenate([cnn_bundle.mean, np.zeros(n_mel, np.float32)])
         std = np.concatenate([cnn_bundle.std, np.ones(n_mel, np.float32)])
         dev_cnn = _cnn_file_scores(cnn_bundle, dev)
-        unseen, folds = _stacked_folds(data, lofo_cnns or {}, head_record["l2"], log)
+        unseen, folds = _stacked_folds(data, folds_cnns, head_record["l2"], log)
         fw, fb = _fit_fusion(_FusionBlock("dev", np.stack([dev_cnn, dev_head], 1), dev_labels, dev_w), unseen)
         with torch.no_grad():
             model.fusion.weight.copy_(torch.from_numpy(fw.astype(np.float32))[None])
