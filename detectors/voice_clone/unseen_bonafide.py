@@ -23,6 +23,13 @@ sources (single words) are joined as the corpus joins them. Written as WAV at
 the native rate. Same packages and rooms as training, other people: a milder
 test than set A, but large enough (hundreds of files) to put a bound near 1 %.
 
+Set C (``--broadcast``), real broadcast speech from the shared media folder:
+the four HDTF radio-address clips SadTalker ships as driving audio
+(``RD_Radio*.wav``, 8 s, labelled real in the inventory) and the audio tracks of
+its two real reference videos (``WDA_*.mp4``, 8 s). Wide-band, studio and
+web-video sound, unlike anything in the corpus; six files only, so it can show
+a problem, not bound a rate.
+
 Two measurements:
 
 - model level: the file-level calibrated LLR exactly as ``verifier eval voice``
@@ -46,8 +53,10 @@ from pathlib import Path
 
 import numpy as np
 
-FSDD = Path("/work/shared/media/audio/fsdd/recordings")
-JFK = Path("/work/shared/media/audio/whisper/tests/jfk.flac")
+MEDIA = Path("/work/shared/media")
+FSDD = MEDIA / "audio/fsdd/recordings"
+JFK = MEDIA / "audio/whisper/tests/jfk.flac"
+BROADCAST = ("audio/sadtalker/examples/driven_audio/RD_Radio*.wav", "video/sadtalker/examples/ref_video/WDA_*.mp4")
 DIGITS_PER_FILE = 5
 
 
@@ -112,6 +121,20 @@ def build_heldout_speaker_files(out_dir: Path, per_speaker: int = 40, seed: int 
             out.append(write_audio(out_dir / f"heldout_{src.name}_{picked:03d}_{uid}.wav", x, rate, "wav"))
             picked += 1
     return out
+
+
+def collect_broadcast(media: Path, out_dir: Path) -> list[Path]:
+    """Set C copied under names whose second field is the clip (one voice each, for ``speaker_of``)."""
+    import shutil
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for pattern in BROADCAST:
+        for src in sorted(media.glob(pattern)):
+            dst = out_dir / f"broadcast_{src.stem.replace('_', '')}_0{src.suffix}"
+            shutil.copyfile(src, dst)
+            files.append(dst)
+    return files
 
 
 def _decoded(d) -> tuple[np.ndarray, int]:
@@ -234,7 +257,7 @@ def _upper95(k: int, n: int) -> float:
 
 
 def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool = False, verifier: str = "verifier",
-        heldout_speakers: bool = False, per_speaker: int = 40) -> dict:
+        heldout_speakers: bool = False, per_speaker: int = 40, broadcast: bool = False) -> dict:
     audio_dir = out / "audio"
     files = build_fsdd_strings(fsdd, audio_dir)
     if jfk.is_file():
@@ -255,6 +278,12 @@ def run(model: Path, out: Path, fsdd: Path = FSDD, jfk: Path = JFK, verify: bool
             by_src[speaker_of(r["file"])].append(r["llr"])
         h["per_speaker_fa_llr_gt_0"] = {k: [round(float(np.mean(np.array(v) > 0)), 3), len(v)] for k, v in sorted(by_src.items())}
         res["heldout_speakers"] = h
+    if broadcast:
+        b_dir = out / "broadcast_audio"
+        b_files = collect_broadcast(MEDIA, b_dir)
+        if not b_files:
+            raise FileNotFoundError(f"no broadcast speech under {MEDIA} ({', '.join(BROADCAST)})")
+        res["broadcast"] = measure(model, b_dir, b_files, verify, verifier, out / "verifier_data_broadcast")
     out.mkdir(parents=True, exist_ok=True)
     (out / "unseen_bonafide.json").write_text(json.dumps(res, indent=2) + "\n")
     return res
@@ -270,11 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verifier", default=str(Path(sys.executable).with_name("verifier")))
     ap.add_argument("--heldout-speakers", action="store_true", help="also set B: the corpus' eval-split speakers, raw")
     ap.add_argument("--per-speaker", type=int, default=40)
+    ap.add_argument("--broadcast", action="store_true", help="also set C: real broadcast speech from the shared media")
     a = ap.parse_args(argv)
-    res = run(a.model, a.out, a.fsdd, a.jfk, a.verify, a.verifier, a.heldout_speakers, a.per_speaker)
+    res = run(a.model, a.out, a.fsdd, a.jfk, a.verify, a.verifier, a.heldout_speakers, a.per_speaker, a.broadcast)
     summary = {k: v for k, v in res.items() if k != "per_file"}
-    if "heldout_speakers" in summary:
-        summary["heldout_speakers"] = {k: v for k, v in summary["heldout_speakers"].items() if k != "per_file"}
+    for key in ("heldout_speakers", "broadcast"):
+        if key in summary:  # the per-file rows stay in the JSON file
+            summary[key] = {k: v for k, v in summary[key].items() if k != "per_file"}
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -169,6 +169,24 @@ def test_fsdd_strings_join_five_recordings_per_file(tmp_path):
     assert d.sample_rate == 8000 and abs(d.duration_s - 2.0) < 0.01
 
 
+def test_broadcast_set_takes_the_real_clips_one_voice_each(tmp_path):
+    """Set C: only the files the inventory labels real (radio addresses, WDA videos), not the
+    SadTalker driving audio of unknown origin; each clip counted as its own voice."""
+    from detectors.voice_clone.unseen_bonafide import collect_broadcast, speaker_of
+
+    audio = tmp_path / "audio/sadtalker/examples/driven_audio"
+    video = tmp_path / "video/sadtalker/examples/ref_video"
+    audio.mkdir(parents=True)
+    video.mkdir(parents=True)
+    for name in ("RD_Radio31_000.wav", "RD_Radio34_002.wav", "japanese.wav"):
+        write_wav(audio / name, voiced(1.0, 16000), 16000)
+    (video / "WDA_KatieHill_000.mp4").write_bytes(b"not decoded here")
+    out = collect_broadcast(tmp_path, tmp_path / "out")
+    assert [p.name for p in out] == ["broadcast_RDRadio31000_0.wav", "broadcast_RDRadio34002_0.wav",
+                                     "broadcast_WDAKatieHill000_0.mp4"]
+    assert len({speaker_of(p.name) for p in out}) == 3
+
+
 def test_heldout_speaker_set_takes_only_eval_speakers_raw_and_long_enough(tmp_path, monkeypatch):
     """Set B of the false-alarm measurement: people the model never trained or
     calibrated on, recordings as published (native rate, no corpus chain)."""
