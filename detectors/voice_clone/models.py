@@ -181,6 +181,13 @@ class RawNetLite(nn.Module):
         return self.head(torch.cat([x.mean(dim=2), x.std(dim=2, unbiased=False)], dim=1)).squeeze(1)
 
 
+def window_batch_logits(net: nn.Module, feats: np.ndarray, starts, win: int) -> np.ndarray:
+    """Logits of a window network on the windows [start, start + win) of one feature matrix, in one batch."""
+    batch = np.stack([feats[s : s + win] for s in starts])
+    with torch.no_grad():
+        return net(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
+
+
 def _each_window_alone(model: nn.Module, feats: torch.Tensor) -> torch.Tensor:
     """forward() of the models that score whole signals: each (frames, features) item is one window."""
     out = [model.score_windows(f, np.array([0]), f.shape[0])[0] for f in feats.detach().numpy()]
@@ -230,10 +237,7 @@ class LfccGe2e(nn.Module):
         self.fusion = nn.Linear(2, 1)
 
     def cnn_logits(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
-        lf = feats[:, : self.n_lfcc]
-        batch = np.stack([lf[s : s + win] for s in starts])
-        with torch.no_grad():
-            return self.cnn(torch.from_numpy(np.ascontiguousarray(batch))).numpy().astype(np.float64)
+        return window_batch_logits(self.cnn, feats[:, : self.n_lfcc], starts, win)
 
     def score_windows_many(self, items: list[tuple[np.ndarray, np.ndarray, int]]) -> list[np.ndarray]:
         heads = self.ge2e.score_windows_many(items)

@@ -17,7 +17,7 @@ import torch
 
 from audio.features import LfccConfig, LogSpecConfig, MgdConfig, StftConfig
 from detectors.voice_clone.calibration import Calibration
-from detectors.voice_clone.models import GE2E_MODELS, ModelConfig, create_model, extract_features
+from detectors.voice_clone.models import GE2E_MODELS, ModelConfig, create_model, extract_features, window_batch_logits
 
 WINDOW_S = 4.0
 HOP_S = 1.0
@@ -79,13 +79,7 @@ class ModelBundle:
         self.model.eval()
         if hasattr(self.model, "score_windows_many"):  # models that see the whole signal once
             return self.model.score_windows_many(clipped)
-        return [self._window_batch(feats, starts, win) for feats, starts, win in clipped]
-
-    def _window_batch(self, feats: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
-        batch = np.stack([feats[s : s + win] for s in starts])
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(np.ascontiguousarray(batch)))
-        return out.numpy().astype(np.float64)
+        return [window_batch_logits(self.model, feats, starts, win) for feats, starts, win in clipped]
 
     def score(self, x: np.ndarray, rate: int) -> float:
         """File-level raw score: mean window logit."""

@@ -126,7 +126,6 @@ def _cnn_file_scores(cnn: ModelBundle, examples: list[Example]) -> np.ndarray:
 class _FusionBlock:
     """(CNN, head) dev scores of one situation, for the fusion fit."""
 
-    name: str
     scores: np.ndarray  # (files, 2)
     labels: np.ndarray
     weights: np.ndarray  # sums to 1
@@ -171,7 +170,7 @@ def _stacked_folds(data: _HeadData, lofo_cnns: dict[str, ModelBundle], l2: float
         record[family] = {"cnn_sha256": cnn.sha256, "dev_eer_cnn": eer(cnn_scores, labels), "dev_eer_head": eer(head, labels)}
         log(f"stacked fusion, {family} unseen: dev EER CNN {record[family]['dev_eer_cnn']:.4f}, "
             f"head {record[family]['dev_eer_head']:.4f}")
-        blocks.append(_FusionBlock(family, np.stack([cnn_scores, head], 1), labels, speaker_weights(dev, 0.0)))
+        blocks.append(_FusionBlock(np.stack([cnn_scores, head], 1), labels, speaker_weights(dev, 0.0)))
     if lofo_cnns and not blocks:
         raise TrainError("stacked fusion: none of the given CNNs left out a family that has train and dev spoofs")
     return blocks, record
@@ -233,7 +232,7 @@ def train_ge2e_model(
         std = np.concatenate([cnn_bundle.std, np.ones(n_mel, np.float32)])
         dev_cnn = _cnn_file_scores(cnn_bundle, dev)
         unseen, folds = _stacked_folds(data, folds_cnns, head_record["l2"], log)
-        fw, fb = _fit_fusion(_FusionBlock("dev", np.stack([dev_cnn, dev_head], 1), dev_labels, dev_w), unseen)
+        fw, fb = _fit_fusion(_FusionBlock(np.stack([dev_cnn, dev_head], 1), dev_labels, dev_w), unseen)
         with torch.no_grad():
             model.fusion.weight.copy_(torch.from_numpy(fw.astype(np.float32))[None])
             model.fusion.bias.fill_(fb)
