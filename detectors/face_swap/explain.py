@@ -24,7 +24,7 @@ def grad_cam(model: FaceSwapNet, crop: np.ndarray) -> tuple[np.ndarray, float]:
     import torch
 
     model.eval()
-    x = to_tensor([crop])
+    x = to_tensor([crop], for_backward=True)
     with torch.enable_grad():
         fmap = model.feature_map(x)
         fmap.retain_grad()

@@ -172,7 +172,7 @@ def train(corpus_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(),
             fake = make_fake(int(i), x_train, lm_train, rng, donors, cfg.cross_blend)
             reals.append(sbi.global_augment(x_train[i], rng, cfg.strong_aug))
             fakes.append(sbi.global_augment(fake, rng, cfg.strong_aug))
-        x = to_tensor(reals + fakes)
+        x = to_tensor(reals + fakes, for_backward=True)
         y = torch.cat([torch.zeros(half), torch.ones(half)])
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
         opt.zero_grad()
