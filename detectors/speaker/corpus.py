@@ -40,6 +40,12 @@ MEDIA = SHARED / "media"
 ASTERISK = Path("/usr/share/asterisk/sounds")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 KLETTRES = Path("/usr/share/klettres")
+# Debian packages behind each local source (the ones calibration.json was measured with).
+DEBIAN_SOURCES = {
+    ASTERISK: "asterisk-core-sounds-{en,es,fr,it,ru}-wav, asterisk-prompt-{es-co,fr-armelle,it-menardi}",
+    POCKETSPHINX: "pocketsphinx-testdata",
+    KLETTRES: "klettres-data",
+}
 KLETTRES_LANGS = ("ar", "cs", "da", "de", "en", "en_GB", "es", "fr", "he", "hu", "it", "lt", "ml", "nb", "nds", "nl", "ru", "tn", "uk")
 
 
@@ -146,6 +152,12 @@ def halves() -> list[Utterance]:
         h = len(s) // 2
         out += [Utterance(f"file_{f.stem}", "shared/halves", s[:h], "halves"), Utterance(f"file_{f.stem}", "shared/halves", s[h:], "halves")]
     return out
+
+
+def missing_packages() -> list[str]:
+    """Debian packages whose files are absent: without them the corpus has no
+    telephone-band speakers and the calibration cannot be measured again."""
+    return [pkg for root, pkg in DEBIAN_SOURCES.items() if not root.is_dir()]
 
 
 def build(target_s: float = 4.0, per_speaker: int = 8) -> list[Utterance]:

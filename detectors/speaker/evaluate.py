@@ -46,7 +46,7 @@ from detectors.logistic import fit_balanced_logistic
 from detectors.metrics import auc, cllr, eer
 from detectors.speaker.band import NARROWBAND_BELOW_DB, is_narrowband, to_telephone
 from detectors.speaker.calibration import CALIBRATION_PATH, LLR_CLIP
-from detectors.speaker.corpus import Utterance, build
+from detectors.speaker.corpus import Utterance, build, missing_packages
 from detectors.speaker.encoder import embed_utterance, model_sha256
 from detectors.speaker.score import COMBINE_METHODS, Combine, similarities
 
@@ -325,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-extras", action="store_true", help="skip the channel and clone-proxy measurements")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if missing := missing_packages():
+        raise SystemExit("the speaker corpus needs Debian packages that are not installed: "
+                         f"{'; '.join(missing)} (apt-get line in docs/speaker.md)")
     utts = build()
     if len({u.speaker for u in utts}) < 6:
         raise SystemExit("too few speakers found; install the Debian speech packages listed in docs/speaker.md")
