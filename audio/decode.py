@@ -38,6 +38,26 @@ def open_media(path: str | Path) -> av.container.InputContainer:
     return av.open(str(path), mode="r", metadata_errors="ignore")
 
 
+def best_stream(container: av.container.InputContainer, kind: str):
+    """The ``kind`` ("audio" or "video") stream a player would present, or None.
+
+    FFmpeg's choice (``av_find_best_stream``): the default-flagged stream
+    first, then the one with real frames over a cover picture. The first
+    stream of a kind is the file writer's choice, not the viewer's: a 64x64
+    decoy track placed first hid a clip's real video from every face
+    detector. Every detector picks its streams here, so all of them judge
+    what the viewer sees.
+    """
+    candidates = [s for s in container.streams if s.type == kind]
+    if not candidates:
+        return None
+    try:
+        best = container.streams.best(kind)
+    except (av.error.FFmpegError, ValueError):
+        best = None
+    return best if best is not None else candidates[0]
+
+
 class NoAudioStreamError(AudioDecodeError):
     """The container opened but holds no audio stream (e.g. a still image)."""
 
@@ -95,7 +115,7 @@ def decode_audio(
                 f"(streams: {', '.join(s.type for s in container.streams) or 'none'})"
             )
         if stream_index is None:
-            stream = audio_streams[0]
+            stream = best_stream(container, "audio")
         else:
             matches = [s for s in audio_streams if s.index == stream_index]
             if not matches:

@@ -51,3 +51,19 @@ def test_claim_about_a_person_never_enrolled_is_refused_up_front(media_fixtures,
     r = run_cli("verify", "--no-ledger", "--claimed-person", "Nobody", str(media_fixtures[1]["png"]["plain"]), data_dir=data_dir)
     assert_no_traceback(r)
     assert r.code == 2 and "no reference enrolled for 'Nobody'" in r.stderr and "verifier enroll" in r.stderr
+
+
+def test_a_detector_asked_for_on_a_file_without_its_streams_says_why_it_did_not_run(media_fixtures, data_dir):
+    r = run_cli("verify", "--json", "--no-ledger", "--detectors", "face_swap,av_sync,voice_clone",
+                str(media_fixtures[1]["wav"]["plain"]), data_dir=data_dir, timeout=180)
+    assert_no_traceback(r)
+    doc = json.loads(r.stdout)
+    assert [f["detector"] for f in doc["findings"]] == ["face_swap", "av_sync", "voice_clone"]
+    by_name = {f["detector"]: f for f in doc["findings"]}
+    assert by_name["face_swap"]["reason"] == (
+        "not run: it needs an image or a video stream, and the file has no video stream and 1 audio stream")
+    assert by_name["av_sync"]["reason"].startswith("not run: it needs a video stream and an audio stream")
+    assert by_name["face_swap"]["weights_sha256"] is None  # no weights were used
+    assert not by_name["voice_clone"]["reason"].startswith("not run")  # it applies: it looked and declined
+    summary = doc["verdict"]["summary"]
+    assert "2 other detectors not run" in summary and "voice_clone:" in summary and "face_swap:" not in summary

@@ -172,3 +172,39 @@ def test_unknown_profile_and_bad_anchor_file(media_fixtures, tmp_path, data_dir)
     bad.write_text("not a certificate")
     r = _verify(f, data_dir, "--trust-anchors", str(bad))
     assert r.code == EXIT_INPUT_ERROR and "not a PEM or DER certificate" in _one_error_line(r)
+
+
+def test_an_image_bomb_gets_a_reason_not_a_crash(tmp_path, data_dir):
+    from tests.faces.test_still_image import png_declaring
+
+    p = tmp_path / "poster.png"
+    p.write_bytes(png_declaring(100_000, 100_000))
+    r = _verify(p, data_dir, "--json", "--detectors", "face_swap")
+    assert r.code == EXIT_OK, r.stderr
+    doc = json.loads(r.stdout)
+    (finding,) = doc["findings"]
+    assert finding["applicable"] is False
+    assert "decompression bomb" in finding["reason"] and "detector failed" not in finding["reason"]
+    assert doc["verdict"]["label"] == "inconclusive"
+
+
+def test_an_unparseable_container_is_named_as_the_user_named_it(tmp_path, data_dir):
+    """An MP4 cut before its index (moov at the end) cannot be probed; the record
+    says so with the user's file name, not the intake's temporary copy, and
+    each detector asked for says it did not run and why."""
+    from fixtures.make_fixtures import write_video
+
+    whole = tmp_path / "whole.mp4"
+    write_video(whole, "mp4", seconds=2.0)
+    data = whole.read_bytes()
+    assert data.rfind(b"moov") > len(data) // 2  # PyAV writes the index last
+    p = tmp_path / "call-recording.mp4"
+    p.write_bytes(data[: len(data) // 2])
+    r = _verify(p, data_dir, "--json", "--detectors", "voice_clone,face_swap")
+    assert r.code == EXIT_OK, r.stderr
+    doc = json.loads(r.stdout)
+    err = doc["media"]["probe_error"]
+    assert "call-recording.mp4" in err and "incoming" not in err and ".part" not in err
+    assert [f["detector"] for f in doc["findings"]] == ["voice_clone", "face_swap"]
+    for f in doc["findings"]:
+        assert f["applicable"] is False and f["reason"].startswith("not run: ") and "could not be read" in f["reason"]

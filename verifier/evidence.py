@@ -58,6 +58,9 @@ class StreamInfo(Record):
     sample_rate: int | None = None
     channels: int | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # The stream of its kind a player presents by default (FFmpeg's choice);
+    # detectors examine this one and no other of its kind.
+    presented: bool = False
 
 
 class MediaInfo(Record):
@@ -79,6 +82,10 @@ class MediaInfo(Record):
     @property
     def has_video(self) -> bool:
         return any(s.kind == "video" for s in self.streams)
+
+    def unexamined_streams(self, kind: str) -> int:
+        """Streams of ``kind`` beside the presented one: no detector looks at them."""
+        return max(0, sum(s.kind == kind for s in self.streams) - 1)
 
 
 class InputInfo(Record):
@@ -196,6 +203,16 @@ class Finding(Record):
     # a face swap is built to produce, so it cannot support H0; only a
     # mismatch (positive LLR) enters the combined LLR.
     supports_h0: bool = True
+
+    @property
+    def was_run(self) -> bool:
+        """False for a detector that was asked for but never looked, because
+        the file lacks what it needs (its reason starts with NOT_RUN)."""
+        return not self.reason.startswith(NOT_RUN)
+
+
+# Reason prefix of a detector asked for whose ``applies_to`` was false.
+NOT_RUN = "not run: "
 
 
 # --------------------------------------------------------------------- fusion

@@ -118,6 +118,9 @@ def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
         reasons.append("extension_mismatch")
     if media.probe_error:
         reasons.append("container_unparseable")
+    for kind in ("video", "audio"):
+        if media.unexamined_streams(kind):
+            reasons.append(f"unexamined_{kind}_streams")
     signed = prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted)
     if prov.hints.ai_generator_hint and not signed:
         reasons.append("unsigned_ai_metadata_hint")
@@ -176,7 +179,11 @@ def fuse(
             **common,
         )
     if not applicable:
-        why = "; ".join(f"{f.detector}: {f.reason}" for f in findings if f.reason)
+        why = "; ".join(f"{f.detector}: {f.reason}" for f in findings if f.reason and f.was_run)
+        not_run = sum(not f.was_run for f in findings)
+        if not_run:
+            lacking = f"{not_run} other detector{'s' if not_run > 1 else ''} not run: the file does not hold what they need"
+            why = f"{why}; {lacking}" if why else lacking
         return Verdict(
             label=VerdictLabel.inconclusive,
             summary=f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'}).",

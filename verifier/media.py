@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 
+from audio.decode import best_stream
 from verifier.errors import NotMediaError
 from verifier.evidence import MediaInfo, MediaKind, StreamInfo
 
@@ -159,12 +160,16 @@ def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> 
     base = {"kind": sniffed.kind, "mime_type": sniffed.mime_type, "extension_mismatch": mismatch}
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore", options=PROBE_OPTIONS) as container:
-            streams = [_stream_info(s) for s in container.streams]
+            presented = {best.index for kind in ("video", "audio") if (best := best_stream(container, kind)) is not None}
+            streams = [_stream_info(s).model_copy(update={"presented": s.index in presented}) for s in container.streams]
             duration = container.duration / av.time_base if container.duration else None
             tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}
             fmt = container.format.name
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        return MediaInfo(**base, probe_error=f"container could not be parsed: {exc}")
+        # FFmpeg names the file it was given: a temporary copy the user never
+        # saw, gone by the time anyone reads the record.
+        message = str(exc).replace(str(path), name)
+        return MediaInfo(**base, probe_error=f"container could not be parsed: {message}")
     if sniffed.kind == MediaKind.image:
         duration = None  # image2 reports a nominal 0.04 s
     elif sniffed.kind == MediaKind.video and not any(s.kind == "video" for s in streams):

@@ -25,7 +25,9 @@ def print_summary(console: Console, v: Verification) -> None:
     t = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2))
     t.add_row("media", f"{v.media.kind.value} ({v.media.mime_type}"
               + (f", {v.media.duration_s:.1f} s" if v.media.duration_s else "") + ")"
-              + ("  [yellow]extension does not match content[/]" if v.media.extension_mismatch else ""))
+              + ("  [yellow]extension does not match content[/]" if v.media.extension_mismatch else "")
+              + "".join(f"  [yellow]{n} more {kind} stream(s) not examined[/]"
+                        for kind in ("video", "audio") if (n := v.media.unexamined_streams(kind))))
     t.add_row("sha256", v.input.hashes.sha256)
     p = v.provenance
     prov = f"{p.state.value}: {p.message}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from detectors.base import DetectorContext, check_llr, default_detectors, get_detector
+from detectors.base import DetectorContext, check_llr, default_detectors, get_detector, not_run
 from provenance.c2pa_reader import C2paSession
 from provenance.metadata import read_hints
 from provenance.trust import load_trust
@@ -154,9 +154,15 @@ class Verifier:
         if _provenance_settles(prov):
             return [], len(names)
         findings: list[Finding] = []
+        skipped: list[Finding] = []
         ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,
                               options=dict(selection.options), run_detectors=frozenset(names))
-        dets = [d for d in (get_detector(name) for name in names) if d.applies_to(media)]
+        dets = []
+        for det in (get_detector(name) for name in names):
+            if det.applies_to(media):
+                dets.append(det)
+            else:
+                skipped.append(not_run(det, media))
         for det in dets:
             prepare = getattr(det, "prepare", None)
             if prepare is not None:
@@ -175,7 +181,8 @@ class Verifier:
                     reason=f"detector failed: {type(exc).__name__}: {exc}",
                 )
             findings.append(finding)
-        return findings, len(names)
+        order = {name: i for i, name in enumerate(names)}
+        return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
 
 
 def _provenance_settles(prov: ProvenanceResult) -> bool:

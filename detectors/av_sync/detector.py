@@ -24,7 +24,7 @@ from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.ahead import ScanAhead
-from detectors.face_swap.faces import FaceScan, FaceTrack, audiovisual_scan_or_reason
+from detectors.face_swap.faces import FaceScan, FaceTrack, audiovisual_scan_or_reason, time_guard_note
 from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
@@ -49,6 +49,7 @@ class AvSyncDetector:
     name: ClassVar[str] = "av_sync"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "audiovisual"
+    needs: ClassVar[str] = "a video stream and an audio stream"
 
     @property
     def weights_sha256(self) -> str | None:
@@ -100,7 +101,7 @@ class AvSyncDetector:
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
-            applicable=True, reason=f"{verdict}: {reason}", raw_score=round(feats.peak_z, 6), llr=llr,
+            applicable=True, reason=f"{verdict}: {reason}{time_guard_note(scan.stopped_at_s)}", raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )
 

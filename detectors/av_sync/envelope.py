@@ -21,7 +21,7 @@ import av
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from audio.decode import AudioDecodeError, NoAudioStreamError, decode_audio, open_media
+from audio.decode import AudioDecodeError, NoAudioStreamError, best_stream, decode_audio, open_media
 from audio.vad import SpeechSegment
 
 RATE = 16_000
@@ -47,8 +47,8 @@ def stream_start_gap(path: str | Path) -> float:
     """Audio start minus video start, in seconds (0 when unknown)."""
     try:
         with open_media(path) as c:
-            v = next((s for s in c.streams if s.type == "video"), None)
-            a = next((s for s in c.streams if s.type == "audio"), None)
+            v = best_stream(c, "video")
+            a = best_stream(c, "audio")
             if v is None or a is None or v.start_time is None or a.start_time is None:
                 return 0.0
             return float(a.start_time * a.time_base) - float(v.start_time * v.time_base)

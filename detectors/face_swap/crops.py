@@ -21,7 +21,8 @@ from typing import Iterator
 import av
 import numpy as np
 
-from audio.decode import open_media
+from audio.decode import best_stream, open_media
+from detectors import still_image
 from detectors.face_swap import faces as F
 
 CROP_SIZE = 112
@@ -109,6 +110,7 @@ class CropScan:
     faces_too_small: int = 0
     is_image: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    stopped_at_s: float | None = None  # the time guard (max_seconds) ended the scan here
 
     @property
     def reason(self) -> str | None:
@@ -118,9 +120,11 @@ class CropScan:
         if self.tracks:
             return None
         if self.faces_too_small:
-            return (f"faces were found but all were smaller than the minimum face size "
-                    f"({self.faces_too_small} detections): too small to judge blending artefacts")
-        return f"no face found in {self.frames} analysed frame(s)"
+            why = (f"faces were found but all were smaller than the minimum face size "
+                   f"({self.faces_too_small} detections): too small to judge blending artefacts")
+        else:
+            why = f"no face found in {self.frames} analysed frame(s)"
+        return why + F.time_guard_note(self.stopped_at_s)
 
 
 def crop_landmarks(landmarks: F.Landmarks5, size: int = CROP_SIZE, margin: float = CROP_MARGIN) -> tuple[np.ndarray, np.ndarray]:
@@ -140,16 +144,14 @@ def is_image(path: str | Path) -> bool:
 
 
 def load_image_rgb(path: str | Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
     try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise CropError(f"{path}: not a readable image ({exc})") from exc
+        return still_image.load_image_rgb(path)
+    except still_image.ImageReadError as exc:
+        raise CropError(str(exc)) from exc
 
 
-def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[str, float] | None = None) -> Iterator[tuple[Frame, bool]]:
+def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[str, float] | None = None,
+                        stopped: list[float] | None = None) -> Iterator[tuple[Frame, bool]]:
     """(frame, is_keyframe) on a ``sample_fps`` grid plus keyframes, decoded
     in one pass with PyAV. Frames between samples are decoded (H.264 needs
     them) but never converted to RGB, which is where most time would go."""
@@ -159,10 +161,9 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise F.FaceScanError(f"{path}: not a readable media file ({exc})") from exc
     with container:
-        streams = [s for s in container.streams if s.type == "video"]
-        if not streams:
+        stream = best_stream(container, "video")
+        if stream is None:
             raise F.NoVideoStreamError(f"{path}: the file has no video stream")
-        stream = streams[0]
         stream.thread_type = "SLICE"
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 25)
@@ -178,6 +179,8 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
                 t0 = t_abs if t0 is None else t0
                 t = t_abs - t0
                 if options.max_seconds is not None and t > options.max_seconds:
+                    if stopped is not None:
+                        stopped.append(float(options.max_seconds))
                     break
                 if not clock.wants(t, bool(frame.key_frame)):
                     continue
@@ -186,7 +189,7 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
                     s = min(1.0, options.work_max_side / max(w, h))
                     size = (max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2))
                     scale = size[0] / w
-                rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                rgb = F.upright(frame.to_ndarray(format="rgb24", width=size[0], height=size[1]), F.frame_rotation(frame))
                 timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t_start
                 yield Frame(out_index, float(t), rgb, scale), bool(frame.key_frame)
                 t_start = time.perf_counter()
@@ -215,12 +218,9 @@ def scan_crops(path: str | Path, options: CropOptions = CropOptions(), as_image:
     upsample = options.upsample
     if still and upsample == 0:
         try:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                upsample = 1 if max(im.size) <= 800 else 0  # small photos: find faces down to ~40 px
-        except OSError:
-            pass
+            upsample = 1 if max(still_image.image_size(path)) <= 800 else 0  # small photos: find faces down to ~40 px
+        except still_image.ImageReadError:
+            pass  # load_image_rgb below says why
     detector = F.FaceDetector("dlib_hog", upsample=upsample)
     tracker = F.IoUTracker(options.iou_threshold, max_missed=2)
     timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "crops": 0.0}
@@ -228,6 +228,7 @@ def scan_crops(path: str | Path, options: CropOptions = CropOptions(), as_image:
     runs = too_small = 0
     width = height = 0
     per_track: dict[int, CropTrack] = {}
+    stopped: list[float] = []
 
     if still:
         t1 = time.perf_counter()
@@ -241,9 +242,11 @@ def scan_crops(path: str | Path, options: CropOptions = CropOptions(), as_image:
         frames: Iterator[tuple[Frame, bool]] = iter([(Frame(0, 0.0, rgb, s), True)])
     else:
         fps, width, height = F.video_geometry(path)
-        frames = iter_sampled_frames(path, options, timings)
+        frames = iter_sampled_frames(path, options, timings, stopped)
 
     for frame, key in frames:
+        if not times and (frame.rgb.shape[1] > frame.rgb.shape[0]) != (width > height):
+            width, height = height, width  # displayed on its side (see faces.upright)
         times.append(frame.time_s)
         t1 = time.perf_counter()
         kept, small = _detect(detector, frame.rgb, options.min_face_px * frame.scale)
@@ -265,7 +268,7 @@ def scan_crops(path: str | Path, options: CropOptions = CropOptions(), as_image:
             tr.obs.append(CropObs(frame.index, frame.time_s, box.scaled(1.0 / frame.scale), crop, pts, key))
     tracks = [t for t in sorted(per_track.values(), key=lambda t: t.track_id) if len(t.obs) >= options.min_track_frames]
     return CropScan(str(path), len(times), np.asarray(times), int(width), int(height), tracks, runs, too_small,
-                    still, timings)
+                    still, timings, stopped[0] if stopped else None)
 
 
 def from_face_scan(scan: F.FaceScan, min_face_px: int = 64) -> CropScan:
@@ -291,7 +294,7 @@ def from_face_scan(scan: F.FaceScan, min_face_px: int = 64) -> CropScan:
         if ct.obs:
             tracks.append(ct)
     return CropScan(scan.path, len(scan.color_frame_times), scan.color_frame_times, scan.width, scan.height, tracks,
-                    scan.detector_runs, too_small, False, dict(scan.timings))
+                    scan.detector_runs, too_small, False, dict(scan.timings), scan.stopped_at_s)
 
 
 def crops_from_image_array(rgb: np.ndarray, options: CropOptions = CropOptions(), pad: float = 0.0) -> list[tuple[np.ndarray, np.ndarray, F.FaceBox]]:

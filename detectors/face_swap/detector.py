@@ -132,6 +132,7 @@ class FaceSwapDetector:
     name = "face_swap"
     version = "0.1.0"
     modality = "video"
+    needs = "an image or a video stream"
 
     def __init__(self, weights: Path | None = None):
         self._weights = Path(weights) if weights else DEFAULT_WEIGHTS
@@ -176,7 +177,7 @@ class FaceSwapDetector:
         arts: list[Artifact] = []
         if ctx.artifact_dir is not None:
             arts = write_artifacts(vs, lm, Path(ctx.artifact_dir), opts.heatmaps)
-        return self._finding(True, driver_summary(vs, lm), raw_score=round(float(vs.raw), 6),
+        return self._finding(True, driver_summary(vs, lm) + F.time_guard_note(scan.stopped_at_s), raw_score=round(float(vs.raw), 6),
                              llr=round(float(vs.llr), 4), segments=timeline(vs, lm), artifacts=arts,
                              validation=str(lm.record.get("validation", "")))
 

@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Literal
 import av
 import numpy as np
 
-from audio.decode import open_media
+from audio.decode import best_stream, open_media
 from detectors.face_swap import models
 
 Backend = Literal["dlib_hog", "haar"]
@@ -236,6 +236,7 @@ class FaceScan:
     short_tracks: int = 0  # tracks dropped for fewer than min_track_frames frames
     timings: dict[str, float] = field(default_factory=dict)
     color_frame_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # frames sampled for colour crops
+    stopped_at_s: float | None = None  # the time guard (options.max_seconds) ended the scan here
 
     @property
     def reason(self) -> str | None:
@@ -245,12 +246,14 @@ class FaceScan:
         if self.tracks:
             return None
         if self.short_tracks:
-            return (f"faces were seen only briefly ({self.short_tracks} track(s) shorter than "
-                    f"{self.options.min_track_frames} frames)")
-        if self.faces_too_small:
-            return (f"faces were found but all smaller than {self.options.min_face_px} px "
-                    f"({self.faces_too_small} detections): too small to analyse")
-        return f"no face found in {self.detector_runs} detection passes over {self.frames} frames"
+            why = (f"faces were seen only briefly ({self.short_tracks} track(s) shorter than "
+                   f"{self.options.min_track_frames} frames)")
+        elif self.faces_too_small:
+            why = (f"faces were found but all smaller than {self.options.min_face_px} px "
+                   f"({self.faces_too_small} detections): too small to analyse")
+        else:
+            why = f"no face found in {self.detector_runs} detection passes over {self.frames} frames"
+        return why + time_guard_note(self.stopped_at_s)
 
     def main_track(self) -> FaceTrack | None:
         """The longest track (ties: the larger face) - the talking head."""
@@ -279,25 +282,56 @@ class VideoFrame:
     key: bool = False  # a codec keyframe
     _frame: object = field(default=None, repr=False)
     _rgb: np.ndarray | None = field(default=None, repr=False)
-    _size: tuple[int, int] = (0, 0)  # working (width, height)
+    _size: tuple[int, int] = (0, 0)  # working (width, height) as stored, before ``rotation``
+    rotation: int = 0  # degrees counter-clockwise that make the stored picture upright
 
     @property
     def gray(self) -> np.ndarray:
         """Made on first use: a scan that skips frames (the face-swap scan)
-        never pays for resizing the ones it skips."""
+        never pays for resizing the ones it skips. Upright, as a player shows it."""
         if self._gray is None:
-            self._gray = _luma(self._frame, self._size)
+            self._gray = upright(_luma(self._frame, self._size), self.rotation)
         return self._gray
 
     @property
     def rgb(self) -> np.ndarray:
         if self._rgb is None:
-            h, w = self.gray.shape
             if self._frame is None:
                 self._rgb = np.repeat(self.gray[:, :, None], 3, axis=2)
             else:
-                self._rgb = np.ascontiguousarray(self._frame.to_ndarray(format="rgb24", width=w, height=h))
+                w, h = self._size
+                self._rgb = upright(self._frame.to_ndarray(format="rgb24", width=w, height=h), self.rotation)
         return self._rgb
+
+
+def time_guard_note(stopped_at_s: float | None) -> str:
+    """What every video finding must add when the scan's time guard cut the
+    video short: a forger could otherwise put the manipulation after it and
+    read a clean finding."""
+    if stopped_at_s is None:
+        return ""
+    return (f"; only the first {stopped_at_s:g} s of the video were examined (time guard): "
+            "anything later was not looked at")
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The picture as a player shows it. Phones record the sensor's landscape
+    pixels and store the portrait orientation as a display matrix (PyAV's
+    ``frame.rotation``: degrees counter-clockwise); decoders hand over the
+    stored pixels. dlib's detector finds no face lying on its side, so every
+    face detector was blind on portrait phone video - and anyone could blind
+    them by rotating the pixels and the matrix together. Multiples of 90
+    degrees only (what cameras write); mirroring flags are not applied."""
+    k = int(round(rotation / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else np.ascontiguousarray(image)
+
+
+def frame_rotation(frame) -> int:
+    """``frame.rotation`` (0 when the file has no display matrix, or PyAV cannot read it)."""
+    try:
+        return int(getattr(frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _luma(frame, size: tuple[int, int]) -> np.ndarray:
@@ -322,20 +356,20 @@ def set_decoder_threads(stream, threads: int) -> None:
 
 def iter_frames(
     path: str | Path, *, sample_fps: float | None = None, work_max_side: int = 640,
-    max_seconds: float | None = None, threads: int = 1,
+    max_seconds: float | None = None, threads: int = 1, stopped: list[float] | None = None,
 ) -> Iterator[VideoFrame]:
-    """Decode the first video stream with PyAV, yielding RGB frames at the
+    """Decode the presented video stream with PyAV, yielding RGB frames at the
     working resolution, every frame or the first at or after each multiple of
-    ``1/sample_fps`` seconds. Times are relative to the stream's first frame."""
+    ``1/sample_fps`` seconds. Times are relative to the stream's first frame.
+    When ``max_seconds`` ends the decode, the time is appended to ``stopped``."""
     try:
         container = open_media(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
     with container:
-        streams = [s for s in container.streams if s.type == "video"]
-        if not streams:
+        stream = best_stream(container, "video")
+        if stream is None:
             raise NoVideoStreamError(f"{path}: the file has no video stream")
-        stream = streams[0]
         set_decoder_threads(stream, threads)
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 25)
@@ -350,6 +384,8 @@ def iter_frames(
                     t0 = t_abs
                 t = t_abs - t0
                 if max_seconds is not None and t > max_seconds:
+                    if stopped is not None:
+                        stopped.append(float(max_seconds))
                     break
                 if sample_fps is not None:
                     if t + 1e-6 < next_t:
@@ -362,7 +398,8 @@ def iter_frames(
                     s = min(1.0, work_max_side / max(w, h))
                     size = (max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2))
                     scale = size[0] / w
-                yield VideoFrame(out_index, float(t), None, scale, bool(frame.key_frame), frame, _size=size)
+                yield VideoFrame(out_index, float(t), None, scale, bool(frame.key_frame), frame, _size=size,
+                                 rotation=frame_rotation(frame))
                 out_index += 1
         except (av.error.FFmpegError, ValueError) as exc:
             if out_index == 0:
@@ -443,10 +480,9 @@ def video_geometry(path: str | Path) -> tuple[float, int, int]:
     """(frame rate, width, height) of the first video stream."""
     try:
         with open_media(path) as c:
-            vs = [s for s in c.streams if s.type == "video"]
-            if not vs:
+            s = best_stream(c, "video")
+            if s is None:
                 raise NoVideoStreamError(f"{path}: the file has no video stream")
-            s = vs[0]
             return float(s.average_rate or s.guessed_rate or 25), int(s.codec_context.width), int(s.codec_context.height)
     except (av.error.FFmpegError, OSError) as exc:
         raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
@@ -641,9 +677,10 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     t_dec = time.perf_counter()
     live: list[_Active] = []
     color = SampleClock(options.color_crop_fps, options.color_keyframes) if options.color_crop_fps else None
+    stopped: list[float] = []
     frames = prefetched(
         lambda: iter_frames(path, sample_fps=options.sample_fps, work_max_side=options.work_max_side,
-                            max_seconds=options.max_seconds, threads=options.decode_threads),
+                            max_seconds=options.max_seconds, threads=options.decode_threads, stopped=stopped),
         options.prefetch_frames,
         # Every-frame scans need every luma plane: resize it on the decode thread too.
         prepare=(lambda f: f.gray) if options.every_frame else None,
@@ -651,6 +688,8 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     for frame in frames:
         timings["decode"] += time.perf_counter() - t_dec
         scale = frame.scale
+        if not times and int(round(frame.rotation / 90.0)) % 2:
+            width, height = height, width  # displayed on its side: report the picture as shown
         times.append(frame.time_s)
         if on_frame is not None:
             on_frame(frame)
@@ -708,6 +747,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
         frame_times=np.asarray(times, dtype=np.float64), tracks=tracks, detector_runs=runs,
         faces_too_small=too_small, short_tracks=len(all_tracks) - len(tracks), timings=timings,
         color_frame_times=np.asarray(color.times if color else [], dtype=np.float64),
+        stopped_at_s=stopped[0] if stopped else None,
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.calibration_file import load_calibration_json
-from detectors.face_swap.faces import SHARED_VIDEO_SCAN, audiovisual_scan_or_reason
+from detectors.face_swap.faces import SHARED_VIDEO_SCAN, audiovisual_scan_or_reason, time_guard_note
 from detectors.face_swap.motion import MIN_PAIRS, RelativeMotion, relative_motion
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
 
@@ -65,6 +65,7 @@ class FaceMotionDetector:
     name: ClassVar[str] = "face_motion"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "video"
+    needs: ClassVar[str] = "a video stream (a still image has no motion)"
 
     @property
     def weights_sha256(self) -> str | None:
@@ -92,7 +93,8 @@ class FaceMotionDetector:
                 for a, b, v in worst.windows() if cal.llr(v) > 0]
         reason = (f"{len(scored)} face track(s); in track {track_id} the inner face's motion relative to the head "
                   f"jumps by {worst.score:.2f} px from frame to frame (median over {worst.pairs} frame triples; "
-                  f"90 % of the filmed faces it was measured on: under {cal.real_p90:.2f})")
+                  f"90 % of the filmed faces it was measured on: under {cal.real_p90:.2f})"
+                  + time_guard_note(scan.stopped_at_s))
         return Finding(detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256,
                        applicable=True, reason=reason, raw_score=round(worst.score, 6), llr=llr, segments=segs,
                        validation=cal.validation)

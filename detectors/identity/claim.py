@@ -16,10 +16,11 @@ from typing import ClassVar
 import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
-from detectors.face_swap.faces import audiovisual_scan_or_reason
+from detectors.face_swap.faces import audiovisual_scan_or_reason, time_guard_note
 from detectors.identity.detector import load_calibration
 from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
 from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance
+from detectors.still_image import ImageReadError, load_image_rgb
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
 
@@ -27,6 +28,7 @@ class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "video"
+    needs: ClassVar[str] = "an image or a video stream"
 
     @property
     def weights_sha256(self) -> str | None:
@@ -51,9 +53,10 @@ class FaceIdentityClaimDetector:
             ref = ReferenceStore(Path(ref_dir)).load(person)
         except EnrolmentError as exc:
             return self._na(str(exc))
-        vectors = self._vectors(ctx)
-        if isinstance(vectors, str):
-            return self._na(vectors)
+        got = self._vectors(ctx)
+        if isinstance(got, str):
+            return self._na(got)
+        vectors, note = got
         d = claim_distance(vectors, ref)
         cal = load_calibration()
         llr = cal.claim_llr(d)
@@ -61,27 +64,29 @@ class FaceIdentityClaimDetector:
         return Finding(
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,
             reason=(f"the main face {verdict} the enrolled reference for {person!r} "
-                    f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s))"),
+                    f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s))"
+                    + note),
             raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False,
         )
 
-    def _vectors(self, ctx: DetectorContext) -> np.ndarray | str:
+    def _vectors(self, ctx: DetectorContext) -> tuple[np.ndarray, str] | str:
+        """(embeddings of the main face, a note on what was not examined), or why none."""
         if ctx.media.kind == MediaKind.image:
-            import cv2
-
-            img = cv2.imread(str(ctx.path))
-            if img is None:
-                return "the image could not be decoded for face analysis"
-            rgb = np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            try:
+                rgb = load_image_rgb(ctx.path)
+            except ImageReadError as exc:
+                return f"the image could not be decoded for face analysis: {exc}"
             faces = find_faces(rgb)
             if not faces:
                 return "no face found in the image"
-            return embed_face(rgb, max(faces, key=lambda b: b.size))[None, :]
+            return embed_face(rgb, max(faces, key=lambda b: b.size))[None, :], ""
         scan = audiovisual_scan_or_reason(ctx.path)
         if isinstance(scan, str):
             return scan
         emb = embed_track(scan.main_track())
-        return emb.vectors if len(emb.vectors) else "the face track yielded no identity samples"
+        if not len(emb.vectors):
+            return "the face track yielded no identity samples"
+        return emb.vectors, time_guard_note(scan.stopped_at_s)
 
 
 @register("face_identity_claim")

@@ -18,7 +18,7 @@ import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.calibration_file import load_calibration_json
-from detectors.face_swap.faces import AUDIOVISUAL_SCAN, audiovisual_scan_or_reason
+from detectors.face_swap.faces import AUDIOVISUAL_SCAN, audiovisual_scan_or_reason, time_guard_note
 from detectors.identity.consistency import track_consistency
 from detectors.identity.embeddings import embed_ahead, embed_track
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
@@ -72,6 +72,7 @@ class FaceIdentityConsistencyDetector:
     name: ClassVar[str] = "face_identity_consistency"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "video"
+    needs: ClassVar[str] = "a video stream (a still image holds no face track)"
 
     @property
     def weights_sha256(self) -> str | None:
@@ -106,7 +107,8 @@ class FaceIdentityConsistencyDetector:
                         label=f"track {worst.track_id}: identity differs from the track's own (distance {d:.2f})")
                 for s, e, d in worst.outlier_spans(cal.match_threshold, AUDIOVISUAL_SCAN.chip_every_s or 0.5)]
         reason = (f"{len(results)} face track(s); worst track {worst.track_id}: 90% of its {worst.chips} samples within "
-                  f"{worst.score:.3f} of its median identity (same-person threshold {cal.match_threshold})")
+                  f"{worst.score:.3f} of its median identity (same-person threshold {cal.match_threshold})"
+                  + time_guard_note(scan.stopped_at_s))
         return Finding(detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256,
                        applicable=True, reason=reason, raw_score=round(worst.score, 6), llr=llr, segments=segs,
                        validation=cal.validation)

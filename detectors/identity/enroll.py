@@ -25,6 +25,7 @@ import numpy as np
 
 from detectors.face_swap import models
 from detectors.identity.embeddings import embed_face, find_faces
+from detectors.still_image import ImageReadError, load_image_rgb
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
@@ -65,17 +66,15 @@ class ReferenceStore:
         return reference_file(self.root, name)
 
     def enroll(self, name: str, photos: list[Path]) -> Reference:
-        import cv2
-
         if not photos:
             raise EnrolmentError("enrol needs at least one face photo")
         embs, shas = [], []
         for p in photos:
             data = Path(p).read_bytes()
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            if img is None:
-                raise EnrolmentError(f"{p}: not an image OpenCV can read")
-            rgb = np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            try:
+                rgb = load_image_rgb(data)
+            except ImageReadError as exc:
+                raise EnrolmentError(f"{p}: {exc}") from exc
             found = find_faces(rgb)
             if len(found) != 1:
                 raise EnrolmentError(f"{p}: found {len(found)} faces; enrol with a photo showing exactly one face")

@@ -39,6 +39,7 @@ class SpeakerClaimDetector:
     name: ClassVar[str] = "speaker_claim"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "audio"
+    needs: ClassVar[str] = "an audio stream"
 
     @property
     def weights_sha256(self) -> str | None:

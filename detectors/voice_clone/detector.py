@@ -43,6 +43,7 @@ class VoiceCloneDetector:
     name: ClassVar[str] = "voice_clone"
     version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "audio"
+    needs: ClassVar[str] = "an audio stream"
 
     def __init__(self, model_path: Path | None = None):
         self._path = model_path
