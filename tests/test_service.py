@@ -77,3 +77,20 @@ def test_html_report_over_http(client, media_fixtures):
     assert "<html" in r.text and "evidence.jpg" in r.text and "tamper" in r.text.lower()
     bad = client.post("/v1/verify", files={"file": ("e.jpg", b"x")}, data={"format": "pdf"})
     assert bad.status_code == 422 and bad.json()["error"]["type"] == "bad_format"
+
+
+@pytest.mark.parametrize("sent", ["..", "a" * 300 + ".png", "ü" * 130 + ".png", "../../etc/passwd", "x\\y.png"])
+def test_any_file_name_is_recorded_as_sent_and_never_breaks_the_upload(client, media_fixtures, sent):
+    """'..' and names longer than the file system allows used to fail the write with a 500."""
+    r = client.post("/v1/verify", files={"file": (sent, media_fixtures[1]["png"]["plain"].read_bytes())})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["input"]["path"] == sent and doc["media"]["mime_type"] == "image/png"
+    assert doc["media"]["extension_mismatch"] is False or not sent.endswith(".png")
+
+
+def test_a_malformed_request_gets_the_service_error_document(client):
+    for files in ({"file": ("", b"abc")}, {"other": ("a.png", b"abc")}):
+        r = client.post("/v1/verify", files=files)
+        assert r.status_code == 422
+        assert r.json()["error"]["type"] == "bad_request" and "'file'" in r.json()["error"]["message"]

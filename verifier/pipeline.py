@@ -130,7 +130,7 @@ class Verifier:
             record_id=record_id,
             input=InputInfo(
                 path=display_path if display_path is not None else str(path),
-                name=path.name,
+                name=Path(display_path).name if display_path else path.name,
                 hashes=hashes,
                 stored_as=str(stored.stored_path),
                 received_at=received_at,

@@ -19,13 +19,15 @@ Run: ``uvicorn --factory verifier.service.app:create_app`` (binds to
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fastapi import FastAPI, File, Form, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from verifier import __version__
@@ -36,6 +38,7 @@ from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
 
 DEFAULT_MAX_UPLOAD = 2 << 30
+MAX_NAME_CHARS = 1024  # of the client's file name kept in the record
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -60,6 +63,13 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             ledger.close()
 
     app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request, exc: RequestValidationError) -> JSONResponse:
+        """Malformed requests (no file part, an empty file name) get the same
+        error document as every other refusal, not FastAPI's own shape."""
+        problems = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        return _error(422, "bad_request", f"malformed request ({problems}); send the media as the multipart field 'file'")
 
     def verifier_for(profile: str) -> Verifier:
         if profile not in verifiers:
@@ -87,11 +97,15 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker)
         except VerifierError as exc:
             return _error(422, "bad_selection", str(exc))
-        name = Path(file.filename or "upload").name or "upload"
+        # The record keeps the name as the client sent it (it is part of what
+        # was received); the disk copy gets a fixed name with the sent suffix,
+        # which the extension check reads, so no name ("..", 300 bytes, a
+        # path) can fail the write or leave the temporary directory.
+        name = (file.filename or "upload")[:MAX_NAME_CHARS]
         incoming = settings.data_dir / "uploads"
         incoming.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=incoming) as tmp:
-            dest = Path(tmp) / name
+            dest = Path(tmp) / ("upload" + _safe_suffix(name))
             try:
                 _copy_limited(file, dest, limit)
             except FileTooLargeError as exc:
@@ -109,6 +123,11 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         return JSONResponse(content=result.model_dump(mode="json", by_alias=True))
 
     return app
+
+
+def _safe_suffix(name: str) -> str:
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix
+    return suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix) else ""
 
 
 def _copy_limited(upload: UploadFile, dest: Path, limit: int) -> None:
