@@ -27,6 +27,10 @@ from PIL import Image
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 
+# Pillow's own message names its file object ("<_io.BytesIO object at 0x...>").
+NOT_AN_IMAGE = "not a readable image (no image format Pillow knows: JPEG, PNG, WebP, GIF, TIFF, BMP, ...)"
+
+
 class ImageReadError(ValueError):
     """The image cannot be decoded (corrupt, not an image, or too large)."""
 
@@ -44,6 +48,8 @@ def image_size(source: str | Path | bytes) -> tuple[int, int]:
                 return im.size
     except Image.DecompressionBombError as exc:
         raise ImageReadError(_too_large_message(_declared_pixels(exc))) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageReadError(NOT_AN_IMAGE) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"not a readable image ({exc})") from exc
 
@@ -62,6 +68,8 @@ def load_image_rgb(source: str | Path | bytes) -> np.ndarray:
                 return np.ascontiguousarray(ImageOps.exif_transpose(im).convert("RGB"))
     except Image.DecompressionBombError as exc:
         raise ImageReadError(_too_large_message(_declared_pixels(exc))) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageReadError(NOT_AN_IMAGE) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         if isinstance(exc, ImageReadError):
             raise

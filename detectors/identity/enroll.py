@@ -66,6 +66,7 @@ class ReferenceStore:
         return reference_file(self.root, name)
 
     def enroll(self, name: str, photos: list[Path]) -> Reference:
+        self._path(name)  # validate the name before the (slow) face analysis
         if not photos:
             raise EnrolmentError("enrol needs at least one face photo")
         embs, shas = [], []

@@ -56,3 +56,8 @@ def test_claim_detector_on_video(tmp_path):
     assert "does not match" in other.reason and "matches" in same.reason
     missing = run({"claimed_person": "Nobody", "reference_dir": str(tmp_path / "refs")})
     assert not missing.applicable and "no reference enrolled" in missing.reason
+
+
+def test_a_bad_name_is_refused_before_any_photo_is_read(tmp_path):
+    with pytest.raises(EnrolmentError, match="invalid person name"):
+        ReferenceStore(tmp_path / "refs").enroll("", [tmp_path / "missing.jpg"])
