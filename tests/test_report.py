@@ -61,6 +61,27 @@ def test_detector_evidence_is_shown_with_timeline_and_inline_images(verifier, me
     assert "EER 3.1% on held-out families" in html and "ab" * 32 in html
 
 
+def test_detectors_not_run_are_one_line_and_the_reproduce_command_names_the_detectors(media_fixtures, tmp_path, test_root):
+    v = Verifier(Settings(data_dir=tmp_path / "d", trust_anchors=(test_root,)), detector_names=["face_swap", "av_sync"])
+    result = v.verify(media_fixtures[1]["wav"]["plain"])  # audio only: neither can run
+    assert result.tool.settings["detectors"] == "face_swap,av_sync"
+    html = render_html(result)
+    assert html.count("<div class='finding") == 1 and "<b>Not run</b>" in html
+    assert "face_swap: it needs an image or a video stream" in html
+    assert "<th>Weights SHA-256</th>" not in html  # no model was used
+    assert "--detectors face_swap,av_sync" in html
+
+
+def test_a_still_image_has_no_time_axis(verifier, media_fixtures, tmp_path):
+    result = verifier.verify(media_fixtures[1]["png"]["plain"])
+    finding = Finding(detector="face_swap", version="0.1", modality="video", applicable=True, llr=-0.5,
+                      segments=[Segment(start_s=0.0, end_s=0.001, score=-1.0, llr=-0.5)])
+    html = render_html(result.model_copy(update={"findings": [finding]}))
+    assert "<svg" not in html
+    streams = re.search(r"<th>Streams</th><td>([^<]*)</td>", html).group(1)
+    assert streams.startswith("image ") and "fps" not in streams
+
+
 def test_cli_writes_the_report(media_fixtures, data_dir, tmp_path, test_root):
     out = tmp_path / "r.html"
     r = run_cli("verify", "--no-ledger", "--trust-anchors", str(test_root), "--report", str(out),

@@ -82,6 +82,20 @@ class Verifier:
             },
         )
 
+    def _tool_info_for(self, selection: DetectorSelection) -> ToolInfo:
+        """The tool and settings, plus what this run was asked to examine: the
+        record (and the report's "how to reproduce") must be enough to run the
+        same verification again, and opt-in detectors are part of that."""
+        tool = self.tool_info()
+        options = {k: v for k, v in selection.options.items() if not k.endswith("_dir")}  # dirs follow --data-dir
+        asked = {
+            "detectors": "default" if selection.names is None else ",".join(selection.names) or "none",
+            "claimed_person": options.pop("claimed_person", None),
+            "claimed_speaker": options.pop("claimed_speaker", None),
+            "detector_options": ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or None,
+        }
+        return tool.model_copy(update={"settings": {**tool.settings, **asked}})
+
     def verify(self, path: Path, display_path: str | None = None,
                selection: DetectorSelection | None = None) -> Verification:
         """``selection`` overrides this verifier's detectors and claims for one
@@ -141,7 +155,7 @@ class Verifier:
             provenance=prov,
             findings=findings,
             verdict=verdict,
-            tool=self.tool_info(),
+            tool=self._tool_info_for(selection),
         )
         if self.ledger_writer is not None and s.record_to_ledger:
             ref = self.ledger_writer(ledger_record(result, self.ledger_origin))

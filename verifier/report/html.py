@@ -13,7 +13,7 @@ import shlex
 from html import escape
 from pathlib import Path
 
-from verifier.evidence import Finding, ProvenanceState, VerdictLabel, Verification
+from verifier.evidence import NOT_RUN, Finding, ProvenanceState, StreamInfo, VerdictLabel, Verification
 from verifier.report.timeline import timeline_svg
 
 HEADLINE = {
@@ -76,6 +76,14 @@ def _image_data_uri(path: str | None) -> str | None:
     return f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
 
 
+def _stream_text(s: StreamInfo, still: bool) -> str:
+    """FFmpeg reads a photo as a one-frame 25 fps "video" stream: say image."""
+    kind = "image" if still and s.kind == "video" else s.kind
+    return (f"{kind} {s.codec or '?'}" + (f" {s.width}x{s.height}" if s.width else "")
+            + (f" {s.frame_rate:.2f} fps" if s.frame_rate and not still else "")
+            + (f" {s.sample_rate} Hz" if s.sample_rate else ""))
+
+
 def _finding_html(f: Finding) -> str:
     head = f"<b>{escape(f.detector)}</b> <span class='pill'>v{escape(f.version)}</span> <span class='pill'>{escape(f.modality)}</span>"
     if not f.applicable:
@@ -121,9 +129,7 @@ def render_html(v: Verification) -> str:
         _row("Name as received", v.input.path), _row("SHA-256", v.input.hashes.sha256), _row("SHA-512", v.input.hashes.sha512),
         _row("Size (bytes)", v.input.hashes.size), _row("Type (from its bytes)", f"{m.kind.value}, {m.mime_type}"),
         _row("Duration", f"{m.duration_s:.2f} s" if m.duration_s else None),
-        _row("Streams", "; ".join(f"{s.kind} {s.codec or '?'}" + (f" {s.width}x{s.height}" if s.width else "")
-                                   + (f" {s.frame_rate:.2f} fps" if s.frame_rate else "") + (f" {s.sample_rate} Hz" if s.sample_rate else "")
-                                   for s in m.streams)),
+        _row("Streams", "; ".join(_stream_text(s, still=m.kind.value == "image") for s in m.streams)),
         _row("Warning", "The file extension does not match its content." if m.extension_mismatch else None),
         *(_row("Not examined", f"{n} more {kind} stream(s): detectors examined only the {kind} stream a player shows by "
                                "default (FFmpeg's choice); a viewer who picks another track sees content no detector judged.")
@@ -153,29 +159,37 @@ def render_html(v: Verification) -> str:
         out.append("</table>")
 
     out.append("<h2>Detector evidence</h2>")
-    svg = timeline_svg(v.findings, m.duration_s)
+    svg = timeline_svg(v.findings, m.duration_s) if m.kind.value != "image" else None  # a still has no time axis
     if svg:
         out.append(f"<figure>{svg}<figcaption class='small'>Each row is one detector; red spans support manipulation, "
                    "green spans support capture as-is, stronger colour is stronger support; grey spans are identity "
                    "matches, which the verdict does not count.</figcaption></figure>")
+    ran = [f for f in v.findings if f.was_run]
+    not_run = [f for f in v.findings if not f.was_run]
     if v.findings:
-        out += [_finding_html(f) for f in v.findings]
+        out += [_finding_html(f) for f in ran]
+        if not_run:
+            out.append("<div class='finding small'><b>Not run</b> (asked for, but the file does not hold what they "
+                       "need): " + "; ".join(escape(f"{f.detector}: {f.reason.removeprefix(NOT_RUN)}") for f in not_run)
+                       + "</div>")
     elif vd.decided_by == "provenance":
         out.append("<p>Detectors were not needed: the Content Credentials settle this file.</p>")
     else:
         out.append("<p>No detector was available for this file.</p>")
 
     out.append("<h2>Models and their measured error rates</h2>")
-    if v.findings:
+    if ran:
         out.append("<table><tr><th>Detector</th><th>Version</th><th>Weights SHA-256</th><th>Validation</th></tr>")
         out += [f"<tr><td>{escape(f.detector)}</td><td>{escape(f.version)}</td><td><code>{escape(f.weights_sha256 or '-')}</code></td>"
-                f"<td>{escape(f.validation or 'not stated')}</td></tr>" for f in v.findings]
+                f"<td>{escape(f.validation or 'not stated')}</td></tr>" for f in ran]
         out.append("</table>")
     else:
         out.append("<p class='small'>No model contributed to this verdict.</p>")
 
     out.append("<h2>Limitations</h2><ul>")
-    out += [f"<li>{escape(f'{f.detector} could not examine this file: {f.reason}')}</li>" for f in v.findings if not f.applicable]
+    out += [f"<li>{escape(f'{f.detector} could not examine this file: {f.reason}')}</li>" for f in ran if not f.applicable]
+    if not_run:
+        out.append(f"<li>{escape('Not run, for want of the streams they need: ' + ', '.join(f.detector for f in not_run))}</li>")
     out += [f"<li>{escape(t)}</li>" for t in LIMITATIONS]
     out.append("</ul>")
 
@@ -188,13 +202,19 @@ def render_html(v: Verification) -> str:
     cmd = ["verifier", "verify", "--json", "--profile", vd.profile]
     if t.settings.get("user_trust_anchors"):
         cmd += ["--trust-anchors", str(t.settings["user_trust_anchors"])]
+    if t.settings.get("detectors") not in (None, "default"):
+        cmd += ["--detectors", str(t.settings["detectors"])]
+    for key in ("claimed_person", "claimed_speaker"):
+        if t.settings.get(key):
+            cmd += [f"--{key.replace('_', '-')}", str(t.settings[key])]
     cmd.append(v.input.name)
     out += ["<h2>How to reproduce</h2>",
             "<p>Check the file's SHA-256 first (it must equal the one above), then run the same version of the tool:</p>",
             f"<pre>sha256sum {escape(shlex.quote(v.input.name))}\n{escape(shlex.join(cmd))}</pre><table>",
             _row("Tool", f"{t.name} {t.version}"), _row("C2PA SDK", t.c2pa_sdk), _row("Python", t.python),
             _row("Installed packages (SHA-256 of the list)", t.dependency_set_sha256),
-            _row("Trust bundle SHA-256", t.trust_bundle_sha256), _row("Record id", v.record_id), "</table>"]
+            _row("Trust bundle SHA-256", t.trust_bundle_sha256),
+            _row("Detector options", t.settings.get("detector_options")), _row("Record id", v.record_id), "</table>"]
     if v.ledger is not None:
         out += ["<h2>Ledger record</h2><table>", _row("Entry", v.ledger.index), _row("Log", v.ledger.origin),
                 _row("Leaf hash", v.ledger.leaf_hash), "</table>",
