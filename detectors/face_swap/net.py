@@ -149,7 +149,7 @@ class Bundle:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file
-            raise BundleError(f"{path}: not a face-swap weight bundle ({exc})") from exc
+            raise BundleError(f"{path}: not a face-swap weight bundle (torch cannot read it: {type(exc).__name__})") from exc
         if not isinstance(d, dict) or d.get("format") != "face_swap_sbi/v1":
             raise BundleError(f"{path}: unknown bundle format {d.get('format') if isinstance(d, dict) else type(d)}")
         cfg = d["config"]

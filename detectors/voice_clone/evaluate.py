@@ -36,6 +36,11 @@ class Scored:
     failed: list[str]
 
 
+# Shorter files are listed as failed, not scored: a model reading 4 s windows
+# says nothing about a click. (Corpora's shortest real utterances are ~1 s.)
+MIN_TRIAL_S = 0.25
+
+
 def score_trials(bundle: ModelBundle, trials: list[Trial]) -> Scored:
     kept, scores, failed = [], [], []
     audio_s = 0.0
@@ -45,6 +50,9 @@ def score_trials(bundle: ModelBundle, trials: list[Trial]) -> Scored:
             d = decode_audio(t.path, max_duration_s=600)
         except AudioDecodeError as exc:
             failed.append(f"{t.path}: {exc}")
+            continue
+        if d.duration_s < MIN_TRIAL_S:
+            failed.append(f"{t.path}: {d.duration_s:.3f} s of audio, too short to score (minimum {MIN_TRIAL_S} s)")
             continue
         scores.append(bundle.score(d.samples, d.sample_rate))
         kept.append(t)

@@ -148,10 +148,11 @@ def load_bundle(path: Path) -> ModelBundle:
     data = path.read_bytes()
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise BundleError(f"{path}: not a voice model bundle ({exc})") from exc
-    if payload.get("format") != "av-verifier/voice-model/v1":
-        raise BundleError(f"{path}: unknown bundle format {payload.get('format')!r}")
+    except Exception as exc:  # torch raises many types for a bad file, with pages of advice
+        raise BundleError(f"{path}: not a voice model bundle (torch cannot read it: {type(exc).__name__})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != "av-verifier/voice-model/v1":
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise BundleError(f"{path}: unknown bundle format {found!r}")
     cfg = _config_from_dict(payload["config"])
     if cfg.name in GE2E_MODELS:
         _check_ge2e_weights(path, payload.get("record", {}))

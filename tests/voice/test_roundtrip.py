@@ -260,3 +260,33 @@ def test_ge2e_head_alone_trains_calibrates_and_reloads_to_the_same_scores(tiny_c
     torch.save(payload, tmp_path / "other.pt")
     with pytest.raises(BundleError, match="resemblyzer"):
         load_bundle(tmp_path / "other.pt")
+
+
+def test_a_file_that_is_no_bundle_is_refused_in_one_line(tmp_path):
+    import torch
+
+    from detectors.voice_clone.scoring import BundleError, load_bundle
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint" * 10)
+    with pytest.raises(BundleError, match=r"not a voice model bundle \(torch cannot read it: \w+\)$"):
+        load_bundle(junk)
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")  # a real checkpoint, but no bundle
+    with pytest.raises(BundleError, match="unknown bundle format 'Tensor'"):
+        load_bundle(tmp_path / "tensor.pt")
+
+
+def test_eval_lists_files_too_short_to_score_instead_of_crashing(tmp_path):
+    from detectors.voice_clone.datasets import Trial
+    from detectors.voice_clone.detector import DEFAULT_WEIGHTS
+    from detectors.voice_clone.evaluate import MIN_TRIAL_S, score_trials
+    from detectors.voice_clone.scoring import load_bundle
+    from fixtures.make_fixtures import write_audio
+
+    short = tmp_path / "click.wav"
+    write_audio(short, "wav", "pcm_s16le", seconds=0.01, rate=16000)
+    longer = tmp_path / "tone.wav"
+    write_audio(longer, "wav", "pcm_s16le", seconds=1.0, rate=16000)
+    scored = score_trials(load_bundle(DEFAULT_WEIGHTS), [Trial(short, 0, "bonafide"), Trial(longer, 0, "bonafide")])
+    assert [t.path for t in scored.trials] == [longer] and len(scored.failed) == 1
+    assert "too short to score" in scored.failed[0] and str(MIN_TRIAL_S) in scored.failed[0]
