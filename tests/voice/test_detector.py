@@ -129,3 +129,19 @@ def test_fragmented_speech_is_not_applicable_not_nan(random_model, tmp_path):
     x = np.concatenate([np.concatenate([burst, gap]) for _ in range(5)])
     f = VoiceCloneDetector(random_model).analyze(_ctx(write_wav(tmp_path / "f.wav", x, 16000), tmp_path))
     assert not f.applicable and "fragmented" in f.reason
+
+
+def test_sound_the_speech_detector_rejects_is_declined_with_a_warning(random_model, tmp_path):
+    """Silero heard no speech in most GAN-vocoded calls (splice_eval.py): the
+    decline must not read as plain "silence" when there is sound to listen to."""
+    pytest.importorskip("silero_vad")
+    rate = 16000
+    t = np.arange(12 * rate) / rate
+    bursts = (np.floor(t / 0.5) % 2 == 0).astype(np.float32)
+    beeps = (0.3 * np.sin(2 * np.pi * 1000 * t) * bursts).astype(np.float32)
+    f = VoiceCloneDetector(random_model).analyze(_ctx(write_wav(tmp_path / "beeps.wav", beeps, rate), tmp_path, vad="auto"))
+    assert not f.applicable and f.llr is None
+    assert "did not recognise as speech" in f.reason and "synthetic voice" in f.reason
+    short = VoiceCloneDetector(random_model).analyze(
+        _ctx(write_wav(tmp_path / "blip.wav", beeps[: 2 * rate], rate), tmp_path, vad="auto"))
+    assert not short.applicable and "did not recognise" not in short.reason  # under 3 s of sound: just too little
