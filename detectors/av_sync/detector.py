@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ClassVar
 
-from audio.speech import speech_track, vad_backend
+from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.av_sync.calibration import load_calibration
 from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
 from detectors.av_sync.features import peak_z, sync_features
@@ -85,7 +85,8 @@ class AvSyncDetector:
         if speech.vad.speech_s < MIN_SPEECH_S:
             return self._na(
                 f"speech shorter than {MIN_SPEECH_S} s ({speech.vad.speech_s:.1f} s found by the {speech.vad.backend} VAD "
-                f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow")
+                f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow"
+                + unrecognised_sound_note(speech.audio.samples, speech.audio.sample_rate, speech.vad))
         env = speech_envelope(speech.audio.samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
         mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or mouth_signal(track, scan.frames, scan.fps)

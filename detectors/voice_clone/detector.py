@@ -22,15 +22,11 @@ from typing import ClassVar
 import numpy as np
 
 from audio.decode import AudioDecodeError
-from audio.speech import speech_track, vad_backend
-from audio.vad import VadResult, energy_vad
+from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.base import DetectorContext, check_llr, register
 from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 
 MIN_SPEECH_S = 1.5
-# Sound the energy detector must find, where the Silero VAD heard too little
-# speech, before the finding warns that a synthetic voice may be the cause.
-UNRECOGNISED_SOUND_S = 3.0
 WINDOW_S = 4.0
 HOP_S = 1.0
 DEFAULT_WEIGHTS = Path(__file__).parent / "lfcc_ge2e.pt"  # shipped; see MODEL_CARD.md
@@ -94,7 +90,7 @@ class VoiceCloneDetector:
         if vad.speech_s < MIN_SPEECH_S:
             return self._na(
                 f"speech shorter than {MIN_SPEECH_S} s ({vad.speech_s:.1f} s found by the {vad.backend} VAD); "
-                "music, silence or too little speech to judge" + _unrecognised_sound_note(audio.samples, audio.sample_rate, vad),
+                "music, silence or too little speech to judge" + unrecognised_sound_note(audio.samples, audio.sample_rate, vad),
                 bundle.sha256,
             )
         windows = speech_windows(vad.segments, audio.duration_s)
@@ -206,28 +202,6 @@ def spectrogram_png(x: np.ndarray, rate: int, segments: list[Segment], path: Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return path
-
-
-def _unrecognised_sound_note(x: np.ndarray, rate: int, vad: VadResult) -> str:
-    """Why a decline may itself be a warning. The Silero VAD is a learnt model
-    of natural speech, and synthetic speech can fall outside it: in the
-    spliced-call test (splice_eval.py) it found under 1.5 s of speech in 19 of
-    23 calls wholly resynthesised by our GAN vocoder, whose output carries a
-    strong buzz at its 80 Hz frame rate, while the energy detector found
-    about 35 s of sound in each. Scoring that sound anyway was tried and
-    rejected: over the energy detector's segments, noise bursts and
-    amplitude-modulated engine noise scored LLR +1.4 and +1.5 (a false
-    alarm under the finance profile) and steady tones -2.6 to -6.1 (a false
-    all-clear), because the model was calibrated on speech only. So the
-    detector still declines, and says what a listener should check."""
-    if vad.backend != "silero":
-        return ""
-    sound_s = float(sum(seg.duration_s for seg in energy_vad(x, rate)))
-    if sound_s < UNRECOGNISED_SOUND_S:
-        return ""
-    return (f"; but {sound_s:.1f} s of sound is there that the speech detector did not recognise as speech: music, "
-            "tones or noise - or a synthetic voice, since vocoder artefacts can cause this. If a listener hears "
-            "speech in it, treat that as a warning sign")
 
 
 @register("voice_clone")

@@ -46,3 +46,19 @@ def test_real_speech_is_mostly_speech(path):
         except Exception as exc:  # silero optional
             pytest.skip(f"{backend}: {exc}")
         assert r.speech_s > 0.4 * d.duration_s, (backend, r.speech_s, d.duration_s)
+
+
+def test_a_decline_for_want_of_speech_warns_when_there_is_sound_to_hear():
+    """Synthetic speech can fall outside the Silero VAD (19 of 23 GAN-vocoded
+    calls in splice_eval): a decline then says sound is there to listen to."""
+    from audio.speech import unrecognised_sound_note
+    from audio.vad import SpeechSegment, VadResult
+
+    rate = 16000
+    t = np.arange(8 * rate) / rate
+    beeps = (0.3 * np.sin(2 * np.pi * 1000 * t) * (np.floor(t / 0.5) % 2 == 0)).astype(np.float32)
+    heard_nothing = VadResult([], "silero")
+    assert "did not recognise as speech" in unrecognised_sound_note(beeps, rate, heard_nothing)
+    assert unrecognised_sound_note(beeps[: 2 * rate], rate, heard_nothing) == ""  # too little sound to matter
+    assert unrecognised_sound_note(np.zeros(8 * rate, np.float32), rate, heard_nothing) == ""  # silence
+    assert unrecognised_sound_note(beeps, rate, VadResult([SpeechSegment(0, 8)], "energy")) == ""  # not Silero's call
