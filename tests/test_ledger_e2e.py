@@ -56,3 +56,54 @@ def test_no_ledger_flag_records_nothing(media_fixtures, tmp_path):
     r = run_cli("verify", "--json", "--no-ledger", str(media_fixtures[1]["png"]["plain"]), data_dir=data)
     assert json.loads(r.stdout)["ledger"] is None
     assert not (data / "ledger.sqlite").exists()
+
+
+def test_a_verdict_the_ledger_cannot_record_is_still_shown_and_marked(media_fixtures, tmp_path):
+    """A read-only ledger used to swallow the verdict: only the error line came out."""
+    import os
+
+    data = tmp_path / "data"
+    first = run_cli("verify", "--json", str(media_fixtures[1]["png"]["plain"]), data_dir=data)
+    assert first.code == EXIT_OK
+    db = data / "ledger.sqlite"
+    db.chmod(0o444)
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # root writes anything: drop the capabilities that override file permissions
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            import pytest
+
+            pytest.skip("running as root without setpriv: cannot make the ledger read-only")
+        drop = "-dac_override,-dac_read_search"
+        prefix = (setpriv, "--bounding-set", drop, "--inh-caps", drop, "--")
+    r = run_cli("verify", "--json", str(media_fixtures[1]["jpg"]["plain"]), data_dir=data, prefix=prefix)
+    db.chmod(0o644)
+    assert_no_traceback(r)
+    assert r.code == EXIT_SECURITY_ERROR
+    doc = json.loads(r.stdout)
+    assert doc["verdict"]["label"] == "inconclusive" and doc["ledger"] is None
+    assert "NOT recorded in the ledger" in doc["ledger_error"] and "NOT recorded" in r.stderr
+
+
+def test_the_service_returns_an_unrecorded_verdict_with_a_503(media_fixtures, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from verifier.config import Settings
+    from verifier.ledger import LedgerError
+    from verifier.service.app import create_app
+
+    class FullDisk:  # the edge that cannot be provoked portably: a storage failure on append
+        origin = "test/ledger"
+
+        def append(self, record):
+            raise LedgerError("ledger database write failed: database or disk is full")
+
+        def close(self):
+            pass
+
+    with TestClient(create_app(Settings(data_dir=tmp_path), ledger=FullDisk())) as client:
+        r = client.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())})
+    assert r.status_code == 503
+    body = r.json()
+    assert body["error"]["type"] == "ledger_unavailable" and "disk is full" in body["error"]["message"]
+    assert body["verification"]["verdict"]["label"] == "inconclusive" and body["verification"]["ledger"] is None

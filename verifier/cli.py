@@ -26,6 +26,7 @@ from verifier.errors import (
     EXIT_SECURITY_ERROR,
     EXIT_TAMPERED,
     NotMediaError,
+    UnrecordedVerdictError,
     VerifierError,
     most_severe,
 )
@@ -168,8 +169,11 @@ def verify(
 
 
 def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False, report: Path | None = None) -> int:
+    unrecorded: UnrecordedVerdictError | None = None
     try:
         result: Verification = verifier.verify(path, display_path=shown)
+    except UnrecordedVerdictError as exc:  # show the verdict it reached, then say it is not in the ledger
+        result, unrecorded = exc.verification, exc  # type: ignore[assignment]
     except NotMediaError as exc:
         if not walked:
             return _report_error(exc, shown, as_json)
@@ -187,6 +191,17 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
         if as_json:
             print(json.dumps({"input": {"path": shown}, "error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}}), flush=True)
         return EXIT_INTERNAL_ERROR
+    # The record is printed first: a report or ledger failure must not hide the verdict reached.
+    if as_json and unrecorded is None:
+        print(result.model_dump_json(by_alias=True), flush=True)
+    elif as_json:
+        doc = json.loads(result.model_dump_json(by_alias=True)) | {"ledger_error": str(unrecorded)}
+        print(json.dumps(doc, separators=(",", ":"), ensure_ascii=False), flush=True)
+    else:
+        from verifier.output import print_summary
+
+        print_summary(out, result)
+    codes = [LABEL_EXIT.get(result.verdict.label, EXIT_OK)]
     if report is not None:
         from verifier.report import write_report
 
@@ -194,14 +209,11 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
             write_report(result, report)
         except OSError as exc:
             err.print(f"error: cannot write report {report}: {exc.strerror}", markup=False)
-            return EXIT_INPUT_ERROR
-    if as_json:
-        print(result.model_dump_json(by_alias=True), flush=True)
-    else:
-        from verifier.output import print_summary
-
-        print_summary(out, result)
-    return LABEL_EXIT.get(result.verdict.label, EXIT_OK)
+            codes.append(EXIT_INPUT_ERROR)
+    if unrecorded is not None:
+        err.print(f"error: {unrecorded}", markup=False, soft_wrap=True)
+        codes.append(unrecorded.exit_code)
+    return most_severe(codes)
 
 
 def _report_error(exc: Exception, shown: str, as_json: bool) -> int:

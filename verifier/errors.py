@@ -57,3 +57,16 @@ class ConfigError(VerifierError):
 
 class SigningError(VerifierError):
     exit_code = EXIT_INPUT_ERROR
+
+
+class UnrecordedVerdictError(VerifierError):
+    """The verification finished but its ledger entry could not be written.
+
+    Carries the finished record, so the caller can still show (or return) the
+    verdict it did reach, marked as not recorded, instead of dropping it."""
+
+    exit_code = EXIT_SECURITY_ERROR
+
+    def __init__(self, message: str, verification: object):
+        super().__init__(message)
+        self.verification = verification

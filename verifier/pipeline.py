@@ -20,7 +20,7 @@ from provenance.metadata import read_hints
 from provenance.trust import load_trust
 from verifier import toolinfo
 from verifier.config import Settings
-from verifier.errors import NotMediaError
+from verifier.errors import NotMediaError, UnrecordedVerdictError, VerifierError
 from verifier.evidence import (
     Finding,
     InputInfo,
@@ -158,7 +158,10 @@ class Verifier:
             tool=self._tool_info_for(selection),
         )
         if self.ledger_writer is not None and s.record_to_ledger:
-            ref = self.ledger_writer(ledger_record(result, self.ledger_origin))
+            try:
+                ref = self.ledger_writer(ledger_record(result, self.ledger_origin))
+            except VerifierError as exc:  # the verdict exists; the caller must still see it
+                raise UnrecordedVerdictError(str(exc), result) from exc
             result = result.model_copy(update={"ledger": ref})
         return result
 

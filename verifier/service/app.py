@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from verifier import __version__
 from verifier.config import Settings
-from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, VerifierError
+from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, UnrecordedVerdictError, VerifierError
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
@@ -113,6 +113,10 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             with lock:
                 try:
                     result = verifier_for(profile).verify(dest, display_path=name, selection=selection)
+                except UnrecordedVerdictError as exc:  # the verdict exists: return it, marked as unrecorded
+                    return JSONResponse(status_code=503, content={
+                        "error": {"type": "ledger_unavailable", "message": str(exc)},
+                        "verification": exc.verification.model_dump(mode="json", by_alias=True)})
                 except VerifierError as exc:
                     status = 400 if exc.exit_code == EXIT_INPUT_ERROR else 500
                     return _error(status, "input_error" if status == 400 else "error", str(exc).replace(str(dest), name))
