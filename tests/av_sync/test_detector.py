@@ -63,6 +63,25 @@ def test_encoded_clip_offset(face, tmp_path, k):
     assert f.llr is not None and np.isfinite(f.llr)
 
 
+def test_a_faster_frame_rate_does_not_move_the_evidence(face, tmp_path):
+    """The same clip with every frame doubled (50 fps) is analysed at 25 fps:
+    same offset in the same frames, same Fisher-scale statistic. Before, 50
+    fps inflated the statistic by about sqrt(2) and pushed the LLR toward
+    "as captured"."""
+    from detectors.face_swap.faces import SHARED_VIDEO_SCAN, scan_faces
+
+    rgb, xy, w = face
+    opening = syllables(6 * FPS, seed=11)
+    audio = speech_audio(opening, FPS, 3, seed=12)
+    slow = write_talking_video(tmp_path / "talk25.mp4", rgb, xy, w, opening, audio, fps=FPS)
+    fast = write_talking_video(tmp_path / "talk50.mp4", rgb, xy, w, np.repeat(opening, 2), audio, fps=2 * FPS)
+    assert scan_faces(fast, SHARED_VIDEO_SCAN).fps == FPS
+    f25, f50 = (get_detector("av_sync").analyze(ctx(p, tmp_path)) for p in (slow, fast))
+    assert f25.applicable and f50.applicable
+    assert "offset +3 frames" in f25.reason and "offset +3 frames" in f50.reason, (f25.reason, f50.reason)
+    assert f50.raw_score == pytest.approx(f25.raw_score, rel=0.1) and f50.llr == pytest.approx(f25.llr, abs=0.2)
+
+
 def test_no_face_is_not_applicable(tmp_path):
     grey = np.full((128, 128, 3), 128, np.uint8)
     opening = syllables(3 * FPS, seed=1)
