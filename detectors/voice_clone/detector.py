@@ -128,7 +128,8 @@ class VoiceCloneDetector:
         rec = bundle.record.get("validation") or "no validation record in this model bundle: not evidence"
         return Finding(
             detector=self.name, version=self.version, modality="audio", weights_sha256=bundle.sha256, applicable=True,
-            reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)",
+            reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)"
+                   + (f"; {audio.channel_note}" if audio.channel_note else ""),
             raw_score=raw, llr=check_llr(llr), segments=segments, artifacts=artifacts, validation=str(rec),
         )
 
