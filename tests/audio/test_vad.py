@@ -62,3 +62,20 @@ def test_a_decline_for_want_of_speech_warns_when_there_is_sound_to_hear():
     assert unrecognised_sound_note(beeps[: 2 * rate], rate, heard_nothing) == ""  # too little sound to matter
     assert unrecognised_sound_note(np.zeros(8 * rate, np.float32), rate, heard_nothing) == ""  # silence
     assert unrecognised_sound_note(beeps, rate, VadResult([SpeechSegment(0, 8)], "energy")) == ""  # not Silero's call
+
+
+def test_speech_turned_down_to_minus_66_dbfs_is_still_found():
+    """Both VADs called quiet speech silence, so a forger only had to turn the
+    clone down; the VAD now hears quiet files brought up (the models do not)."""
+    from audio.speech import VAD_QUIET, level_for_vad
+    from audio.vad import detect_speech
+    from tests.audio.helpers import voiced
+
+    x = voiced(3.0, 16000, f0=140, seed=3)
+    x = (0.9 * x / np.abs(x).max()).astype(np.float32)
+    quiet = (x * 0.0005).astype(np.float32)  # peak -67 dBFS
+    assert detect_speech(quiet, 16000, "energy").speech_s == 0.0  # what happened before
+    assert detect_speech(level_for_vad(quiet), 16000, "energy").speech_s > 2.0
+    assert level_for_vad(x) is x  # ordinary levels untouched
+    assert not level_for_vad(np.zeros(16000, np.float32)).any()  # digital silence stays silence
+    assert np.abs(level_for_vad((x * VAD_QUIET * 2).astype(np.float32))).max() <= VAD_QUIET * 2  # above the threshold: untouched
