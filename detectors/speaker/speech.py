@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from audio.decode import TARGET_RATE, decode_audio
+from audio.speech import level_for_vad
 from audio.vad import SpeechSegment, detect_speech
 
 MAX_DURATION_S = 2 * 3600.0
@@ -47,7 +48,7 @@ class Speech:
 
 def speech_of_samples(x: np.ndarray, rate: int = TARGET_RATE, vad_backend: str = "auto") -> Speech:
     x = np.asarray(x, np.float32)
-    vad = detect_speech(x, rate, backend=vad_backend)  # type: ignore[arg-type]
+    vad = detect_speech(level_for_vad(x), rate, backend=vad_backend)  # type: ignore[arg-type]
     parts, segs = [], []
     for s in vad.segments:
         a, b = max(0, int(s.start_s * rate)), min(len(x), int(s.end_s * rate))
