@@ -19,6 +19,7 @@ from audio.decode import decode_audio
 from detectors.base import DetectorContext
 from detectors.face_swap.detector import FaceSwapDetector
 from detectors.face_swap.faces import ScanOptions, scan_faces
+from tests.audio.helpers import mux_audio
 from tests.conftest import assert_no_traceback, run_cli
 from tests.faces.test_rotation import portrait, write_phone_video
 from tests.faces_swap.helpers import tiny_bundle
@@ -58,12 +59,7 @@ def write_with_two_audio_tracks(path, seconds: float = 1.0, rate: int = 16000):
         for s in tracks:
             s.layout = "mono"
         for s, x in zip(tracks, (np.zeros_like(t), 0.5 * np.sin(2 * np.pi * 440 * t))):
-            frame = av.AudioFrame.from_ndarray(x.astype(np.float32)[None, :], format="flt", layout="mono")
-            frame.sample_rate = rate
-            for packet in s.encode(frame):
-                out.mux(packet)
-            for packet in s.encode():
-                out.mux(packet)
+            mux_audio(out, s, x[None, :], "mono", rate)
     return path
 
 

@@ -42,3 +42,19 @@ def real_speech_files(limit: int = 3) -> list[Path]:
         return []
     files = sorted(SHARED_AUDIO.glob("whisper/**/*.flac")) + sorted(SHARED_AUDIO.glob("sadtalker/**/*.wav"))
     return [f for f in files if f.is_file()][:limit]
+
+
+def mux_audio(out, stream, samples: np.ndarray, layout: str, rate: int, step: int | None = None) -> None:
+    """Encode (channels, n) float samples into ``stream`` of the open ``out`` in
+    frames of ``step`` samples (all at once by default), then flush it."""
+    import av
+
+    samples = np.asarray(samples, np.float32)
+    step = step or samples.shape[1]
+    for i in range(0, samples.shape[1], step):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, i : i + step]), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)

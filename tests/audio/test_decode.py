@@ -4,7 +4,7 @@ import pytest
 
 from audio.decode import AudioDecodeError, AudioTooLongError, NoAudioStreamError, decode_audio
 from audio.encode import CODECS, codec_roundtrip, write_audio
-from tests.audio.helpers import real_speech_files, tone, write_wav
+from tests.audio.helpers import mux_audio, real_speech_files, tone, write_wav
 
 
 def test_stereo_44k_wav_becomes_mono_16k(tmp_path):
@@ -72,18 +72,10 @@ def test_real_speech_decodes(path):
 
 
 def _write_stereo(path, left, right, codec, rate=16000, fmt=None):
-    st = np.ascontiguousarray(np.stack([left, right]).astype(np.float32))
     with av.open(str(path), "w", format=fmt) as out:
         s = out.add_stream(codec, rate=rate)
         s.layout = "stereo"
-        step = 1024
-        for i in range(0, st.shape[1], step):
-            fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(st[:, i : i + step]), format="fltp", layout="stereo")
-            fr.sample_rate = rate
-            for p in s.encode(fr):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
+        mux_audio(out, s, np.stack([left, right]), "stereo", rate, step=1024)
     return path
 
 
