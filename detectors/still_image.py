@@ -69,11 +69,40 @@ def load_image_rgb(source: str | Path | bytes) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise ImageReadError(_too_large_message(_declared_pixels(exc))) from exc
     except Image.UnidentifiedImageError as exc:
-        raise ImageReadError(NOT_AN_IMAGE) from exc
+        decoded = _decode_with_ffmpeg(source)  # HEIC (every iPhone photo) and other formats FFmpeg knows
+        if decoded is None:
+            raise ImageReadError(NOT_AN_IMAGE) from exc
+        return decoded
     except (OSError, ValueError, SyntaxError) as exc:
         if isinstance(exc, ImageReadError):
             raise
         raise ImageReadError(f"not a readable image ({exc})") from exc
+
+
+def _decode_with_ffmpeg(source: str | Path | bytes) -> np.ndarray | None:
+    """The presented picture of an image Pillow does not read, decoded by
+    FFmpeg (PyAV), upright; None when FFmpeg cannot read it either. HEIC
+    photos are HEVC pictures in an ISO-BMFF box: Pillow needs a plug-in,
+    FFmpeg decodes them. The size is checked before decoding."""
+    import av
+
+    from audio.decode import best_stream
+
+    try:
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), metadata_errors="ignore") as c:
+            stream = best_stream(c, "video")
+            if stream is None:
+                return None
+            w, h = stream.codec_context.width, stream.codec_context.height
+            if w * h > MAX_PIXELS:
+                raise ImageReadError(_too_large_message(w * h))
+            frame = next(c.decode(stream), None)
+            if frame is None:
+                return None
+            k = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4  # the display matrix, if any
+            return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k))
+    except (av.error.FFmpegError, ValueError, OSError, StopIteration):
+        return None
 
 
 def _declared_pixels(exc: Exception) -> int | None:

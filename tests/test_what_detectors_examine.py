@@ -97,3 +97,10 @@ def test_the_time_guard_is_stated_in_the_finding(tmp_path):
     assert f.applicable and "only the first 0.6 s of the video were examined (time guard)" in f.reason
     ctx = DetectorContext(path=path, media=media, provenance=ctx.provenance, options={**ctx.options, "max_seconds": "5"})
     assert "time guard" not in FaceSwapDetector().analyze(ctx).reason
+
+
+def test_a_photo_with_extra_picture_streams_is_not_flagged_as_unexamined():
+    """A HEIC photo holds its thumbnail and tiles as further picture streams."""
+    two = [StreamInfo(index=0, kind="video", presented=True), StreamInfo(index=1, kind="video")]
+    assert MediaInfo(kind=MediaKind.image, mime_type="image/heic", streams=two).unexamined_streams("video") == 0
+    assert MediaInfo(kind=MediaKind.video, mime_type="video/mp4", streams=two).unexamined_streams("video") == 1

@@ -84,7 +84,11 @@ class MediaInfo(Record):
         return any(s.kind == "video" for s in self.streams)
 
     def unexamined_streams(self, kind: str) -> int:
-        """Streams of ``kind`` beside the presented one: no detector looks at them."""
+        """Streams of ``kind`` beside the presented one: no detector looks at
+        them. Not counted for still images: a HEIC photo holds its thumbnail
+        and tiles as extra picture streams, which are not other content."""
+        if self.kind == MediaKind.image:
+            return 0
         return max(0, sum(s.kind == kind for s in self.streams) - 1)
 
 

@@ -63,3 +63,14 @@ def test_broken_files_say_what_is_wrong(tmp_path):
     assert "BytesIO" not in str(err.value)
     with pytest.raises(ImageReadError, match="not a readable image"):
         load_image_rgb(tmp_path / "missing.png")
+
+
+def test_heic_photos_are_decoded_by_ffmpeg_when_pillow_cannot(conformance_dir):
+    """Every iPhone photo is HEIC; Pillow reads none without a plug-in, so the
+    face detectors declined them as unreadable."""
+    heic = conformance_dir / "image/vendors/trustnxt-icon-signed-v2-bmff.heic"
+    if not heic.is_file():
+        pytest.skip("the HEIC conformance file is not present")
+    rgb = load_image_rgb(heic)
+    assert rgb.shape == (1056, 1056, 3) and rgb.dtype == np.uint8 and rgb.std() > 1
+    assert np.array_equal(load_image_rgb(heic.read_bytes()), rgb)
