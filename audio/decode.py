@@ -142,12 +142,15 @@ def decode_audio(
             loudest = int(np.argmax(channel_power))
             if channel_power[loudest] > 0 and mix < CANCELLED_MIX * channel_power[loudest]:
                 # Channels in opposite phase: a listener hears the voice, a mono mix is silence.
-                container.seek(0)
-                samples, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
                 db = 10 * np.log10(max(mix, 1e-20) / channel_power[loudest])
-                note = (f"channel {loudest + 1} of {len(channel_power)} was analysed: the channels cancel each other in a "
-                        f"mono mix ({db:.0f} dB), which hides their content from mono analysis - a sign of deliberate "
-                        "processing or of a wiring fault")
+                cancel = (f"the channels cancel each other in a mono mix ({db:.0f} dB), which hides their content "
+                          "from mono analysis - a sign of deliberate processing or of a wiring fault")
+                try:
+                    container.seek(0)
+                    samples, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
+                    note = f"channel {loudest + 1} of {len(channel_power)} was analysed: {cancel}"
+                except (av.error.FFmpegError, AudioDecodeError) as exc:  # keep the mix, and say why it is quiet
+                    note = f"{cancel}; the channels could not be read one at a time ({exc})"
     if samples.size == 0:
         raise AudioDecodeError(f"{path}: the audio stream decoded to zero samples")
     np.clip(samples, -1.0, 1.0, out=samples)
