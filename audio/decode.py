@@ -133,21 +133,26 @@ def decode_audio(
             raise AudioDecodeError(f"{path}: audio stream {stream.index} declares no sample rate")
         out_rate = int(target_rate or native_rate)
         limit = int(max_duration_s * out_rate) + out_rate  # one second of slack
-        samples, channel_power = _decode_mono(container, stream, out_rate, limit, path, max_duration_s)
+        samples, channel_power, cancelled_s = _decode_mono(container, stream, out_rate, limit, path, max_duration_s)
         codec = stream.codec_context.name or "unknown"
         index = stream.index
         note = None
         if channel_power is not None and samples.size:
             mix = float(np.mean(samples.astype(np.float64) ** 2))
             loudest = int(np.argmax(channel_power))
-            if channel_power[loudest] > 0 and mix < CANCELLED_MIX * channel_power[loudest]:
+            whole = channel_power[loudest] > 0 and mix < CANCELLED_MIX * channel_power[loudest]
+            if whole or cancelled_s >= CANCELLED_MIN_S:
                 # Channels in opposite phase: a listener hears the voice, a mono mix is silence.
-                db = 10 * np.log10(max(mix, 1e-20) / channel_power[loudest])
-                cancel = (f"the channels cancel each other in a mono mix ({db:.0f} dB), which hides their content "
+                if whole:
+                    db = 10 * np.log10(max(mix, 1e-20) / channel_power[loudest])
+                    where = f"in a mono mix ({db:.0f} dB)"
+                else:
+                    where = f"in a mono mix for {cancelled_s:.1f} s of audible sound"
+                cancel = (f"the channels cancel each other {where}, which hides their content "
                           "from mono analysis - a sign of deliberate processing or of a wiring fault")
                 try:
                     container.seek(0)
-                    samples, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
+                    samples, _, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
                     note = f"channel {loudest + 1} of {len(channel_power)} was analysed: {cancel}"
                 except (av.error.FFmpegError, AudioDecodeError) as exc:  # keep the mix, and say why it is quiet
                     note = f"{cancel}; the channels could not be read one at a time ({exc})"
@@ -170,36 +175,53 @@ def decode_audio(
 # normal to a listener and is silence to every detector reading a mono mix.
 # One silent channel costs a mix only 6 dB, uncorrelated channels 3 dB.
 CANCELLED_MIX = 0.05
+# The same test per decoded frame catches a cancelled stretch (only the
+# spliced sentence inverted): this much audible sound (louder than -40 dBFS)
+# cancelling in the mix is enough to read the loudest channel instead.
+CANCELLED_MIN_S = 1.0
+AUDIBLE_POWER = 1e-4
+# Channel powers are measured on every POWER_EVERY-th decoded frame (about
+# 85 ms apart for AAC at 48 kHz): that keeps the check to ~+25 ms on a 60 s
+# stereo call and still sees a 1 s cancelled stretch.
+POWER_EVERY = 4
 
 
 _SAMPLE_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854776e18, "flt": 1.0, "dbl": 1.0}
 
 
-def _channel_square_sums(frame) -> tuple[np.ndarray | None, int]:
-    """Per-channel sum of squared samples of a decoded frame, in [-1, 1] units,
-    read straight from its native format (no resampling: this runs on every
-    frame of every multi-channel file)."""
+def _channel_square_sums(frame) -> tuple[np.ndarray | None, float, int]:
+    """Per-channel sums of squared samples of a decoded frame and that of the
+    channels' average (a plain mono mix), in [-1, 1] units, read straight from
+    its native format (no resampling: this runs on a sample of the frames of
+    every multi-channel file)."""
     name = frame.format.name
     if name == "fltp":  # what AAC, Opus, MP3 and Vorbis decoders give: read the planes in place
         planes = [np.frombuffer(pl, np.float32, count=frame.samples) for pl in frame.planes]
-        return np.array([float(np.dot(x, x)) for x in planes]), int(frame.samples)
-    scale = _SAMPLE_SCALE.get(name.rstrip("p"))
-    if scale is None:
-        return None, 0
-    arr = frame.to_ndarray()
-    channels = frame.layout.nb_channels
-    if not frame.format.is_planar:
-        arr = arr.reshape(-1, channels).T
-    x = arr if arr.dtype == np.float32 else arr.astype(np.float32)
-    if name.startswith("u8"):
-        x = x - 128.0
-    return np.einsum("ij,ij->i", x, x).astype(np.float64) / (scale * scale), int(x.shape[1])
+        m = planes[0].copy()
+        for pl in planes[1:]:
+            m += pl
+        m *= 1.0 / len(planes)
+        return np.array([float(np.dot(pl, pl)) for pl in planes]), float(np.dot(m, m)), int(frame.samples)
+    else:
+        scale = _SAMPLE_SCALE.get(name.rstrip("p"))
+        if scale is None:
+            return None, 0.0, 0
+        arr = frame.to_ndarray()
+        if not frame.format.is_planar:
+            arr = arr.reshape(-1, frame.layout.nb_channels).T
+        x = arr.astype(np.float32)
+        if name.startswith("u8"):
+            x -= 128.0
+        x /= scale
+    m = x.mean(axis=0)
+    return np.einsum("ij,ij->i", x, x).astype(np.float64), float(np.dot(m, m)), int(x.shape[1])
 
 
 def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_duration_s: float,
-                 channel: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mono samples at ``out_rate`` (FFmpeg's mix, or one ``channel``) and, for
-    a multi-channel mix, each channel's mean power (None otherwise)."""
+                 channel: int | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Mono samples at ``out_rate`` (FFmpeg's mix, or one ``channel``); for a
+    multi-channel mix, each channel's mean power (None otherwise) and the
+    seconds of audible sound whose channels cancel in the mix."""
     mono = channel is None
     resampler = av.AudioResampler(format="flt", layout="mono", rate=out_rate) if mono else None
     planar: av.AudioResampler | None = None  # per-channel view at out_rate
@@ -207,15 +229,19 @@ def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_d
     power_n = 0
     chunks: list[np.ndarray] = []
     total = frames_seen = 0
+    cancelled_s = 0.0
     try:
         for frame in container.decode(stream):
             frame.pts = None  # let the resamplers ignore broken timestamps
             frames_seen += 1
-            if mono and frame.layout.nb_channels > 1 and frames_seen % 2:  # every other frame estimates it well enough
-                sq, n = _channel_square_sums(frame)
-                if sq is not None:
+            if mono and frame.layout.nb_channels > 1 and frames_seen % POWER_EVERY == 1:  # a sample of the frames is enough
+                sq, mix_sq, n = _channel_square_sums(frame)
+                if sq is not None and n:
                     power_sum = sq if power_sum is None or len(power_sum) != len(sq) else power_sum + sq
                     power_n += n
+                    loud = float(sq.max()) / n
+                    if loud > AUDIBLE_POWER and mix_sq / n < CANCELLED_MIX * loud:
+                        cancelled_s += POWER_EVERY * n / float(frame.sample_rate or 1)  # this frame and the skipped ones
             elif not mono:
                 if planar is None:
                     planar = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=out_rate)
@@ -242,4 +268,4 @@ def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_d
         raise AudioDecodeError(f"{path}: audio stream {stream.index} failed to decode ({exc})") from exc
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     power = power_sum / power_n if (mono and power_sum is not None and power_n) else None
-    return samples, power
+    return samples, power, cancelled_s

@@ -94,3 +94,19 @@ def test_ordinary_stereo_is_still_mixed(tmp_path):
     for right in (np.zeros_like(x), 0.5 * x, -0.2 * x):  # one silent channel; correlated; partly opposed
         d = decode_audio(_write_stereo(tmp_path / "s.wav", x, right, "pcm_s16le"))
         assert d.channel_note is None
+
+
+def test_a_cancelled_stretch_is_caught_too(tmp_path):
+    """Only the spliced sentence inverted: the whole-file mix loses little,
+    but 1.5 s of it is silence to a mono detector."""
+    rate = 16000
+    x = 0.3 * tone(440, 6.0, rate)
+    right = x.copy()
+    right[int(2.0 * rate) : int(3.5 * rate)] *= -1
+    d = decode_audio(_write_stereo(tmp_path / "part.wav", x, right, "pcm_s16le"))
+    assert d.channel_note is not None and "for 1." in d.channel_note and "s of audible sound" in d.channel_note
+    short = right.copy()
+    short[int(3.5 * rate) :] = x[int(3.5 * rate) :]
+    short[int(2.0 * rate) : int(2.5 * rate)] = -x[int(2.0 * rate) : int(2.5 * rate)]
+    short[int(2.5 * rate) : int(3.5 * rate)] = x[int(2.5 * rate) : int(3.5 * rate)]
+    assert decode_audio(_write_stereo(tmp_path / "blip.wav", x, short, "pcm_s16le")).channel_note is None  # 0.5 s: left alone
