@@ -133,29 +133,20 @@ def decode_audio(
             raise AudioDecodeError(f"{path}: audio stream {stream.index} declares no sample rate")
         out_rate = int(target_rate or native_rate)
         limit = int(max_duration_s * out_rate) + out_rate  # one second of slack
-        samples, channel_power, cancelled_s = _decode_mono(container, stream, out_rate, limit, path, max_duration_s)
+        samples, check = _decode_mono(container, stream, out_rate, limit, path, max_duration_s)
         codec = stream.codec_context.name or "unknown"
         index = stream.index
         note = None
-        if channel_power is not None and samples.size:
-            mix = float(np.mean(samples.astype(np.float64) ** 2))
-            loudest = int(np.argmax(channel_power))
-            whole = channel_power[loudest] > 0 and mix < CANCELLED_MIX * channel_power[loudest]
-            if whole or cancelled_s >= CANCELLED_MIN_S:
-                # Channels in opposite phase: a listener hears the voice, a mono mix is silence.
-                if whole:
-                    db = 10 * np.log10(max(mix, 1e-20) / channel_power[loudest])
-                    where = f"in a mono mix ({db:.0f} dB)"
-                else:
-                    where = f"in a mono mix for {cancelled_s:.1f} s of audible sound"
-                cancel = (f"the channels cancel each other {where}, which hides their content "
-                          "from mono analysis - a sign of deliberate processing or of a wiring fault")
-                try:
-                    container.seek(0)
-                    samples, _, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
-                    note = f"channel {loudest + 1} of {len(channel_power)} was analysed: {cancel}"
-                except (av.error.FFmpegError, AudioDecodeError) as exc:  # keep the mix, and say why it is quiet
-                    note = f"{cancel}; the channels could not be read one at a time ({exc})"
+        cancel = check.cancellation() if check is not None else None
+        if cancel is not None:
+            # Channels in opposite phase: a listener hears the voice, a mono mix is silence.
+            loudest = check.loudest
+            try:
+                container.seek(0)
+                samples, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
+                note = f"channel {loudest + 1} of {len(check.power)} was analysed: {cancel}"
+            except (av.error.FFmpegError, AudioDecodeError) as exc:  # keep the mix, and say why it is quiet
+                note = f"{cancel}; the channels could not be read one at a time ({exc})"
     if samples.size == 0:
         raise AudioDecodeError(f"{path}: the audio stream decoded to zero samples")
     np.clip(samples, -1.0, 1.0, out=samples)
@@ -186,6 +177,46 @@ AUDIBLE_POWER = 1e-4
 POWER_EVERY = 4
 
 
+@dataclass
+class _ChannelCheck:
+    """Channel powers and the power of their plain average (a mono mix),
+    measured on a sample of the decoded frames of a multi-channel stream."""
+
+    power_sum: np.ndarray
+    mix_sum: float = 0.0
+    n: int = 0
+    cancelled_s: float = 0.0  # audible sound whose channels cancel in the mix
+
+    def add(self, sq: np.ndarray, mix_sq: float, n: int, seconds: float) -> None:
+        self.power_sum += sq
+        self.mix_sum += mix_sq
+        self.n += n
+        loud = float(sq.max()) / n
+        if loud > AUDIBLE_POWER and mix_sq / n < CANCELLED_MIX * loud:
+            self.cancelled_s += seconds
+
+    @property
+    def power(self) -> np.ndarray:
+        return self.power_sum / max(self.n, 1)
+
+    @property
+    def loudest(self) -> int:
+        return int(np.argmax(self.power_sum))
+
+    def cancellation(self) -> str | None:
+        """Why the mono mix hides the channels' content, or None when it does not."""
+        top = float(self.power[self.loudest])
+        mix = self.mix_sum / max(self.n, 1)
+        if top > 0 and mix < CANCELLED_MIX * top:
+            where = f"in a mono mix ({10 * np.log10(max(mix, 1e-20) / top):.0f} dB)"
+        elif self.cancelled_s >= CANCELLED_MIN_S:
+            where = f"in a mono mix for {self.cancelled_s:.1f} s of audible sound"
+        else:
+            return None
+        return (f"the channels cancel each other {where}, which hides their content "
+                "from mono analysis - a sign of deliberate processing or of a wiring fault")
+
+
 _SAMPLE_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854776e18, "flt": 1.0, "dbl": 1.0}
 
 
@@ -202,34 +233,30 @@ def _channel_square_sums(frame) -> tuple[np.ndarray | None, float, int]:
             m += pl
         m *= 1.0 / len(planes)
         return np.array([float(np.dot(pl, pl)) for pl in planes]), float(np.dot(m, m)), int(frame.samples)
-    else:
-        scale = _SAMPLE_SCALE.get(name.rstrip("p"))
-        if scale is None:
-            return None, 0.0, 0
-        arr = frame.to_ndarray()
-        if not frame.format.is_planar:
-            arr = arr.reshape(-1, frame.layout.nb_channels).T
-        x = arr.astype(np.float32)
-        if name.startswith("u8"):
-            x -= 128.0
-        x /= scale
+    scale = _SAMPLE_SCALE.get(name.rstrip("p"))
+    if scale is None:
+        return None, 0.0, 0
+    arr = frame.to_ndarray()
+    if not frame.format.is_planar:
+        arr = arr.reshape(-1, frame.layout.nb_channels).T
+    x = arr.astype(np.float32)
+    if name.startswith("u8"):
+        x -= 128.0
+    x /= scale
     m = x.mean(axis=0)
     return np.einsum("ij,ij->i", x, x).astype(np.float64), float(np.dot(m, m)), int(x.shape[1])
 
 
 def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_duration_s: float,
-                 channel: int | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Mono samples at ``out_rate`` (FFmpeg's mix, or one ``channel``); for a
-    multi-channel mix, each channel's mean power (None otherwise) and the
-    seconds of audible sound whose channels cancel in the mix."""
+                 channel: int | None = None) -> tuple[np.ndarray, _ChannelCheck | None]:
+    """Mono samples at ``out_rate`` (FFmpeg's mix, or one ``channel``) and,
+    for a multi-channel mix, the channel check (None otherwise)."""
     mono = channel is None
     resampler = av.AudioResampler(format="flt", layout="mono", rate=out_rate) if mono else None
     planar: av.AudioResampler | None = None  # per-channel view at out_rate
-    power_sum: np.ndarray | None = None
-    power_n = 0
+    check: _ChannelCheck | None = None
     chunks: list[np.ndarray] = []
     total = frames_seen = 0
-    cancelled_s = 0.0
     try:
         for frame in container.decode(stream):
             frame.pts = None  # let the resamplers ignore broken timestamps
@@ -237,11 +264,10 @@ def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_d
             if mono and frame.layout.nb_channels > 1 and frames_seen % POWER_EVERY == 1:  # a sample of the frames is enough
                 sq, mix_sq, n = _channel_square_sums(frame)
                 if sq is not None and n:
-                    power_sum = sq if power_sum is None or len(power_sum) != len(sq) else power_sum + sq
-                    power_n += n
-                    loud = float(sq.max()) / n
-                    if loud > AUDIBLE_POWER and mix_sq / n < CANCELLED_MIX * loud:
-                        cancelled_s += POWER_EVERY * n / float(frame.sample_rate or 1)  # this frame and the skipped ones
+                    check = check or _ChannelCheck(np.zeros(len(sq)))
+                    if len(sq) == len(check.power_sum):  # a frame with another channel count is left out
+                        # this frame stands for itself and the skipped ones
+                        check.add(sq, mix_sq, n, POWER_EVERY * n / float(frame.sample_rate or 1))
             elif not mono:
                 if planar is None:
                     planar = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=out_rate)
@@ -267,5 +293,4 @@ def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_d
     except (av.error.FFmpegError, ValueError) as exc:
         raise AudioDecodeError(f"{path}: audio stream {stream.index} failed to decode ({exc})") from exc
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-    power = power_sum / power_n if (mono and power_sum is not None and power_n) else None
-    return samples, power, cancelled_s
+    return samples, check

@@ -87,6 +87,7 @@ def _decode_with_ffmpeg(source: str | Path | bytes) -> np.ndarray | None:
     import av
 
     from audio.decode import best_stream
+    from detectors.face_swap.faces import frame_rotation, upright
 
     try:
         with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), metadata_errors="ignore") as c:
@@ -99,8 +100,7 @@ def _decode_with_ffmpeg(source: str | Path | bytes) -> np.ndarray | None:
             frame = next(c.decode(stream), None)
             if frame is None:
                 return None
-            k = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4  # the display matrix, if any
-            return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k))
+            return upright(frame.to_ndarray(format="rgb24"), frame_rotation(frame))  # the display matrix, if any
     except (av.error.FFmpegError, ValueError, OSError, StopIteration):
         return None
 

@@ -337,8 +337,14 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     face detector was blind on portrait phone video - and anyone could blind
     them by rotating the pixels and the matrix together. Multiples of 90
     degrees only (what cameras write); mirroring flags are not applied."""
-    k = int(round(rotation / 90.0)) % 4
+    k = quarter_turns(rotation)
     return np.ascontiguousarray(np.rot90(image, k)) if k else np.ascontiguousarray(image)
+
+
+def quarter_turns(rotation: float) -> int:
+    """A display rotation in degrees counter-clockwise as 0-3 quarter turns
+    (odd: the picture is shown on its side, width and height swap)."""
+    return int(round(rotation / 90.0)) % 4
 
 
 def frame_rotation(frame) -> int:
@@ -708,7 +714,7 @@ def scan_faces(path: str | Path, options: ScanOptions = ScanOptions(),
     for frame in frames:
         timings["decode"] += time.perf_counter() - t_dec
         scale = frame.scale
-        if not times and int(round(frame.rotation / 90.0)) % 2:
+        if not times and quarter_turns(frame.rotation) % 2:
             width, height = height, width  # displayed on its side: report the picture as shown
         times.append(frame.time_s)
         if on_frame is not None:
