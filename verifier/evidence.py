@@ -91,6 +91,10 @@ class MediaInfo(Record):
             return 0
         return max(0, sum(s.kind == kind for s in self.streams) - 1)
 
+    def unexamined(self) -> dict[str, int]:
+        """{"video"|"audio": count} of the kinds with unexamined streams (see above)."""
+        return {kind: n for kind in ("video", "audio") if (n := self.unexamined_streams(kind))}
+
 
 class InputInfo(Record):
     path: str  # as the user gave it

@@ -118,9 +118,7 @@ def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
         reasons.append("extension_mismatch")
     if media.probe_error:
         reasons.append("container_unparseable")
-    for kind in ("video", "audio"):
-        if media.unexamined_streams(kind):
-            reasons.append(f"unexamined_{kind}_streams")
+    reasons += [f"unexamined_{kind}_streams" for kind in media.unexamined()]
     signed = prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted)
     if prov.hints.ai_generator_hint and not signed:
         reasons.append("unsigned_ai_metadata_hint")

@@ -26,8 +26,7 @@ def print_summary(console: Console, v: Verification) -> None:
     t.add_row("media", f"{v.media.kind.value} ({v.media.mime_type}"
               + (f", {v.media.duration_s:.1f} s" if v.media.duration_s else "") + ")"
               + ("  [yellow]extension does not match content[/]" if v.media.extension_mismatch else "")
-              + "".join(f"  [yellow]{n} more {kind} stream(s) not examined[/]"
-                        for kind in ("video", "audio") if (n := v.media.unexamined_streams(kind))))
+              + "".join(f"  [yellow]{n} more {kind} stream(s) not examined[/]" for kind, n in v.media.unexamined().items()))
     t.add_row("sha256", v.input.hashes.sha256)
     p = v.provenance
     prov = f"{p.state.value}: {p.message}"

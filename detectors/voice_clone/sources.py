@@ -19,7 +19,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -132,6 +132,24 @@ def _group_files(src: GroupedSource, seed: int) -> tuple[Utterance, ...]:
     if src.max_utterances is not None:
         out = out[: src.max_utterances]
     return tuple(out)
+
+
+def recording_loaders(src: BonafideSource, seed: int = 0, target_rate: int | None = None,
+                      ) -> list[tuple[str, Callable[[], tuple[np.ndarray, int]]]]:
+    """(id, load) for each recording of ``src`` as published, in a seeded
+    order: a grouped source's utterances (at their own rate), or its files
+    decoded at ``target_rate`` (None: the file's rate). ``load`` returns
+    (samples, rate) and raises AudioDecodeError or TtsError."""
+    if isinstance(src, GroupedSource):
+        return [(u.uid, lambda u=u: load_utterance(u.parts)) for u in src.utterances(seed)]
+    files = src.files()
+    random.Random(f"{seed}:{src.name}").shuffle(files)
+
+    def decoded(f: Path) -> tuple[np.ndarray, int]:
+        d = decode_audio(f, target_rate=target_rate, max_duration_s=600)
+        return d.samples, d.sample_rate
+
+    return [(f.stem, lambda f=f: decoded(f)) for f in files]
 
 
 def load_utterance(parts: tuple[str, ...], key: str = "") -> tuple[np.ndarray, int]:

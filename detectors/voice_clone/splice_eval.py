@@ -57,26 +57,18 @@ class Call:
 
 def build_calls(per_speaker: int, seed: int = 0) -> list[Call]:
     """Up to ``per_speaker`` calls of about CALL_S seconds for every eval-split speaker installed here."""
-    import random
-
-    from audio.decode import AudioDecodeError, decode_audio
+    from audio.decode import AudioDecodeError
     from audio.resample import resample
-    from detectors.voice_clone.sources import BONAFIDE_SOURCES, GroupedSource, TtsError, load_utterance
+    from detectors.voice_clone.sources import BONAFIDE_SOURCES, TtsError, recording_loaders
 
     calls: list[Call] = []
     pause = np.zeros(int(PAUSE_S * RATE), np.float32)
     for src in BONAFIDE_SOURCES:
         if src.split != "eval" or not src.root.is_dir():
             continue
-        if isinstance(src, GroupedSource):
-            loads = [lambda u=u: load_utterance(u.parts) for u in src.utterances(seed)]
-        else:
-            files = src.files()
-            random.Random(f"{seed}:{src.name}").shuffle(files)
-            loads = [lambda f=f: (decode_audio(f, max_duration_s=600).samples, RATE) for f in files]
         parts: list[np.ndarray] = []
         got = 0.0
-        for load in loads:
+        for _, load in recording_loaders(src, seed, target_rate=RATE):
             if len(calls) and sum(c.speaker == src.name for c in calls) >= per_speaker:
                 break
             try:

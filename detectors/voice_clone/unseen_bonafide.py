@@ -91,11 +91,9 @@ MIN_HELDOUT_S = 2.0
 
 def build_heldout_speaker_files(out_dir: Path, per_speaker: int = 40, seed: int = 0) -> list[Path]:
     """Raw recordings of the corpus' eval-split speakers (see set B above)."""
-    import random
-
-    from audio.decode import AudioDecodeError, decode_audio
+    from audio.decode import AudioDecodeError
     from audio.encode import write_audio
-    from detectors.voice_clone.sources import BONAFIDE_SOURCES, GroupedSource, TtsError, load_utterance
+    from detectors.voice_clone.sources import BONAFIDE_SOURCES, TtsError, recording_loaders
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out: list[Path] = []
@@ -103,13 +101,7 @@ def build_heldout_speaker_files(out_dir: Path, per_speaker: int = 40, seed: int 
         if src.split != "eval" or not src.root.is_dir():
             continue
         picked = 0
-        if isinstance(src, GroupedSource):
-            items = [(u.uid, lambda u=u: load_utterance(u.parts)) for u in src.utterances(seed)]
-        else:
-            files = src.files()
-            random.Random(f"{seed}:{src.name}").shuffle(files)
-            items = [(f.stem, lambda f=f: _decoded(decode_audio(f, target_rate=None, max_duration_s=600))) for f in files]
-        for uid, load in items:
+        for uid, load in recording_loaders(src, seed):
             if picked >= per_speaker:
                 break
             try:
@@ -135,10 +127,6 @@ def collect_broadcast(media: Path, out_dir: Path) -> list[Path]:
             shutil.copyfile(src, dst)
             files.append(dst)
     return files
-
-
-def _decoded(d) -> tuple[np.ndarray, int]:
-    return d.samples, d.sample_rate
 
 
 def score_files(model: Path, files: list[Path]) -> list[dict]:

@@ -133,7 +133,7 @@ def render_html(v: Verification) -> str:
         _row("Warning", "The file extension does not match its content." if m.extension_mismatch else None),
         *(_row("Not examined", f"{n} more {kind} stream(s): detectors examined only the {kind} stream a player shows by "
                                "default (FFmpeg's choice); a viewer who picks another track sees content no detector judged.")
-          for kind in ("video", "audio") if (n := m.unexamined_streams(kind))),
+          for kind, n in m.unexamined().items()),
         _row("Container problem", m.probe_error),
         _row("Received", f"{v.input.received_at.isoformat()} by {v.input.operator}"),
         "</table>",
