@@ -13,7 +13,10 @@ without enough speech.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import ClassVar
+
+import numpy as np
 
 from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.av_sync.calibration import load_calibration
@@ -25,6 +28,7 @@ from detectors.av_sync.sync import SyncResult, sync_search
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.ahead import ScanAhead
 from detectors.face_swap.faces import FaceScan, FaceTrack, audiovisual_scan_or_reason, time_guard_note
+from detectors.face_swap.frame_grid import FrameGrid, display_grid
 from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
@@ -36,10 +40,50 @@ MIN_SPEECH_S = 1.5
 _MOUTH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mouth-signal")
 
 
+@dataclass(frozen=True)
+class SyncFrames:
+    """The frame times the sync search uses: the scan's own when its frames
+    are one period apart, else a regular grid at the nominal rate (variable
+    frame rate; see ``frame_grid``)."""
+
+    scan: FaceScan
+    track: FaceTrack
+    grid: FrameGrid | None
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.scan.frame_times if self.grid is None else self.grid.times
+
+    @property
+    def fps(self) -> float:
+        return self.scan.fps if self.grid is None else self.grid.fps
+
+    @property
+    def face_seconds(self) -> float:
+        return len(self.track) / self.scan.fps
+
+    def mouth(self) -> MouthSignal:
+        return mouth_signal(self.track, self.scan.frames, self.fps, grid=self.grid)
+
+    @property
+    def note(self) -> str:
+        if self.grid is None:
+            return ""
+        return (f"; the frame rate varies (frames more than one period apart): mouth and speech read on a "
+                f"steady {self.fps:.2f} fps grid, and offsets are in its frames")
+
+
+def sync_frames(scan: FaceScan, track: FaceTrack) -> SyncFrames:
+    return SyncFrames(scan, track, display_grid(scan.frame_times))
+
+
 def _start_mouth(scan: FaceScan, track: FaceTrack) -> Future | None:
-    if track is not scan.main_track() or len(track) / scan.fps < MIN_FACE_S:
+    if track is not scan.main_track():
         return None
-    return _MOUTH_THREAD.submit(mouth_signal, track, scan.frames, scan.fps)
+    frames = sync_frames(scan, track)
+    if frames.face_seconds < MIN_FACE_S:
+        return None
+    return _MOUTH_THREAD.submit(frames.mouth)
 
 
 MOUTH_AHEAD: ScanAhead[MouthSignal] = ScanAhead("mouth signal", _start_mouth)
@@ -71,7 +115,8 @@ class AvSyncDetector:
             return self._na(scan)
         track = scan.main_track()
         assert track is not None
-        seen_s = len(track) / scan.fps
+        frames = sync_frames(scan, track)
+        seen_s = frames.face_seconds
         if seen_s < MIN_FACE_S:
             return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")
         try:
@@ -87,11 +132,10 @@ class AvSyncDetector:
                 f"speech shorter than {MIN_SPEECH_S} s ({speech.vad.speech_s:.1f} s found by the {speech.vad.backend} VAD "
                 f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow"
                 + unrecognised_sound_note(speech.audio.samples, speech.audio.sample_rate, speech.vad))
-        env = speech_envelope(speech.audio.samples, scan.frame_times, scan.fps, stream_start_gap(ctx.path),
+        env = speech_envelope(speech.audio.samples, frames.times, frames.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
-        mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or mouth_signal(track, scan.frames, scan.fps)
-        result = sync_search(mouth, env.log_energy, env.active,
-                             scan.frame_times, scan.fps, max_offset=cal.max_offset)
+        mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or frames.mouth()
+        result = sync_search(mouth, env.log_energy, env.active, frames.times, frames.fps, max_offset=cal.max_offset)
         feats = sync_features(result)
         llr = cal.llr(feats)
         verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range)
@@ -102,7 +146,7 @@ class AvSyncDetector:
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
-            applicable=True, reason=f"{verdict}: {reason}{time_guard_note(scan.stopped_at_s)}"
+            applicable=True, reason=f"{verdict}: {reason}{frames.note}{time_guard_note(scan.stopped_at_s)}"
                                     + (f"; {speech.audio.channel_note}" if speech.audio.channel_note else ""), raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )

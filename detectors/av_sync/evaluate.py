@@ -33,12 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from audio.vad import detect_speech
-from detectors.av_sync.detector import MIN_SPEECH_S
+from detectors.av_sync.detector import MIN_SPEECH_S, sync_frames
 from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream_start_gap
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.sync import MAX_OFFSET, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
+from detectors.face_swap.frame_grid import FrameGrid
 from detectors.metrics import auc_between as auc
 from detectors.metrics import cllr_between as cllr
 
@@ -72,10 +73,12 @@ class ClipData:
     @property
     def mouth(self):
         if not hasattr(self, "_mouth"):
-            self._mouth = mouth_signal(self.track, len(self.times), self.fps)
+            analysed = len(self.times) if self.grid is None else self.grid.source_times.size
+            self._mouth = mouth_signal(self.track, analysed, self.fps, grid=self.grid)
         return self._mouth
     audio: np.ndarray
     gap: float
+    grid: FrameGrid | None = None  # variable frame rate: ``times`` and ``fps`` are this grid's
 
 
 def load_clip(path: Path, cache: Path | None) -> ClipData | None:
@@ -94,13 +97,14 @@ def load_clip(path: Path, cache: Path | None) -> ClipData | None:
     track = scan.main_track()
     if track is None:
         return None
+    frames = sync_frames(scan, track)  # as the detector reads it (a regular grid if the frame rate varies)
     slim = FaceTrack(track.track_id, [replace(o, chip=None, color_crop=None) for o in track.observations])
-    data = ClipData(path.name, scan.fps, scan.frame_times, slim, audio, stream_start_gap(path))
+    data = ClipData(path.name, frames.fps, frames.times, slim, audio, stream_start_gap(path), frames.grid)
     if key:
         key.parent.mkdir(parents=True, exist_ok=True)
         # Plain fields only: the class lives in __main__ when run with -m.
         key.write_bytes(pickle.dumps(dict(name=data.name, fps=data.fps, times=data.times, track=data.track,
-                                          audio=data.audio, gap=data.gap)))
+                                          audio=data.audio, gap=data.gap, grid=data.grid)))
     return data
 
 

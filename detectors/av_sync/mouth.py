@@ -22,6 +22,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from detectors.face_swap.faces import FaceTrack
+from detectors.face_swap.frame_grid import FrameGrid
 
 # Mouth region in the aligned crop, as fractions of the crop side: rows below
 # the nose to the chin, columns between the mouth corners with some slack.
@@ -117,29 +118,43 @@ FLOW_PAD = 6  # pixels of context around the lip bands for the flow window
 MOUTH_FEATURES = "flow+pca"  # "pca", "flow" or "flow+pca"
 
 
-def mouth_signal(track: FaceTrack, n_frames: int, fps: float, components: int = 2, smooth: int = 1) -> MouthSignal:
+def mouth_signal(track: FaceTrack, n_frames: int, fps: float, components: int = 2, smooth: int = 1,
+                 grid: FrameGrid | None = None) -> MouthSignal:
     """Mouth features along ``track``: the flow opening and/or PCA scores of
-    the band-passed mouth-region pixels."""
-    pca = _pca_signal(track, n_frames, fps, components, smooth)
+    the band-passed mouth-region pixels. ``n_frames``: analysed frames.
+    With a ``grid`` (variable frame rate), the per-frame opening and pixels
+    are read at its regular times before filtering, and the features are
+    per grid time; ``fps`` is then the grid's rate."""
+    pca = _pca_signal(track, n_frames, fps, components, smooth, grid)
     if MOUTH_FEATURES == "pca":
         return pca
-    op = highpass(flow_opening(track, n_frames), fps)
+    opening = flow_opening(track, n_frames)
+    if grid is not None:
+        opening, _ = grid.interpolate(opening, np.ones(n_frames, dtype=bool))
+    op = highpass(opening, fps)
     op[~pca.observed] = 0.0
     feats = op[:, None] if MOUTH_FEATURES == "flow" else np.hstack([op[:, None] / (op.std() + 1e-9), pca.features])
     return MouthSignal(feats, pca.observed)
 
 
-def _pca_signal(track: FaceTrack, n_frames: int, fps: float, components: int, smooth: int) -> MouthSignal:
+def _pca_signal(track: FaceTrack, n_frames: int, fps: float, components: int, smooth: int,
+                grid: FrameGrid | None = None) -> MouthSignal:
     """PCA scores of the high-passed mouth-region pixels along ``track``."""
     obs = [o for o in track.observations if o.crop is not None and o.frame_index < n_frames]
     observed = np.zeros(n_frames, dtype=bool)
     if not obs:
-        return MouthSignal(np.zeros((n_frames, components)), observed)
+        n_out = n_frames if grid is None else grid.frames
+        return MouthSignal(np.zeros((n_out, components)), np.zeros(n_out, dtype=bool))
     roi0 = mouth_roi(obs[0].crop)
     x = np.zeros((n_frames, roi0.size), dtype=np.float32)
     for o in obs:
         x[o.frame_index] = mouth_roi(o.crop).astype(np.float32).ravel()
         observed[o.frame_index] = True
+    if grid is not None:
+        x, observed = grid.interpolate(x, observed)
+        n_frames = grid.frames
+        if not observed.any():
+            return MouthSignal(np.zeros((n_frames, components)), observed)
     # Fill gaps with the nearest observed frame so the filters see no steps.
     idx = np.where(observed, np.arange(n_frames), 0)
     np.maximum.accumulate(idx, out=idx)

@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from detectors.face_swap.faces import FaceTrack
+from detectors.face_swap.frame_grid import nominal_period, one_period_steps
 
 # The face ellipse in the aligned crop, in units of the inner face square
 # (eyes at 30/70 % of its width and 35 % of its height): centre and radii.
@@ -73,7 +74,8 @@ def region_masks(size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
 
 def relative_motion(track: FaceTrack, times: np.ndarray, margin: float) -> RelativeMotion | None:
     """Jitter of the inner face's motion relative to the head along
-    ``track`` (None: fewer than ``MIN_PAIRS`` consecutive frame triples).
+    ``track`` (None: fewer than ``MIN_PAIRS`` triples of frames one period
+    apart).
     ``times`` maps frame index to seconds; ``margin`` is the crop margin the
     scan used."""
     import cv2
@@ -81,8 +83,14 @@ def relative_motion(track: FaceTrack, times: np.ndarray, margin: float) -> Relat
     obs = [o for o in track.observations if o.crop is not None]
     rel: dict[int, np.ndarray] = {}  # later frame index -> relative flow vector
     masks: tuple[np.ndarray, np.ndarray] | None = None
+    # Variable frame rate: a pair across a dropped frame holds two periods of
+    # motion and reads as a jump; only pairs one nominal period apart count.
+    period = nominal_period(times)
+    one_period = one_period_steps(times, period) if period is not None else np.zeros(len(times), bool)
     for a, b in zip(obs, obs[1:]):
         if b.frame_index != a.frame_index + 1 or a.crop.shape != b.crop.shape:
+            continue
+        if b.frame_index >= one_period.size or not one_period[b.frame_index]:
             continue
         # Half resolution: a quarter of the cost, and on the 70 clips and
         # swaps of motion_eval the same AUCs as the full 64 px crops.

@@ -22,6 +22,7 @@ import numpy as np
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.calibration_file import load_calibration_json
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, audiovisual_scan_or_reason, time_guard_note
+from detectors.face_swap.frame_grid import frame_rate_varies
 from detectors.face_swap.motion import MIN_PAIRS, RelativeMotion, relative_motion
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
 
@@ -94,6 +95,8 @@ class FaceMotionDetector:
         reason = (f"{len(scored)} face track(s); in track {track_id} the inner face's motion relative to the head "
                   f"jumps by {worst.score:.2f} px from frame to frame (median over {worst.pairs} frame triples; "
                   f"90 % of the filmed faces it was measured on: under {cal.real_p90:.2f})"
+                  + ("; the frame rate varies: only frames one period apart are compared"
+                     if frame_rate_varies(scan.frame_times) else "")
                   + time_guard_note(scan.stopped_at_s))
         return Finding(detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256,
                        applicable=True, reason=reason, raw_score=round(worst.score, 6), llr=llr, segments=segs,

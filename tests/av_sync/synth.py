@@ -61,8 +61,11 @@ def mouth_crop(opening: float, size: int = 64, rng: np.random.Generator | None =
 
 
 def write_talking_video(path: Path, photo_rgb: np.ndarray, mouth_xy: tuple[float, float], mouth_w: float,
-                        opening: np.ndarray, audio: np.ndarray | None, fps: int = 25) -> Path:
-    """H.264 + AAC mp4: the photo with a dark mouth opening per frame."""
+                        opening: np.ndarray, audio: np.ndarray | None, fps: int = 25,
+                        keep: np.ndarray | None = None) -> Path:
+    """H.264 + AAC mp4: the photo with a dark mouth opening per frame.
+    ``keep``: frames to write (the others are dropped, the kept ones keep
+    their times): a variable-frame-rate file."""
     h, w = photo_rgb.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     with av.open(str(path), "w") as out:
@@ -72,16 +75,18 @@ def write_talking_video(path: Path, photo_rgb: np.ndarray, mouth_xy: tuple[float
         if audio is not None:
             as_ = out.add_stream("aac", rate=RATE)
             as_.layout = "mono"
-        for o in opening:
-            img = photo_rgb.copy()
-            if mouth_w <= 0:
-                for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                    out.mux(p)
+        for i, o in enumerate(opening):
+            if keep is not None and not keep[i]:
                 continue
-            mh = 1.0 + 0.35 * mouth_w * o
-            mask = ((xx - mouth_xy[0]) / (0.5 * mouth_w)) ** 2 + ((yy - mouth_xy[1]) / mh) ** 2 <= 1.0
-            img[mask] = (40, 20, 20)
-            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            img = photo_rgb.copy()
+            if mouth_w > 0:
+                mh = 1.0 + 0.35 * mouth_w * o
+                mask = ((xx - mouth_xy[0]) / (0.5 * mouth_w)) ** 2 + ((yy - mouth_xy[1]) / mh) ** 2 <= 1.0
+                img[mask] = (40, 20, 20)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if keep is not None:
+                frame.pts, frame.time_base = i, Fraction(1, fps)
+            for p in vs.encode(frame):
                 out.mux(p)
         for p in vs.encode():
             out.mux(p)

@@ -3,6 +3,8 @@ it scores high, a face that moves with its head scores low."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -48,6 +50,27 @@ def test_pasted_face_jitter_scores_above_a_face_moving_with_its_head():
     assert filmed.score < 0.3 < 1.0 < pasted.score
     smooth = relative_motion(_track([0.05 * i for i in range(n)], sway), times, MARGIN)  # slow drift: smooth, not jitter
     assert smooth is not None and smooth.score < 0.3
+
+
+def test_dropped_frames_are_not_read_as_jumps():
+    """A filmed face whose expression drifts steadily against the head
+    (0.8 px a frame), with every 4th frame dropped and the rest at their own
+    times (variable frame rate): only frames one period apart are compared,
+    so it scores like the same face with every frame. Before, the pairs
+    across a gap held two frames of drift and two triples in three read as a
+    0.8 px jump."""
+    n = 120
+    sway = [3 * np.sin(i / 6) for i in range(n)]
+    drift = [0.8 * i for i in range(n)]
+    times = np.arange(n) / 25
+    full = relative_motion(_track(drift, sway), times, MARGIN)
+    kept = [i for i in range(n) if i % 4 != 3]
+    t = _track(drift, sway)
+    t.observations[:] = [replace(t.observations[i], frame_index=j) for j, i in enumerate(kept)]
+    gappy = relative_motion(t, times[kept], MARGIN)
+    assert full is not None and gappy is not None
+    assert gappy.pairs < len(kept) / 2  # only the triples one period apart
+    assert full.score < 0.3 and gappy.score < 0.3
 
 
 def test_needs_consecutive_frames():
