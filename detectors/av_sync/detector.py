@@ -33,6 +33,12 @@ from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
 MIN_SPEECH_S = 1.5
+# Another face counts as a second talking head when it is at least half the
+# size of the main one and on screen beside it (boxes apart) for this long,
+# or for this share of the main face's time if that is longer.
+COMPANION_SIZE = 0.5
+COMPANION_MIN_S = MIN_FACE_S
+COMPANION_SHARE = 0.2
 
 # The mouth signal depends on the scan alone; its optical flow (OpenCV) and
 # SVD release the GIL, so a thread started when the scan is done overlaps
@@ -77,6 +83,28 @@ def sync_frames(scan: FaceScan, track: FaceTrack) -> SyncFrames:
     return SyncFrames(scan, track, display_grid(scan.frame_times))
 
 
+def companion_seconds(scan: FaceScan, track: FaceTrack) -> tuple[FaceTrack, float] | None:
+    """The other face that shares the screen with ``track`` longest, and for
+    how long (None when no face qualifies). A second talking head - a call
+    recording's gallery, an interview - breaks the statistic: each mouth
+    follows only its own turns, so a genuine conversation read on one face
+    looked like substituted audio (two people taking turns, made from the
+    shared clips: LLR +0.65 and +0.78, where each clip alone reads -0.15 and
+    +0.45). A second detection of the same face (boxes overlapping) is not
+    a companion."""
+    mine = {o.frame_index: o.box for o in track.observations}
+    best: tuple[FaceTrack, float] | None = None
+    for other in scan.tracks:
+        if other is track or other.median_size < COMPANION_SIZE * track.median_size:
+            continue
+        together = sum(1 for o in other.observations
+                       if (box := mine.get(o.frame_index)) is not None and box.iou(o.box) < 0.1)
+        seconds = together / scan.fps
+        if seconds >= max(COMPANION_MIN_S, COMPANION_SHARE * len(track) / scan.fps) and (best is None or seconds > best[1]):
+            best = (other, seconds)
+    return best
+
+
 def _start_mouth(scan: FaceScan, track: FaceTrack) -> Future | None:
     if track is not scan.main_track():
         return None
@@ -119,6 +147,12 @@ class AvSyncDetector:
         seen_s = frames.face_seconds
         if seen_s < MIN_FACE_S:
             return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")
+        companion = companion_seconds(scan, track)
+        if companion is not None:
+            return self._na(
+                f"two faces share the screen for {companion[1]:.1f} s (tracks {track.track_id} and {companion[0].track_id}): "
+                "the lip-sync statistic was calibrated on one talking head, and in a conversation each mouth "
+                "follows only its own turns, so it would read genuine turn-taking as substituted audio")
         try:
             backend = vad_backend(ctx.options)
         except ValueError as exc:

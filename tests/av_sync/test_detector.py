@@ -106,6 +106,20 @@ def test_a_variable_frame_rate_does_not_move_the_evidence(face, tmp_path):
     assert fv.raw_score > 0.5 * fs.raw_score and fv.llr == pytest.approx(fs.llr, abs=0.3)
 
 
+def test_two_talking_heads_are_not_read_as_one(face, tmp_path):
+    """A call recording's gallery: two faces side by side the whole time.
+    One face's mouth follows only its own turns, so the single-head
+    statistic would call genuine turn-taking substituted; the detector
+    declines and says why."""
+    rgb, xy, w = face
+    opening = syllables(6 * FPS, seed=11)
+    gallery = np.hstack([rgb, rgb[:, ::-1]])
+    path = write_talking_video(tmp_path / "gallery.mp4", gallery, xy, w, opening, speech_audio(opening, FPS, 0, seed=12))
+    f = get_detector("av_sync").analyze(ctx(path, tmp_path))
+    assert not f.applicable and f.llr is None
+    assert "two faces share the screen for 6.0 s" in f.reason, f.reason
+
+
 def test_no_face_is_not_applicable(tmp_path):
     grey = np.full((128, 128, 3), 128, np.uint8)
     opening = syllables(3 * FPS, seed=1)
