@@ -94,8 +94,8 @@ def companion_seconds(scan: FaceScan, track: FaceTrack) -> tuple[FaceTrack, floa
     a companion."""
     mine = {o.frame_index: o.box for o in track.observations}
     best: tuple[FaceTrack, float] | None = None
-    for other in scan.tracks:
-        if other is track or other.median_size < COMPANION_SIZE * track.median_size:
+    for other in scan.prominent_tracks(COMPANION_SIZE):
+        if other is track:
             continue
         together = sum(1 for o in other.observations
                        if (box := mine.get(o.frame_index)) is not None and box.iou(o.box) < 0.1)

@@ -276,6 +276,15 @@ class FaceScan:
             return None
         return max(self.tracks, key=lambda t: (len(t), t.median_size))
 
+    def prominent_tracks(self, share: float = 0.5) -> list[FaceTrack]:
+        """The main track and every track whose face is at least ``share`` of
+        its size: the people a viewer would say the clip shows (a call's
+        gallery, an interview), not faces in the background."""
+        main = self.main_track()
+        if main is None:
+            return []
+        return [t for t in self.tracks if t is main or t.median_size >= share * main.median_size]
+
 
 # --------------------------------------------------------------- frames
 

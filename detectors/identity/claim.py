@@ -23,6 +23,8 @@ from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_dist
 from detectors.still_image import ImageReadError, load_image_rgb
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
+PROMINENT_SHARE = 0.5  # faces at least half the main (or, in a photo, the largest) face's size
+
 
 class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
@@ -53,24 +55,35 @@ class FaceIdentityClaimDetector:
             ref = ReferenceStore(Path(ref_dir)).load(person)
         except EnrolmentError as exc:
             return self._na(str(exc))
-        got = self._vectors(ctx)
+        got = self._candidates(ctx)
         if isinstance(got, str):
             return self._na(got)
-        vectors, note = got
-        d = claim_distance(vectors, ref)
+        candidates, note = got
+        distances = [(claim_distance(vectors, ref), label) for label, vectors in candidates]
+        d, label = min(distances)
         cal = load_calibration()
         llr = cal.claim_llr(d)
         verdict = "matches" if d <= cal.match_threshold else "does not match"
+        who = "the main face" if len(candidates) == 1 else f"the best match of the {len(candidates)} faces shown ({label})"
         return Finding(
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,
-            reason=(f"the main face {verdict} the enrolled reference for {person!r} "
+            reason=(f"{who} {verdict} the enrolled reference for {person!r} "
                     f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s))"
                     + note),
             raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False,
         )
 
-    def _vectors(self, ctx: DetectorContext) -> tuple[np.ndarray, str] | str:
-        """(embeddings of the main face, a note on what was not examined), or why none."""
+    def _candidates(self, ctx: DetectorContext) -> tuple[list[tuple[str, np.ndarray]], str] | str:
+        """(label, embeddings) of every face the media shows prominently, and
+        a note on what was not examined; or why there are none.
+
+        Every prominent face, not only the main one: a call recording shows
+        the claimed person beside others, and the largest face need not be
+        theirs (a gallery of two genuine clips read "does not match", LLR
+        +4.0, when the claimed person was the smaller face). The best match
+        decides: "is the claimed person shown?". Faces under half the main
+        face's size (background, audience) are left out, so a crowd cannot
+        lend a match."""
         if ctx.media.kind == MediaKind.image:
             try:
                 rgb = load_image_rgb(ctx.path)
@@ -79,14 +92,20 @@ class FaceIdentityClaimDetector:
             faces = find_faces(rgb)
             if not faces:
                 return "no face found in the image"
-            return embed_face(rgb, max(faces, key=lambda b: b.size))[None, :], ""
+            largest = max(b.size for b in faces)
+            shown = sorted((b for b in faces if b.size >= PROMINENT_SHARE * largest), key=lambda b: -b.size)
+            return [(f"face {i + 1}", embed_face(rgb, b)[None, :]) for i, b in enumerate(shown)], ""
         scan = audiovisual_scan_or_reason(ctx.path)
         if isinstance(scan, str):
             return scan
-        emb = embed_track(scan.main_track())
-        if not len(emb.vectors):
+        out = []
+        for t in scan.prominent_tracks(PROMINENT_SHARE):
+            emb = embed_track(t)
+            if len(emb.vectors):
+                out.append((f"track {t.track_id}", emb.vectors))
+        if not out:
             return "the face track yielded no identity samples"
-        return emb.vectors, time_guard_note(scan.stopped_at_s)
+        return out, time_guard_note(scan.stopped_at_s)
 
 
 @register("face_identity_claim")
