@@ -119,7 +119,7 @@ MOUTH_AHEAD: ScanAhead[MouthSignal] = ScanAhead("mouth signal", _start_mouth)
 
 class AvSyncDetector:
     name: ClassVar[str] = "av_sync"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "audiovisual"
     needs: ClassVar[str] = "a video stream and an audio stream"
 

@@ -64,7 +64,7 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> MotionCalibration:
 
 class FaceMotionDetector:
     name: ClassVar[str] = "face_motion"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.1.1"
     modality: ClassVar[str] = "video"
     needs: ClassVar[str] = "a video stream (a still image has no motion)"
 

@@ -28,7 +28,7 @@ PROMINENT_SHARE = 0.5  # faces at least half the main (or, in a photo, the large
 
 class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "video"
     needs: ClassVar[str] = "an image or a video stream"
 
