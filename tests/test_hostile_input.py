@@ -208,3 +208,18 @@ def test_an_unparseable_container_is_named_as_the_user_named_it(tmp_path, data_d
     assert [f["detector"] for f in doc["findings"]] == ["voice_clone", "face_swap"]
     for f in doc["findings"]:
         assert f["applicable"] is False and f["reason"].startswith("not run: ") and "could not be read" in f["reason"]
+
+
+def test_a_decoder_error_names_the_users_file_not_the_evidence_store(tmp_path, data_dir):
+    """An AMR voice note whose frames are garbage probes as audio, then fails
+    to decode; the detector's reason names the file as the user sent it, not
+    the content-addressed copy it read (``evidence/sha256/..``)."""
+    p = tmp_path / "voice-note.amr"
+    p.write_bytes(b"#!AMR\n" + bytes((i * 37 + 11) % 256 for i in range(20000)))
+    r = _verify(p, data_dir, "--json", "--detectors", "voice_clone")
+    assert r.code == EXIT_OK, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["media"]["mime_type"] == "audio/amr"
+    (f,) = doc["findings"]
+    assert f["applicable"] is False and "could not be decoded" in f["reason"], f["reason"]
+    assert "voice-note.amr" in f["reason"] and "sha256" not in f["reason"], f["reason"]

@@ -136,7 +136,7 @@ class Verifier:
             selection = DetectorSelection(
                 tuple(self.detector_names) if self.detector_names is not None else None, dict(self.detector_options))
         findings, available = self._run_detectors(
-            stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id, selection)
+            stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id, selection, path.name)
         verdict = fuse(prov, media, findings, profile, detectors_available=available)
         events.append(custody.append(custody_event(s, "verified", sha, detail=f"{verdict.label.value} ({profile.name})")))
 
@@ -166,7 +166,10 @@ class Verifier:
         return result
 
     def _run_detectors(self, stored: Path, media, prov: ProvenanceResult, artifact_dir: Path,
-                       selection: DetectorSelection) -> tuple[list[Finding], int]:
+                       selection: DetectorSelection, shown_as: str) -> tuple[list[Finding], int]:
+        """Findings of the selected detectors on the stored copy. A reason that
+        names the copy (a decoder's error message) names the user's file
+        instead: the store path is an internal hash path nobody submitted."""
         names = list(selection.names) if selection.names is not None else default_detectors()
         if _provenance_settles(prov):
             return [], len(names)
@@ -197,7 +200,7 @@ class Verifier:
                     weights_sha256=det.weights_sha256, applicable=False,
                     reason=f"detector failed: {type(exc).__name__}: {exc}",
                 )
-            findings.append(finding)
+            findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as)}))
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
 
