@@ -97,6 +97,7 @@ class Trials:
     ref_speaker: np.ndarray
     test_speaker: np.ndarray
     same_source: np.ndarray  # bool: both sides from one source (same kind of recording)
+    test_index: np.ndarray  # which utterance was tested
 
     def take(self, m: np.ndarray) -> Trials:
         return Trials(*(getattr(self, f.name)[m] for f in fields(self)))
@@ -129,6 +130,7 @@ def make_trials(utts: list[Utterance], ref: Embedded, enr: list[Enrolment], comb
         cols["ref_speaker"].append(np.full(len(idx), e.speaker))
         cols["test_speaker"].append(spk[idx])
         cols["same_source"].append(src[idx] == src[r[0]])
+        cols["test_index"].append(idx)
     return Trials(*(np.concatenate(cols[f.name]) for f in fields(Trials)))
 
 
@@ -274,6 +276,46 @@ def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], 
     return out
 
 
+NOISE_SNRS_DB = (20, 10, 5)
+
+
+def steady_noise(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine],
+                 cal: dict[str, tuple[float, float]], seed: int = 0) -> dict:
+    """Enrol as recorded; test each utterance as a call with steady
+    background noise: 0.4 s of pause either side, noise at each SNR over
+    the whole call (relative to the speech's power), then the detector's own
+    path (``speech_of_samples``: denoised under ``DENOISE_BELOW_DB``, speech
+    found, embedded). Calls the detector declines (estimated SNR under
+    ``claim.DECLINE_BELOW_DB``) are counted and left out of the metrics."""
+    from audio.noise import with_steady_noise
+    from detectors.speaker.claim import DECLINE_BELOW_DB
+    from detectors.speaker.speech import speech_of_samples
+
+    rng = np.random.default_rng(seed)
+    enr = enrolments(utts, 3)
+    pad = np.zeros(int(0.4 * 16000))
+    out: dict = {}
+    for snr in NOISE_SNRS_DB:
+        samples, judged, denoised = [], [], []
+        for u in utts:
+            x = u.samples.astype(np.float64)
+            call = with_steady_noise(np.concatenate([pad, x, pad]), snr, rng, speech_power=float(np.mean(x ** 2)))
+            sp = speech_of_samples(call.astype(np.float32), 16000)
+            samples.append(sp.samples if sp.seconds >= 1.0 else call.astype(np.float32))
+            judged.append(sp.snr_db is None or sp.snr_db >= DECLINE_BELOW_DB)
+            denoised.append(sp.denoised)
+        test = embed_set(samples)
+        t = make_trials(utts, emb, enr, combine, test=test)
+        idx_judged = np.array(judged)[t.test_index]
+        llr = routed_llr(t, cal)
+        res = summary(t.routed()[idx_judged], t.different[idx_judged], llr[idx_judged])
+        same = (t.different == 0) & idx_judged
+        res |= {"declined_calls": round(1 - float(np.mean(judged)), 4), "denoised_calls": round(float(np.mean(denoised)), 4),
+                "same_speaker_llr_ge_1": round(float(np.mean(llr[same] >= 1)), 4) if same.any() else None}
+        out[f"enrol_as_recorded_test_steady_noise_{snr}db"] = res
+    return out
+
+
 def score_one(test: Embedded, j: int, emb: Embedded, refs: list[int], combine: dict[str, Combine],
               cal: dict[str, tuple[float, float]]) -> tuple[float, float]:
     """(similarity, LLR) of test item ``j`` against references ``refs``, routed by band as the detector does."""
@@ -365,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     cal = fit_bands(pooled)
     metrics["all_data_fit"] = summary(pooled.routed(), pooled.different, routed_llr(pooled, cal))
     if not args.skip_extras:
-        metrics["channels"] = channels(utts, emb, combine, cal)
+        metrics["channels"] = channels(utts, emb, combine, cal) | steady_noise(utts, emb, combine, cal)
         metrics["clone_proxies"] = clone_proxies(utts, emb, combine, cal)
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(metrics, indent=2))

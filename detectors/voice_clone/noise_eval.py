@@ -39,25 +39,17 @@ CONDITIONS = ("raw",) + tuple(f"noise {s} dB" for s in SNRS_DB) + ("noise 10 dB,
 
 
 def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Broadband noise, gently low-passed (a 4-tap average), at ``snr_db`` below the file's power."""
-    n = np.convolve(rng.standard_normal(x.size), np.ones(4) / 4, "same")
-    power = float(np.mean(x ** 2)) + 1e-12
-    return x + n * np.sqrt(power / 10 ** (snr_db / 10) / float(np.mean(n ** 2)))
+    """Steady broadband noise at ``snr_db`` below the file's power (``audio.noise``)."""
+    from audio.noise import with_steady_noise
+
+    return with_steady_noise(x, snr_db, rng)
 
 
-def suppress(x: np.ndarray, rate: int, over: float = 2.0, floor: float = 0.05) -> np.ndarray:
-    """Blind spectral subtraction: per-band noise power averaged over the quietest 10 % of 32 ms frames."""
-    from scipy.signal import istft, stft
+def suppress(x: np.ndarray, rate: int) -> np.ndarray:
+    """The blind suppressor of ``audio.noise`` (a cheap meeting app's)."""
+    from audio.noise import spectral_subtraction
 
-    nper = int(0.032 * rate)
-    _, _, spec = stft(x, rate, nperseg=nper)
-    power = np.abs(spec) ** 2
-    frame_energy = power.sum(axis=0)
-    quiet = frame_energy <= np.percentile(frame_energy, 10)
-    noise = power[:, quiet].mean(axis=1, keepdims=True)  # mean, not a low percentile: per-bin power scatters widely
-    gain = np.maximum(1.0 - over * noise / (power + 1e-12), floor)
-    _, y = istft(spec * gain, rate, nperseg=nper)
-    return y[: x.size]
+    return spectral_subtraction(x, rate)
 
 
 def conditions(x: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
