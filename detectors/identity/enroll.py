@@ -46,6 +46,11 @@ class UnknownPersonError(EnrolmentError):
     """No reference is enrolled under that name."""
 
 
+class StaleReferenceError(EnrolmentError):
+    """A reference exists but was made by another model or preparation: it
+    cannot be compared, and enrolling again replaces it."""
+
+
 @dataclass(frozen=True)
 class Reference:
     name: str

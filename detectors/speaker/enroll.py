@@ -20,14 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from audio.decode import AudioDecodeError, NoAudioStreamError
-from detectors.identity.enroll import EnrolmentError, UnknownPersonError, reference_file
+from detectors.identity.enroll import EnrolmentError, StaleReferenceError, UnknownPersonError, reference_file
 from detectors.speaker.band import is_narrowband, to_telephone
 from detectors.speaker.encoder import embed_utterance, model_sha256
 from detectors.speaker.speech import speech_of_file
 
 MIN_ENROL_SPEECH_S = 3.0
+# How speech is prepared before embedding (``speech.speech_of_samples``). A
+# reference prepared another way is not comparable with the calibration: 2 =
+# denoised under ``speech.DENOISE_BELOW_DB`` (thirteenth session); files
+# without the field were enrolled without denoising.
+SPEECH_PATH_VERSION = 2
 
-__all__ = ["MIN_ENROL_SPEECH_S", "EnrolmentError", "UnknownPersonError", "VoiceReference", "VoiceStore"]
+__all__ = ["MIN_ENROL_SPEECH_S", "EnrolmentError", "StaleReferenceError", "UnknownPersonError", "VoiceReference", "VoiceStore"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,8 @@ class VoiceStore:
             nbs = list(old.narrowband) + nbs
             shas = list(old.file_sha256) + shas
             secs = list(old.speech_s) + secs
-        except UnknownPersonError:
-            pass
+        except (UnknownPersonError, StaleReferenceError):
+            pass  # a stale reference is replaced: it could not be compared anyway
         ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model)
         self.root.mkdir(parents=True, exist_ok=True)
         self._path(name).write_text(json.dumps(dict(
@@ -95,6 +100,7 @@ class VoiceStore:
             file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
             embeddings=[[round(float(v), 6) for v in e] for e in embs],
             embeddings_telephone=[[round(float(v), 6) for v in e] for e in tels],
+            speech_path_version=SPEECH_PATH_VERSION,
         )) + "\n")
         return ref
 
@@ -105,7 +111,10 @@ class VoiceStore:
                                      f"(enrol first: verifier enroll {name!r} RECORDING...)")
         d = json.loads(p.read_text())
         if d.get("model_sha256") != model_sha256():
-            raise EnrolmentError(f"{name!r} was enrolled with another voice encoder; enrol the recordings again")
+            raise StaleReferenceError(f"{name!r} was enrolled with another voice encoder; enrol the recordings again")
+        if d.get("speech_path_version", 1) != SPEECH_PATH_VERSION:
+            raise StaleReferenceError(f"{name!r} was enrolled by an older version that did not remove background noise "
+                                 "before comparing voices; enrol the recordings again")
         return VoiceReference(d["name"], np.asarray(d["embeddings"], dtype=np.float64),
                               np.asarray(d["embeddings_telephone"], dtype=np.float64), tuple(d["narrowband"]),
                               tuple(d["file_sha256"]), tuple(d["speech_s"]), d["model_sha256"])

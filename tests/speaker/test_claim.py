@@ -111,3 +111,24 @@ def test_steady_background_noise_does_not_make_the_speaker_someone_else(store, t
     other = run(write_wav(tmp_path / "nicolas_car.wav", with_steady_noise(
         fsdd_speech("nicolas", range(3, 5)).astype(np.float64), 10, np.random.default_rng(1)).astype(np.float32)), store, "Jackson")
     assert other.applicable and other.llr > 0  # denoising does not make another voice match
+
+
+def test_a_reference_enrolled_before_denoising_must_be_enrolled_again(tmp_path):
+    """References embedded without the noise handling are not comparable with
+    the calibration: the check says so, and enrolling again replaces them."""
+    import json
+
+    from detectors.speaker.enroll import StaleReferenceError
+
+    s = VoiceStore(tmp_path / "refs")
+    first = fsdd_wav(tmp_path, "jackson", range(0, 3))
+    s.enroll("Jackson", [first])
+    f = s._path("Jackson")
+    d = json.loads(f.read_text())
+    del d["speech_path_version"]  # as an older version wrote it
+    f.write_text(json.dumps(d))
+    with pytest.raises(StaleReferenceError, match="enrol the recordings again"):
+        s.load("Jackson")
+    assert not run(fsdd_wav(tmp_path, "jackson", range(3, 5)), s, "Jackson").applicable
+    again = s.enroll("Jackson", [first])
+    assert again.embeddings.shape == (1, 256)  # the stale embedding was replaced, not appended to
