@@ -57,8 +57,11 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SpeakerCalibration:
             validation=(f"{d['metrics']['speakers']} speakers ({d['metrics']['utterances']} utterances: FSDD, Debian "
                         f"asterisk/klettres/pocketsphinx, shared clips), held out by speaker: AUC {m['auc']:.3f}, "
                         f"EER {m['eer']:.3f}, Cllr {m['cllr']:.3f}; at LLR 0 FMR {m['fmr_llr_le_0']:.3f}, "
-                        f"FNMR {m['fnmr_llr_gt_0']:.3f}. Not a spoof detector: voice clones can match "
-                        f"(detectors/speaker/MODEL_CARD.md)"),
+                        f"FNMR {m['fnmr_llr_gt_0']:.3f}"
+                        + ("; fit on clean trials and, weighted alike, calls through rooms (speakerphone reverberation) "
+                           "and steady noise" if "calibration_conditions" in d["metrics"] else "")
+                        + ". Not a spoof detector: voice clones can match "
+                        "(detectors/speaker/MODEL_CARD.md)"),
         )
 
     return load_calibration_json(path, build, SpeakerCalibrationError, "speaker calibration",
