@@ -32,8 +32,9 @@ from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
 
 MIN_SPEECH_S = 1.5
 # Even denoised, speech this close to steady noise is not judged: at 5 dB SNR
-# (estimated 8.6 dB) 19 % of genuine same-speaker trials still read LLR >= 1;
-# at 10 dB (estimated 13.4 dB), denoised, 0.7 % did (``evaluate.py``).
+# (estimated 8.6 dB) about 20 % of genuine same-speaker trials still read
+# LLR >= 1 in a first measurement; at 10 dB (estimated 13.4 dB), denoised,
+# none do with the shipped calibration (``evaluate.py``).
 DECLINE_BELOW_DB = 11.0
 WINDOW_S = 4.0
 HOP_S = 2.0
