@@ -86,6 +86,11 @@ class DecodedAudio:
     channel_note: str | None = None
 
     @property
+    def channel_clause(self) -> str:
+        """``channel_note`` as a clause to append to a finding's reason ("" without one)."""
+        return f"; {self.channel_note}" if self.channel_note else ""
+
+    @property
     def duration_s(self) -> float:
         return len(self.samples) / float(self.sample_rate)
 

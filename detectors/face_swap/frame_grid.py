@@ -92,10 +92,9 @@ def display_grid(frame_times: np.ndarray) -> FrameGrid | None:
     """The regular grid at the nominal rate, or None when every step is
     already one period (nothing to do)."""
     t = np.asarray(frame_times, dtype=np.float64)
-    if not frame_rate_varies(t):
-        return None
     period = nominal_period(t)
-    assert period is not None
+    if period is None or bool(one_period_steps(t, period)[1:].all()):
+        return None
     if 1.0 / period > MAX_GRID_FPS:  # short steps of a fast camera: the rate the calibrations know
         period *= round(1.0 / period / 27.5)
     n = int(np.floor((t[-1] - t[0]) / period + PERIOD_TOLERANCE)) + 1

@@ -174,9 +174,14 @@ def summary(score: np.ndarray, different: np.ndarray, llr: np.ndarray) -> dict:
     )
 
 
-def speaker_folds(t: Trials) -> tuple[np.ndarray, np.ndarray]:
-    names = sorted(set(t.ref_speaker) | set(t.test_speaker))
-    fold = {s: i % 2 for i, s in enumerate(names)}
+def speaker_fold(t: Trials) -> dict[str, int]:
+    """Each speaker's fold, 0 or 1 (alternating over the sorted names, so every source lands in both)."""
+    return {s: i % 2 for i, s in enumerate(sorted(set(t.ref_speaker) | set(t.test_speaker)))}
+
+
+def speaker_folds(t: Trials, fold: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial: the enrolled speaker's fold, and whether the tested speaker shares it."""
+    fold = speaker_fold(t) if fold is None else fold
     fr = np.array([fold[s] for s in t.ref_speaker])
     ft = np.array([fold[s] for s in t.test_speaker])
     return fr, fr == ft
@@ -372,26 +377,31 @@ def conditioned_fit(degraded: dict[str, tuple[Trials, Calls]]):
 
 def heldout_conditions(pooled: Trials, degraded: dict[str, tuple[Trials, Calls]], fit_of) -> dict:
     """Each degraded condition scored by the fit of the other fold of speakers."""
-    names = sorted(set(pooled.ref_speaker) | set(pooled.test_speaker))
-    fold = {n: i % 2 for i, n in enumerate(names)}  # as speaker_folds assigns them
+    fold = speaker_fold(pooled)
+    fr_pooled, keep_pooled = speaker_folds(pooled, fold)
     # cals[f]: fit on the trials whose speakers are all outside fold f
-    cals = {f: fit_of(pooled.take(np.array([fold[a] != f and fold[b] != f for a, b in zip(pooled.ref_speaker, pooled.test_speaker)])))
-            for f in (0, 1)}
+    cals = {f: fit_of(pooled.take(keep_pooled & (fr_pooled != f))) for f in (0, 1)}
     out = {}
     for name, (t, calls) in degraded.items():
-        fr = np.array([fold[a] for a in t.ref_speaker])
-        keep = fr == np.array([fold[b] for b in t.test_speaker])
+        fr, keep = speaker_folds(t, fold)
         llr = np.zeros(len(t.different))
         for f in (0, 1):
             m = keep & (fr == f)
             llr[m] = routed_llr(t.take(m), cals[f])
-        judged = keep & calls.judged[t.test_index]
-        same = (t.different == 0) & judged
-        out[name] = summary(t.routed()[judged], t.different[judged], llr[judged]) | {
-            "genuine_llr_ge_1": round(float(np.mean(llr[same] >= 1)), 4) if same.any() else None,
-            "declined_calls": round(1 - float(np.mean(calls.judged)), 4),
-            "denoised_calls": round(float(np.mean(calls.denoised)), 4)}
+        out[name] = calls_summary(t, calls, llr, keep, "genuine_llr_ge_1")
     return out
+
+
+def calls_summary(t: Trials, calls: Calls, llr: np.ndarray, keep: np.ndarray, genuine_key: str) -> dict:
+    """``summary`` over the kept trials whose tested call the detector judges,
+    plus the share of genuine trials at LLR >= 1 (under ``genuine_key``) and
+    of calls declined or denoised."""
+    judged = keep & calls.judged[t.test_index]
+    same = (t.different == 0) & judged
+    return summary(t.routed()[judged], t.different[judged], llr[judged]) | {
+        genuine_key: round(float(np.mean(llr[same] >= 1)), 4) if same.any() else None,
+        "declined_calls": round(1 - float(np.mean(calls.judged)), 4),
+        "denoised_calls": round(float(np.mean(calls.denoised)), 4)}
 
 
 def steady_noise(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine],
@@ -408,12 +418,8 @@ def steady_noise(utts: list[Utterance], emb: Embedded, combine: dict[str, Combin
     for snr in NOISE_SNRS_DB:
         calls = as_calls(utts, _noise_channel(snr, rng))
         t = make_trials(utts, emb, enr, combine, test=embed_set(calls.speech))
-        judged = calls.judged[t.test_index]
-        llr = routed_llr(t, cal)
-        same = (t.different == 0) & judged
-        out[f"enrol_as_recorded_test_steady_noise_{snr}db"] = summary(t.routed()[judged], t.different[judged], llr[judged]) | {
-            "declined_calls": round(1 - float(np.mean(calls.judged)), 4), "denoised_calls": round(float(np.mean(calls.denoised)), 4),
-            "same_speaker_llr_ge_1": round(float(np.mean(llr[same] >= 1)), 4) if same.any() else None}
+        out[f"enrol_as_recorded_test_steady_noise_{snr}db"] = calls_summary(
+            t, calls, routed_llr(t, cal), np.ones(len(t.different), bool), "same_speaker_llr_ge_1")
     return out
 
 

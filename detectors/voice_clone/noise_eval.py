@@ -34,30 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.noise import spectral_subtraction, with_steady_noise
+
 SNRS_DB = (20, 10, 5)
 CONDITIONS = ("raw",) + tuple(f"noise {s} dB" for s in SNRS_DB) + ("noise 10 dB, suppressed", "suppressed")
-
-
-def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Steady broadband noise at ``snr_db`` below the file's power (``audio.noise``)."""
-    from audio.noise import with_steady_noise
-
-    return with_steady_noise(x, snr_db, rng)
-
-
-def suppress(x: np.ndarray, rate: int) -> np.ndarray:
-    """The blind suppressor of ``audio.noise`` (a cheap meeting app's)."""
-    from audio.noise import spectral_subtraction
-
-    return spectral_subtraction(x, rate)
 
 
 def conditions(x: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     out = {"raw": x}
     for snr in SNRS_DB:
-        out[f"noise {snr} dB"] = add_noise(x, snr, rng)
-    out["noise 10 dB, suppressed"] = suppress(out["noise 10 dB"], rate)
-    out["suppressed"] = suppress(x, rate)
+        out[f"noise {snr} dB"] = with_steady_noise(x, snr, rng)
+    out["noise 10 dB, suppressed"] = spectral_subtraction(out["noise 10 dB"], rate)
+    out["suppressed"] = spectral_subtraction(x, rate)
     return out
 
 

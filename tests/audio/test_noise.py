@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio.noise import MAX_DB, steady_noise_snr_db
+from audio.noise import MAX_DB, spectral_subtraction, steady_noise_snr_db, with_steady_noise
 from tests.audio.helpers import voiced
 
 RATE = 16000
@@ -40,7 +40,7 @@ def test_long_audio_is_denoised_a_minute_at_a_time_with_the_whole_file_result():
     but rounding: a 150 s signal gives what one whole-file spectrum gives."""
     from scipy.signal import istft, stft
 
-    from audio.noise import NOISE_QUANTILE, spectral_subtraction
+    from audio.noise import NOISE_QUANTILE
 
     rate = 8000
     rng = np.random.default_rng(4)
@@ -53,3 +53,25 @@ def test_long_audio_is_denoised_a_minute_at_a_time_with_the_whole_file_result():
     noise = power[:, energy <= np.percentile(energy, NOISE_QUANTILE)].mean(axis=1, keepdims=True)
     _, whole = istft(spec * np.maximum(1.0 - 2.0 * noise / (power + 1e-12), 0.05), rate, nperseg=nper)
     np.testing.assert_allclose(spectral_subtraction(x, rate), whole[: x.size], atol=1e-9)
+
+
+def test_noise_is_added_at_the_stated_snr():
+    rng = np.random.default_rng(0)
+    x = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)
+    for snr in (20, 10, 5):
+        n = with_steady_noise(x, snr, rng) - x
+        assert 10 * np.log10(np.mean(x ** 2) / np.mean(n ** 2)) == pytest.approx(snr, abs=0.01)
+
+
+def test_suppressor_removes_steady_noise_and_keeps_the_tone():
+    rng = np.random.default_rng(1)
+    rate = 16000
+    t = np.arange(2 * rate) / rate
+    tone = np.where(t > 1.0, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0)  # silence, then a tone
+    noisy = with_steady_noise(tone, 10, rng)
+    y = spectral_subtraction(noisy, rate)
+    assert y.size == noisy.size
+    quiet = slice(2000, rate - 2000)  # the first second: noise only
+    assert np.mean(y[quiet] ** 2) < 0.2 * np.mean(noisy[quiet] ** 2)  # about 10 dB down
+    loud = slice(rate + 2000, 2 * rate - 2000)
+    assert np.mean(y[loud] ** 2) > 0.7 * np.mean(tone[loud] ** 2)
