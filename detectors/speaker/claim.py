@@ -25,9 +25,9 @@ from detectors.base import DetectorContext, not_applicable, register
 from detectors.speaker.band import choose_band, is_narrowband, to_telephone
 from detectors.speaker.calibration import load_calibration
 from detectors.speaker.encoder import embed_partials
-from detectors.speaker.enroll import EnrolmentError, VoiceStore
+from detectors.speaker.enroll import EnrolmentError, VoiceReference, VoiceStore
 from detectors.speaker.score import similarities, similarity, windows
-from detectors.speaker.speech import speech_of_file
+from detectors.speaker.speech import DRY_DECAY_DB, Speech, speech_of_file
 from verifier.evidence import Finding, MediaInfo, MediaKind, Segment
 
 MIN_SPEECH_S = 1.5
@@ -42,7 +42,7 @@ HOP_S = 2.0
 
 class SpeakerClaimDetector:
     name: ClassVar[str] = "speaker_claim"
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.3.0"
     modality: ClassVar[str] = "audio"
     needs: ClassVar[str] = "an audio stream"
 
@@ -83,7 +83,8 @@ class SpeakerClaimDetector:
                 "speakers read as someone else")
         cal = load_calibration()
         band = choose_band(is_narrowband(speech.samples), ref.narrowband)
-        bcal = cal.bands[band]
+        dry = speech.dry and ref.dry
+        bcal = cal.for_call(band, dry)
         samples = to_telephone(speech.samples) if band == "telephone" else speech.samples
         partials = embed_partials(samples)
         refs = ref.embeddings_for(band)
@@ -110,9 +111,31 @@ class SpeakerClaimDetector:
                     f"{len(refs)} reference recording(s){detail})"
                     + (f"; steady background noise (about {speech.snr_db:.0f} dB below the speech, estimated) was "
                        "removed before comparing" if speech.denoised else "")
-                    + ". A matching voice can still be a voice clone."),
+                    + f"; {_condition_clause(speech, ref, dry)}. A matching voice can still be a voice clone."),
             raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation, supports_h0=False,
         )
+
+
+def _condition_clause(speech: Speech, ref: VoiceReference, dry: bool) -> str:
+    """Which calibration was used and why, in words: the two give evidence of different strength."""
+    if dry:
+        return ("the call and every reference recording sound dry (no room echo, no noise removed), so the "
+                "calibration measured on clean recordings applies")
+    why = []
+    if speech.denoised:
+        why.append("noise was removed from the call")
+    elif speech.decay_db is None:
+        why.append("the call holds too little sound to tell whether it was recorded in a room")
+    elif speech.decay_db < DRY_DECAY_DB:
+        why.append(f"the call sounds like a room (at its steepest its sound falls {speech.decay_db:.0f} dB in 0.12 s; "
+                   f"dry recordings fall {DRY_DECAY_DB:.0f} dB or more)")
+    if ref.room_unknown:
+        why.append("the reference was enrolled before recordings were checked for rooms (enrol it again to allow "
+                   "the clean-recording calibration)")
+    elif not ref.dry:
+        why.append("a reference recording sounds like a room or was noisy")
+    return (f"{' and '.join(why)}, so the calibration that allows for rooms and noise applies; it gives weaker "
+            "evidence against a different speaker than the clean-recording one")
 
 
 @register("speaker_claim")

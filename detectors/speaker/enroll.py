@@ -3,8 +3,10 @@
 Mirrors the face references (``detectors.identity.enroll``): one small JSON
 file per person under ``<data_dir>/references/voices``, holding two 256-D
 embeddings per enrolled recording (as recorded, and through the telephone
-band: see ``band.py``), each recording's SHA-256 and seconds of
-speech, and the voice encoder's SHA-256. Embeddings, not audio, are stored:
+band: see ``band.py``), each recording's SHA-256, seconds of speech and
+room reading (steepest decay, whether noise was removed: a comparison uses
+the clean-recording calibration only when every reference read dry), and
+the voice encoder's SHA-256. Embeddings, not audio, are stored:
 enough to compare, and far less sensitive to keep than a voice sample that
 could itself feed a voice clone. Enrolling a name again adds recordings; a
 different encoder invalidates old references (the hash is checked on load).
@@ -23,7 +25,7 @@ from audio.decode import AudioDecodeError, NoAudioStreamError
 from detectors.identity.enroll import EnrolmentError, StaleReferenceError, UnknownPersonError, reference_file
 from detectors.speaker.band import is_narrowband, to_telephone
 from detectors.speaker.encoder import embed_utterance, model_sha256
-from detectors.speaker.speech import speech_of_file
+from detectors.speaker.speech import DRY_DECAY_DB, speech_of_file
 
 MIN_ENROL_SPEECH_S = 3.0
 # How speech is prepared before embedding (``speech.speech_of_samples``). A
@@ -44,9 +46,27 @@ class VoiceReference:
     file_sha256: tuple[str, ...]
     speech_s: tuple[float, ...]
     model_sha256: str
+    # Per recording, as ``Speech`` read it; None = enrolled before rooms were read (twelfth-thirteenth sessions).
+    decay_db: tuple[float | None, ...] = ()
+    denoised: tuple[bool, ...] = ()
+
+    @property
+    def dry(self) -> bool:
+        """Every recording read dry (see ``Speech.dry``); unknown counts as not dry."""
+        return len(self.decay_db) == len(self.file_sha256) and all(
+            d is not None and d >= DRY_DECAY_DB and not n for d, n in zip(self.decay_db, self.denoised))
+
+    @property
+    def room_unknown(self) -> bool:
+        return any(d is None for d in self.decay_db) or len(self.decay_db) != len(self.file_sha256)
 
     def embeddings_for(self, band: str) -> np.ndarray:
         return self.embeddings_telephone if band == "telephone" else self.embeddings
+
+
+def _padded(values: list, n: int, fill) -> tuple:
+    """Per-recording readings, ``fill`` for recordings enrolled before they were kept (listed first)."""
+    return tuple([fill] * (n - len(values)) + list(values))
 
 
 class VoiceStore:
@@ -65,7 +85,7 @@ class VoiceStore:
         self._path(name)  # validate the name before the (slow) decoding
         if not files:
             raise EnrolmentError("voice enrolment needs at least one recording of the person speaking")
-        embs, tels, nbs, shas, secs = [], [], [], [], []
+        embs, tels, nbs, shas, secs, decays, noisy = [], [], [], [], [], [], []
         for p in files:
             p = Path(p)
             try:
@@ -83,6 +103,8 @@ class VoiceStore:
             nbs.append(is_narrowband(speech.samples))
             shas.append(hashlib.sha256(p.read_bytes()).hexdigest())
             secs.append(round(speech.seconds, 2))
+            decays.append(None if speech.decay_db is None else round(speech.decay_db, 2))
+            noisy.append(speech.denoised)
         model = model_sha256()
         try:
             old = self.load(name)
@@ -91,16 +113,19 @@ class VoiceStore:
             nbs = list(old.narrowband) + nbs
             shas = list(old.file_sha256) + shas
             secs = list(old.speech_s) + secs
+            decays = list(old.decay_db) + decays
+            noisy = list(old.denoised) + noisy
         except (UnknownPersonError, StaleReferenceError):
             pass  # a stale reference is replaced: it could not be compared anyway
-        ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model)
+        ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model,
+                             tuple(decays), tuple(bool(b) for b in noisy))
         self.root.mkdir(parents=True, exist_ok=True)
         self._path(name).write_text(json.dumps(dict(
             name=name, kind="voice", model="resemblyzer-0.1.4 GE2E voice encoder", model_sha256=model,
             file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
             embeddings=[[round(float(v), 6) for v in e] for e in embs],
             embeddings_telephone=[[round(float(v), 6) for v in e] for e in tels],
-            speech_path_version=SPEECH_PATH_VERSION,
+            speech_path_version=SPEECH_PATH_VERSION, decay_db=list(decays), denoised=list(noisy),
         )) + "\n")
         return ref
 
@@ -117,7 +142,9 @@ class VoiceStore:
                                  "before comparing voices; enrol the recordings again")
         return VoiceReference(d["name"], np.asarray(d["embeddings"], dtype=np.float64),
                               np.asarray(d["embeddings_telephone"], dtype=np.float64), tuple(d["narrowband"]),
-                              tuple(d["file_sha256"]), tuple(d["speech_s"]), d["model_sha256"])
+                              tuple(d["file_sha256"]), tuple(d["speech_s"]), d["model_sha256"],
+                              _padded(d.get("decay_db", []), len(d["file_sha256"]), None),
+                              _padded(d.get("denoised", []), len(d["file_sha256"]), False))
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

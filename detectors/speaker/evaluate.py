@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.reverb import synthetic_room
 from detectors.logistic import fit_balanced_logistic
 from detectors.metrics import auc, cllr, eer
 from detectors.speaker.band import NARROWBAND_BELOW_DB, is_narrowband, to_telephone
@@ -49,6 +50,7 @@ from detectors.speaker.calibration import CALIBRATION_PATH, LLR_CLIP
 from detectors.speaker.corpus import Utterance, build, missing_packages
 from detectors.speaker.encoder import embed_utterance, model_sha256
 from detectors.speaker.score import COMBINE_METHODS, Combine, similarities
+from detectors.speaker.speech import DRY_DECAY_DB
 
 L2 = 1e-4
 ITERS = 100
@@ -66,11 +68,28 @@ class Embedded:
     wideband: np.ndarray  # (n, 256)
     telephone: np.ndarray  # (n, 256)
     narrowband: np.ndarray  # (n,) bool
+    dry: np.ndarray  # (n,) bool: the detector reads it as a clean recording (``Speech.dry``)
 
 
-def embed_set(xs: list[np.ndarray]) -> Embedded:
+def embed_set(xs: list[np.ndarray], dry: np.ndarray | None = None) -> Embedded:
+    """Embeddings of speech ``xs``; ``dry`` as the detector read each one
+    (``Calls.dry``), or read here from ``xs`` as calls (``dry_as_calls``)."""
     return Embedded(np.array([embed_utterance(x) for x in xs]), np.array([embed_utterance(to_telephone(x)) for x in xs]),
-                    np.array([is_narrowband(x) for x in xs]))
+                    np.array([is_narrowband(x) for x in xs]), dry_as_calls(xs) if dry is None else np.asarray(dry, bool))
+
+
+CALL_PAD_S = 0.4  # a call: the speech with this much pause either side
+
+
+def padded_call(x: np.ndarray) -> np.ndarray:
+    pad = np.zeros(int(CALL_PAD_S * 16000))
+    return np.concatenate([pad, np.asarray(x, np.float64), pad])
+
+
+def dry_as_calls(xs: list[np.ndarray]) -> np.ndarray:
+    from detectors.speaker.speech import speech_of_samples
+
+    return np.array([speech_of_samples(padded_call(x).astype(np.float32), 16000).dry for x in xs])
 
 
 def enrolments(utts: list[Utterance], k: int) -> list[Enrolment]:
@@ -98,6 +117,7 @@ class Trials:
     test_speaker: np.ndarray
     same_source: np.ndarray  # bool: both sides from one source (same kind of recording)
     test_index: np.ndarray  # which utterance was tested
+    dry: np.ndarray  # bool: the tested call and every reference read dry, so the dry calibration applies
 
     def take(self, m: np.ndarray) -> Trials:
         return Trials(*(getattr(self, f.name)[m] for f in fields(self)))
@@ -131,6 +151,7 @@ def make_trials(utts: list[Utterance], ref: Embedded, enr: list[Enrolment], comb
         cols["test_speaker"].append(spk[idx])
         cols["same_source"].append(src[idx] == src[r[0]])
         cols["test_index"].append(idx)
+        cols["dry"].append(test.dry[idx] & bool(ref.dry[r].all()))
     return Trials(*(np.concatenate(cols[f.name]) for f in fields(Trials)))
 
 
@@ -159,6 +180,25 @@ def routed_llr(t: Trials, cal: dict[str, tuple[float, float]]) -> np.ndarray:
     return np.where(t.telephone_route, llr10(t.telephone, cal["telephone"]), llr10(t.wideband, cal["wideband"]))
 
 
+@dataclass(frozen=True)
+class Calibrations:
+    """The two fits the detector chooses between: ``dry`` for trials whose
+    call and references all read dry (``Trials.dry``), ``conditioned``
+    (clean trials plus rooms and noise) for every other trial."""
+
+    dry: dict[str, tuple[float, float]]
+    conditioned: dict[str, tuple[float, float]]
+
+
+def selected_llr(t: Trials, cals: Calibrations) -> np.ndarray:
+    return np.where(t.dry, routed_llr(t, cals.dry), routed_llr(t, cals.conditioned))
+
+
+def conditioned_llr(t: Trials, cals: Calibrations) -> np.ndarray:
+    """As before the dry calibration existed (twelfth-thirteenth sessions): for comparison."""
+    return routed_llr(t, cals.conditioned)
+
+
 def summary(score: np.ndarray, different: np.ndarray, llr: np.ndarray) -> dict:
     same, diff = different == 0, different == 1
     if not same.any() or not diff.any():
@@ -169,6 +209,7 @@ def summary(score: np.ndarray, different: np.ndarray, llr: np.ndarray) -> dict:
         cllr=round(cllr(llr, different), 4),
         fmr_llr_le_0=round(float(np.mean(llr[diff] <= 0)), 4),  # someone else accepted as the claimed speaker
         fnmr_llr_gt_0=round(float(np.mean(llr[same] > 0)), 4),  # the claimed speaker rejected
+        fnmr_llr_ge_1=round(float(np.mean(llr[same] >= 1)), 4),  # ... strongly enough for likely_manipulated
         same_similarity_median=round(float(np.median(score[same])), 4),
         different_similarity_median=round(float(np.median(score[diff])), 4),
     )
@@ -258,7 +299,7 @@ ESPEAK_TEXT = ("Hello, this is the finance director. Please process the transfer
                "the invoice details follow by email.")
 
 
-def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: dict[str, tuple[float, float]]) -> dict:
+def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: Calibrations) -> dict:
     from audio.encode import codec_roundtrip
 
     enr = enrolments(utts, 3)
@@ -273,10 +314,11 @@ def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], 
     for name, fn in chains.items():
         test = embed_set([fn(u.samples) for u in utts])
         t = make_trials(utts, emb, enr, combine, test=test)
-        out[f"enrol_as_recorded_test_{name}"] = summary(t.routed(), t.different, routed_llr(t, cal)) | {
-            "telephone_route_fraction": round(float(t.telephone_route.mean()), 4)}
+        out[f"enrol_as_recorded_test_{name}"] = summary(t.routed(), t.different, selected_llr(t, cal)) | {
+            "telephone_route_fraction": round(float(t.telephone_route.mean()), 4),
+            "dry_fraction": round(float(t.dry.mean()), 4)}
         if name == "telephone_band_8k":  # what happens without band routing
-            wb = llr10(t.wideband, cal["wideband"])
+            wb = np.where(t.dry, llr10(t.wideband, cal.dry["wideband"]), llr10(t.wideband, cal.conditioned["wideband"]))
             out["without_band_routing_enrol_as_recorded_test_telephone_band_8k"] = summary(t.wideband, t.different, wb)
     return out
 
@@ -284,22 +326,15 @@ def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], 
 NOISE_SNRS_DB = (20, 10, 5)
 # Rooms for the calibration's degraded conditions: RT60 0.4 s (an office) with
 # the direct sound 10, 5 and 0 dB above the reverberation (a handset, a
-# speakerphone close by, across a meeting table); steady noise at 20 and 10 dB.
-ROOMS = ((0.4, 10.0), (0.4, 5.0), (0.4, 0.0))
+# speakerphone close by, across a meeting table) and RT60 0.8 s (a meeting
+# room) at 5 and 0 dB; steady noise at 20 and 10 dB. Every call gets its own
+# impulse response: with one response per room (thirteenth session) the
+# measurement depended on that one draw (genuine at LLR >= 1 in the
+# 0.4 s / 0 dB room: 8.7 % on the fitted draw, 19 % on a fresh one).
+ROOMS = ((0.4, 10.0), (0.4, 5.0), (0.4, 0.0), (0.8, 5.0), (0.8, 0.0))
 CALIBRATION_SNRS_DB = (20, 10)
 # The fit weighs clean trials as much as all degraded conditions together.
 CLEAN_WEIGHT = 2
-
-
-def synthetic_room(rt60: float, drr_db: float, rng: np.random.Generator, rate: int = 16000) -> np.ndarray:
-    """A room impulse response: the direct sound, then exponentially decaying
-    noise (``rt60``: 60 dB decay time) with ``drr_db`` less energy."""
-    n = int(rt60 * rate)
-    tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / rate / rt60)
-    tail[0] = 0.0
-    tail *= np.sqrt(1.0 / float(np.sum(tail ** 2)) / 10 ** (drr_db / 10))
-    tail[0] = 1.0
-    return tail / np.sqrt(float(np.sum(tail ** 2)))
 
 
 @dataclass(frozen=True)
@@ -309,6 +344,7 @@ class Calls:
     speech: list[np.ndarray]
     judged: np.ndarray  # bool: the detector would judge it (not declined as too noisy)
     denoised: np.ndarray  # bool: it was denoised before embedding
+    dry: np.ndarray  # bool: it reads as a clean recording (``Speech.dry``)
 
 
 def as_calls(utts: list[Utterance], channel) -> Calls:
@@ -318,29 +354,29 @@ def as_calls(utts: list[Utterance], channel) -> Calls:
     from detectors.speaker.claim import DECLINE_BELOW_DB
     from detectors.speaker.speech import speech_of_samples
 
-    pad = np.zeros(int(0.4 * 16000))
-    speech, judged, denoised = [], [], []
+    speech, judged, denoised, dry = [], [], [], []
     for u in utts:
-        call = np.asarray(channel(np.concatenate([pad, u.samples.astype(np.float64), pad])), np.float32)
+        call = np.asarray(channel(padded_call(u.samples)), np.float32)
         sp = speech_of_samples(call, 16000)
         speech.append(sp.samples if sp.seconds >= 1.0 else call)
         judged.append(sp.snr_db is None or sp.snr_db >= DECLINE_BELOW_DB)
         denoised.append(sp.denoised)
-    return Calls(speech, np.array(judged), np.array(denoised))
+        dry.append(sp.dry)
+    return Calls(speech, np.array(judged), np.array(denoised), np.array(dry))
 
 
 def _noise_channel(snr_db: float, rng: np.random.Generator):
     from audio.noise import with_steady_noise
 
-    pad = int(0.4 * 16000)
+    pad = int(CALL_PAD_S * 16000)
     return lambda x: with_steady_noise(x, snr_db, rng, speech_power=float(np.mean(x[pad:-pad] ** 2)))
 
 
 def _room_channel(rt60: float, drr_db: float, rng: np.random.Generator):
+    """A room of this kind, a fresh impulse response for every call."""
     from scipy.signal import fftconvolve
 
-    h = synthetic_room(rt60, drr_db, rng)
-    return lambda x: fftconvolve(x, h)[: x.size]
+    return lambda x: fftconvolve(x, synthetic_room(rt60, drr_db, rng))[: x.size]
 
 
 def degraded_conditions(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine],
@@ -355,7 +391,46 @@ def degraded_conditions(utts: list[Utterance], emb: Embedded, combine: dict[str,
     out = {}
     for name, ch in channels.items():
         calls = as_calls(utts, ch)
-        out[name] = (make_trials(utts, emb, enr, combine, test=embed_set(calls.speech)), calls)
+        out[name] = (make_trials(utts, emb, enr, combine, test=embed_set(calls.speech, calls.dry)), calls)
+    return out
+
+
+# Conditions the calibration never saw, to test the dryness reading that
+# chooses between the two fits: shorter and longer rooms, noise too low to be
+# removed, and a speakerphone call whose tails a noise gate cuts to silence.
+UNSEEN_ROOMS = ((0.2, 10.0), (0.25, 5.0), (0.6, 5.0), (0.6, 0.0), (0.4, -5.0), (1.0, 0.0), (1.0, 15.0))
+UNSEEN_SNR_DB = 30
+GATE_BELOW_DB = 25.0
+
+
+def _gated(channel, below_db: float = GATE_BELOW_DB, hold_s: float = 0.05):
+    """``channel`` followed by a noise gate: 10 ms frames more than ``below_db``
+    under the loudest (99th percentile) are silenced once ``hold_s`` has passed."""
+    def run(x: np.ndarray) -> np.ndarray:
+        y = np.asarray(channel(x), np.float64)
+        n = y.size // 160
+        level = 10 * np.log10(np.mean(y[: n * 160].reshape(n, 160) ** 2, axis=1) + 1e-12)
+        on = level > np.percentile(level, 99) - below_db
+        held = on.copy()
+        for k in range(1, int(hold_s / 0.01) + 1):
+            held[k:] |= on[:-k]
+        gain = np.zeros(y.size)
+        gain[: n * 160] = np.repeat(held.astype(np.float64), 160)
+        return y * gain
+    return run
+
+
+def unseen_conditions(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine],
+                      seed: int = 2) -> dict[str, tuple[Trials, Calls]]:
+    rng = np.random.default_rng(seed)
+    channels = {f"room_rt60_{rt:.2f}s_drr_{drr:+.0f}db": _room_channel(rt, drr, rng) for rt, drr in UNSEEN_ROOMS}
+    channels[f"steady_noise_{UNSEEN_SNR_DB}db"] = _noise_channel(UNSEEN_SNR_DB, rng)
+    channels[f"room_rt60_0.4s_drr_+5db_noise_gate_{GATE_BELOW_DB:.0f}db"] = _gated(_room_channel(0.4, 5.0, rng))
+    enr = enrolments(utts, 3)
+    out = {}
+    for name, ch in channels.items():
+        calls = as_calls(utts, ch)
+        out[name] = (make_trials(utts, emb, enr, combine, test=embed_set(calls.speech, calls.dry)), calls)
     return out
 
 
@@ -366,12 +441,12 @@ def conditioned_fit(degraded: dict[str, tuple[Trials, Calls]]):
     calibration read a genuine speaker on a speakerphone (room, direct sound
     0-5 dB over the reverberation) as "not the claimed speaker" at LLR >= 1
     in 38-64 % of trials."""
-    def fit_of(t: Trials) -> dict[str, tuple[float, float]]:
+    def fit_of(t: Trials) -> Calibrations:
         speakers = list(set(t.ref_speaker) | set(t.test_speaker))
         parts = [t] * CLEAN_WEIGHT
         for d, _ in degraded.values():
             parts.append(d.take(np.isin(d.ref_speaker, speakers) & np.isin(d.test_speaker, speakers)))
-        return fit_bands(Trials.cat(parts))
+        return Calibrations(dry=fit_bands(t.take(t.dry)), conditioned=fit_bands(Trials.cat(parts)))
     return fit_of
 
 
@@ -384,11 +459,16 @@ def heldout_conditions(pooled: Trials, degraded: dict[str, tuple[Trials, Calls]]
     out = {}
     for name, (t, calls) in degraded.items():
         fr, keep = speaker_folds(t, fold)
-        llr = np.zeros(len(t.different))
+        llr, before = np.zeros(len(t.different)), np.zeros(len(t.different))
         for f in (0, 1):
             m = keep & (fr == f)
-            llr[m] = routed_llr(t.take(m), cals[f])
-        out[name] = calls_summary(t, calls, llr, keep, "genuine_llr_ge_1")
+            llr[m] = selected_llr(t.take(m), cals[f])
+            before[m] = conditioned_llr(t.take(m), cals[f])
+        judged = keep & calls.judged[t.test_index]
+        same = (t.different == 0) & judged
+        out[name] = calls_summary(t, calls, llr, keep, "genuine_llr_ge_1") | {
+            "genuine_llr_ge_1_conditioned_calibration_only": round(float(np.mean(before[same] >= 1)), 4) if same.any() else None,
+            "fmr_llr_le_0_conditioned_calibration_only": round(float(np.mean(before[judged & (t.different == 1)] <= 0)), 4)}
     return out
 
 
@@ -401,11 +481,12 @@ def calls_summary(t: Trials, calls: Calls, llr: np.ndarray, keep: np.ndarray, ge
     return summary(t.routed()[judged], t.different[judged], llr[judged]) | {
         genuine_key: round(float(np.mean(llr[same] >= 1)), 4) if same.any() else None,
         "declined_calls": round(1 - float(np.mean(calls.judged)), 4),
-        "denoised_calls": round(float(np.mean(calls.denoised)), 4)}
+        "denoised_calls": round(float(np.mean(calls.denoised)), 4),
+        "dry_calls": round(float(np.mean(calls.dry)), 4)}
 
 
 def steady_noise(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine],
-                 cal: dict[str, tuple[float, float]], seed: int = 0) -> dict:
+                 cal: Calibrations, seed: int = 0) -> dict:
     """Enrol as recorded; test each utterance as a call with steady
     background noise over it (relative to the speech's power), through the
     detector's own path (``as_calls``). Calls the detector declines are
@@ -417,21 +498,23 @@ def steady_noise(utts: list[Utterance], emb: Embedded, combine: dict[str, Combin
     out: dict = {}
     for snr in NOISE_SNRS_DB:
         calls = as_calls(utts, _noise_channel(snr, rng))
-        t = make_trials(utts, emb, enr, combine, test=embed_set(calls.speech))
+        t = make_trials(utts, emb, enr, combine, test=embed_set(calls.speech, calls.dry))
         out[f"enrol_as_recorded_test_steady_noise_{snr}db"] = calls_summary(
-            t, calls, routed_llr(t, cal), np.ones(len(t.different), bool), "same_speaker_llr_ge_1")
+            t, calls, selected_llr(t, cal), np.ones(len(t.different), bool), "same_speaker_llr_ge_1")
     return out
 
 
 def score_one(test: Embedded, j: int, emb: Embedded, refs: list[int], combine: dict[str, Combine],
-              cal: dict[str, tuple[float, float]]) -> tuple[float, float]:
-    """(similarity, LLR) of test item ``j`` against references ``refs``, routed by band as the detector does."""
+              cal: Calibrations) -> tuple[float, float]:
+    """(similarity, LLR) of test item ``j`` against references ``refs``,
+    routed by band and calibrated by dryness as the detector does."""
     band = "telephone" if test.narrowband[j] or emb.narrowband[refs].any() else "wideband"
     sim = float(similarities(getattr(test, band)[[j]], getattr(emb, band)[refs], combine[band])[0])
-    return sim, float(llr10(np.array([sim]), cal[band])[0])
+    fit = cal.dry if test.dry[j] and emb.dry[refs].all() else cal.conditioned
+    return sim, float(llr10(np.array([sim]), fit[band])[0])
 
 
-def clone_proxies(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: dict[str, tuple[float, float]]) -> dict:
+def clone_proxies(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], cal: Calibrations) -> dict:
     """One held-out utterance per labelled speaker, resynthesised, scored
     against that speaker's enrolment (three other utterances)."""
     picked = []
@@ -465,6 +548,11 @@ def _dist(s: np.ndarray, llr: np.ndarray) -> dict:
                 accepted_as_claimed_speaker_llr_le_0=round(float(np.mean(llr <= 0)), 4))
 
 
+def _bands_doc(fit: dict[str, tuple[float, float]], combine: dict[str, Combine]) -> dict:
+    return {b: dict(combine=combine[b], coef=fit[b][0], bias=fit[b][1], match_threshold=round(-fit[b][1] / fit[b][0], 4))
+            for b in BANDS}
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -494,16 +582,22 @@ def main(argv: list[str] | None = None) -> int:
     pooled = Trials.cat([make_trials(utts, emb, enrolments(utts, k), combine) for k in (1, 3)])
     degraded = degraded_conditions(utts, emb, combine)
     fit_of = conditioned_fit(degraded)
-    sub, llr = heldout(pooled, fit_of, routed_llr)
+    sub, llr = heldout(pooled, fit_of, selected_llr)
     metrics["heldout_routed"] = summary(sub.routed(), sub.different, llr) | {
-        "telephone_route_fraction": round(float(sub.telephone_route.mean()), 4)}
+        "telephone_route_fraction": round(float(sub.telephone_route.mean()), 4),
+        "dry_calibration_fraction": round(float(sub.dry.mean()), 4),
+        "dry_utterances": round(float(emb.dry.mean()), 4)}
+    _, before = heldout(pooled, fit_of, conditioned_llr)
+    metrics["heldout_routed_conditioned_calibration_only"] = summary(sub.routed(), sub.different, before)
+    for name, m in (("dry", sub.dry), ("not_dry", ~sub.dry)):
+        metrics[f"heldout_{name}_trials"] = summary(sub.routed()[m], sub.different[m], llr[m])
     hard = (sub.different == 0) | sub.same_source
     metrics["heldout_routed_same_source_impostors"] = summary(sub.routed()[hard], sub.different[hard], llr[hard])
     for name, m in (("wideband_route", ~sub.telephone_route), ("telephone_route", sub.telephone_route)):
         metrics[f"heldout_{name}"] = summary(sub.routed()[m], sub.different[m], llr[m])
     for k in (1, 3):
         t = make_trials(utts, emb, enrolments(utts, k), combine)
-        s, l_ = heldout(t, fit_of, routed_llr)
+        s, l_ = heldout(t, fit_of, selected_llr)
         metrics[f"heldout_routed_enrol{k}"] = summary(s.routed(), s.different, l_)
     src_of = {u.speaker: u.source.split("/")[0] for u in utts}
     per_source = {}
@@ -511,12 +605,15 @@ def main(argv: list[str] | None = None) -> int:
         m = np.array([src_of[a] == src and src_of[b] == src for a, b in zip(sub.ref_speaker, sub.test_speaker)])
         if not (sub.different[m] == 1).any():
             continue
-        per_source[src] = summary(sub.routed()[m], sub.different[m], llr[m])
+        per_source[src] = summary(sub.routed()[m], sub.different[m], llr[m]) | {
+            "fmr_llr_le_0_conditioned_calibration_only": round(float(np.mean(before[m & (sub.different == 1)] <= 0)), 4)}
     metrics["heldout_within_source"] = per_source
     metrics["heldout_degraded_conditions"] = heldout_conditions(pooled, degraded, fit_of)
-    metrics["calibration_conditions"] = dict(clean_weight=CLEAN_WEIGHT, rooms_rt60_drr=ROOMS, steady_noise_snr_db=CALIBRATION_SNRS_DB)
+    metrics["heldout_unseen_conditions"] = heldout_conditions(pooled, unseen_conditions(utts, emb, combine), fit_of)
+    metrics["calibration_conditions"] = dict(clean_weight=CLEAN_WEIGHT, rooms_rt60_drr=ROOMS, steady_noise_snr_db=CALIBRATION_SNRS_DB,
+                                             dry_decay_db=DRY_DECAY_DB)
     cal = fit_of(pooled)
-    metrics["all_data_fit"] = summary(pooled.routed(), pooled.different, routed_llr(pooled, cal))
+    metrics["all_data_fit"] = summary(pooled.routed(), pooled.different, selected_llr(pooled, cal))
     if not args.skip_extras:
         metrics["channels"] = channels(utts, emb, combine, cal) | steady_noise(utts, emb, combine, cal)
         metrics["clone_proxies"] = clone_proxies(utts, emb, combine, cal)
@@ -525,11 +622,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         doc = dict(
             model="logistic regression on the cosine similarity between the questioned speech's GE2E embedding and the "
-                  "enrolled references, one fit per comparison band; llr = log10 LR(not the claimed speaker : the claimed speaker)",
+                  "enrolled references, one fit per comparison band and per condition: dry_bands when the call and every "
+                  "reference read dry (steepest decay >= dry_decay_db, not denoised; fit on clean trials), bands otherwise "
+                  "(clean trials plus calls through rooms and steady noise); llr = log10 LR(not the claimed speaker : the claimed speaker)",
             encoder="resemblyzer 0.1.4 pretrained.pt (GE2E voice encoder)", encoder_sha256=model_sha256(),
             narrowband_below_db=NARROWBAND_BELOW_DB, llr_clip=LLR_CLIP,
-            bands={b: dict(combine=combine[b], coef=cal[b][0], bias=cal[b][1], match_threshold=round(-cal[b][1] / cal[b][0], 4))
-                   for b in BANDS},
+            bands=_bands_doc(cal.conditioned, combine), dry_bands=_bands_doc(cal.dry, combine), dry_decay_db=DRY_DECAY_DB,
             metrics=metrics,
         )
         CALIBRATION_PATH.write_text(json.dumps(doc, indent=2) + "\n")

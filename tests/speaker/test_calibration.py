@@ -9,14 +9,16 @@ import pytest
 
 from detectors.speaker.calibration import CALIBRATION_PATH, LLR_CLIP, load_calibration
 from detectors.speaker.encoder import model_sha256
+from detectors.speaker.speech import DRY_DECAY_DB
 
 
 def test_shipped_calibration_is_sane():
     d = json.loads(CALIBRATION_PATH.read_text())
     cal = load_calibration()
     assert cal.encoder_sha256 == model_sha256() == d["encoder_sha256"]
-    assert set(cal.bands) == {"wideband", "telephone"}
-    for b in cal.bands.values():
+    assert set(cal.bands) == set(cal.dry_bands) == {"wideband", "telephone"}
+    assert cal.dry_decay_db == DRY_DECAY_DB  # the detector reads dryness as the dry fits were measured
+    for b in [*cal.bands.values(), *cal.dry_bands.values()]:
         assert b.coef < 0  # more similar voices -> evidence for "the claimed speaker"
         assert 0.5 < b.match_threshold < 0.95
         assert b.llr(b.match_threshold) == pytest.approx(0.0, abs=1e-3)  # threshold stored to 4 decimals

@@ -132,3 +132,74 @@ def test_a_reference_enrolled_before_denoising_must_be_enrolled_again(tmp_path):
     assert not run(fsdd_wav(tmp_path, "jackson", range(3, 5)), s, "Jackson").applicable
     again = s.enroll("Jackson", [first])
     assert again.embeddings.shape == (1, 256)  # the stale embedding was replaced, not appended to
+
+
+def _driven_audio(name: str):
+    from tests.speaker.speech_data import SHARED
+
+    p = SHARED / "media/audio/sadtalker/examples/driven_audio" / name
+    if not p.is_file():
+        pytest.skip(f"shared recording not present: {p}")
+    return p
+
+
+def _band_of(finding) -> str:
+    return "telephone" if "telephone comparison" in finding.reason else "wideband"
+
+
+@pytest.fixture(scope="module")
+def dry_store(tmp_path_factory):
+    s = VoiceStore(tmp_path_factory.mktemp("dry") / "refs")
+    s.enroll("Deyu", [_driven_audio("deyu.wav")])  # a close microphone: reads dry
+    return s
+
+
+def test_dry_recordings_get_the_clean_recording_calibration(dry_store):
+    """A call and references without room or noise are judged with the
+    calibration measured on clean recordings, which speaks more strongly
+    against a different voice; the finding says which one it used."""
+    from detectors.speaker.calibration import load_calibration
+
+    cal = load_calibration()
+    assert dry_store.load("Deyu").dry
+    other = run(_driven_audio("japanese.wav"), dry_store, "Deyu")
+    assert other.applicable and other.llr > 0, other.reason
+    assert "sound dry" in other.reason and "calibration measured on clean recordings" in other.reason
+    band = _band_of(other)
+    assert other.llr == pytest.approx(cal.for_call(band, True).llr(other.raw_score), abs=1e-3)  # raw_score is rounded
+
+
+def test_a_genuine_speaker_in_a_room_gets_the_room_calibration(dry_store, tmp_path):
+    """The same voice through a speakerphone-like room (RT60 0.4 s, direct
+    sound 5 dB over the reverberation): the room is heard, the calibration
+    that allows for rooms is used, and the voice is not called someone else
+    with strong support."""
+    from scipy.signal import fftconvolve
+
+    from audio.decode import decode_audio
+    from audio.reverb import synthetic_room
+    from detectors.speaker.calibration import load_calibration
+
+    x = decode_audio(_driven_audio("deyu.wav")).samples.astype(np.float64)
+    wet = fftconvolve(x, synthetic_room(0.4, 5.0, np.random.default_rng(0)))[: x.size]
+    f = run(write_wav(tmp_path / "deyu_room.wav", (wet / np.max(np.abs(wet)) * 0.7).astype(np.float32)), dry_store, "Deyu")
+    assert f.applicable and "sounds like a room" in f.reason, f.reason
+    assert f.llr == pytest.approx(load_calibration().for_call(_band_of(f), False).llr(f.raw_score), abs=1e-3)
+    assert f.llr < 1.0
+
+
+def test_references_enrolled_before_rooms_were_read_still_work_with_the_room_calibration(tmp_path):
+    import json
+
+    s = VoiceStore(tmp_path / "refs")
+    s.enroll("Deyu", [_driven_audio("deyu.wav")])
+    f = s._path("Deyu")
+    d = json.loads(f.read_text())
+    del d["decay_db"], d["denoised"]  # as the thirteenth session wrote it
+    f.write_text(json.dumps(d))
+    ref = s.load("Deyu")
+    assert not ref.dry and ref.room_unknown
+    finding = run(_driven_audio("japanese.wav"), s, "Deyu")
+    assert finding.applicable and "enrolled before recordings were checked for rooms" in finding.reason
+    again = s.enroll("Deyu", [_driven_audio("eluosi.wav")])  # the new recording is read, the old one stays unknown
+    assert again.decay_db[0] is None and again.decay_db[1] is not None and not again.dry
