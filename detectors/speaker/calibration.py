@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.calibration_file import load_calibration_json
+from detectors.speaker.speech import DRY_DECAY_DB
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 # A few dozen speakers, mostly studio prompts: an LR beyond 1000:1 either way
@@ -64,6 +65,9 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SpeakerCalibration:
             return {k: BandCalibration(float(v["coef"]), float(v["bias"]), str(v["combine"]), float(v["match_threshold"]))
                     for k, v in d[key].items()}
 
+        if float(d["dry_decay_db"]) != DRY_DECAY_DB:  # ValueError -> SpeakerCalibrationError with the fix
+            raise ValueError(f"its dry fits were measured with speech read as dry at {d['dry_decay_db']} dB, the "
+                             f"detector reads it at {DRY_DECAY_DB} dB")
         m = d["metrics"]["heldout_routed"]
         return SpeakerCalibration(
             bands=fits("bands"), dry_bands=fits("dry_bands"), dry_decay_db=float(d["dry_decay_db"]),

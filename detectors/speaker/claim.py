@@ -130,8 +130,8 @@ def _condition_clause(speech: Speech, ref: VoiceReference, dry: bool) -> str:
         why.append(f"the call sounds like a room (at its steepest its sound falls {speech.decay_db:.0f} dB in 0.12 s; "
                    f"dry recordings fall {DRY_DECAY_DB:.0f} dB or more)")
     if ref.room_unknown:
-        why.append("the reference was enrolled before recordings were checked for rooms (enrol it again to allow "
-                   "the clean-recording calibration)")
+        why.append("a reference recording has no room reading (enrolled before recordings were checked for rooms: "
+                   "enrol the same recordings again to allow the clean-recording calibration)")
     elif not ref.dry:
         why.append("a reference recording sounds like a room or was noisy")
     return (f"{' and '.join(why)}, so the calibration that allows for rooms and noise applies; it gives weaker "

@@ -9,13 +9,17 @@ the clean-recording calibration only when every reference read dry), and
 the voice encoder's SHA-256. Embeddings, not audio, are stored:
 enough to compare, and far less sensitive to keep than a voice sample that
 could itself feed a voice clone. Enrolling a name again adds recordings; a
-different encoder invalidates old references (the hash is checked on load).
+recording enrolled before (same SHA-256) is read again and replaces its old
+entry instead of counting twice (which would also pull the centroid toward
+it). A different encoder invalidates old references (the hash is checked
+on load).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,18 +107,24 @@ class VoiceStore:
             nbs.append(is_narrowband(speech.samples))
             shas.append(hashlib.sha256(p.read_bytes()).hexdigest())
             secs.append(round(speech.seconds, 2))
-            decays.append(None if speech.decay_db is None else round(speech.decay_db, 2))
+            # Rounded down: a reading just under the dry threshold must not become dry in storage.
+            decays.append(None if speech.decay_db is None else math.floor(speech.decay_db * 100) / 100)
             noisy.append(speech.denoised)
         model = model_sha256()
+        # The same file twice in one call counts once.
+        first = [i for i, h in enumerate(shas) if h not in shas[:i]]
+        embs, tels, nbs, shas, secs, decays, noisy = ([col[i] for i in first]
+                                                      for col in (embs, tels, nbs, shas, secs, decays, noisy))
         try:
             old = self.load(name)
-            embs = list(old.embeddings) + embs
-            tels = list(old.embeddings_telephone) + tels
-            nbs = list(old.narrowband) + nbs
-            shas = list(old.file_sha256) + shas
-            secs = list(old.speech_s) + secs
-            decays = list(old.decay_db) + decays
-            noisy = list(old.denoised) + noisy
+            kept = [i for i, h in enumerate(old.file_sha256) if h not in shas]  # re-enrolled recordings are replaced
+            embs = [old.embeddings[i] for i in kept] + embs
+            tels = [old.embeddings_telephone[i] for i in kept] + tels
+            nbs = [old.narrowband[i] for i in kept] + nbs
+            shas = [old.file_sha256[i] for i in kept] + shas
+            secs = [old.speech_s[i] for i in kept] + secs
+            decays = [old.decay_db[i] for i in kept] + decays
+            noisy = [old.denoised[i] for i in kept] + noisy
         except (UnknownPersonError, StaleReferenceError):
             pass  # a stale reference is replaced: it could not be compared anyway
         ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model,

@@ -31,6 +31,18 @@ def test_shipped_calibration_is_sane():
     assert "held out by speaker" in cal.validation
 
 
+def test_a_calibration_measured_with_another_dryness_threshold_is_refused(tmp_path):
+    """The dry fits only hold for calls read dry the way they were measured."""
+    from detectors.speaker.calibration import SpeakerCalibrationError
+
+    d = json.loads(CALIBRATION_PATH.read_text())
+    d["dry_decay_db"] = DRY_DECAY_DB - 4
+    p = tmp_path / "calibration.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(SpeakerCalibrationError, match="read as dry at"):
+        load_calibration(p)
+
+
 @pytest.mark.slow
 def test_calibration_is_what_evaluate_computes(capsys):
     from detectors.speaker import corpus

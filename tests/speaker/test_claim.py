@@ -106,6 +106,7 @@ def test_steady_background_noise_does_not_make_the_speaker_someone_else(store, t
     car = call(10, "car.wav")
     assert car.applicable and car.llr < 0, car.reason
     assert "steady background noise" in car.reason and "removed before comparing" in car.reason
+    assert "noise was removed from the call" in car.reason and "calibration that allows for rooms and noise applies" in car.reason
     loud = call(3, "loud.wav")
     assert not loud.applicable and "above steady background noise" in loud.reason
     other = run(write_wav(tmp_path / "nicolas_car.wav", with_steady_noise(
@@ -201,5 +202,9 @@ def test_references_enrolled_before_rooms_were_read_still_work_with_the_room_cal
     assert not ref.dry and ref.room_unknown
     finding = run(_driven_audio("japanese.wav"), s, "Deyu")
     assert finding.applicable and "enrolled before recordings were checked for rooms" in finding.reason
-    again = s.enroll("Deyu", [_driven_audio("eluosi.wav")])  # the new recording is read, the old one stays unknown
-    assert again.decay_db[0] is None and again.decay_db[1] is not None and not again.dry
+    more = s.enroll("Deyu", [_driven_audio("eluosi.wav")])  # the new recording is read, the old one stays unknown
+    assert more.decay_db[0] is None and more.decay_db[1] is not None and not more.dry
+    # Enrolling the old recording again, as the finding asks, replaces its entry instead of adding a twin.
+    again = s.enroll("Deyu", [_driven_audio("deyu.wav"), _driven_audio("deyu.wav")])
+    assert len(again.file_sha256) == 2 and not again.room_unknown
+    assert again.file_sha256 == (more.file_sha256[1], more.file_sha256[0])
