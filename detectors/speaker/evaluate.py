@@ -71,11 +71,10 @@ class Embedded:
     dry: np.ndarray  # (n,) bool: the detector reads it as a clean recording (``Speech.dry``)
 
 
-def embed_set(xs: list[np.ndarray], dry: np.ndarray | None = None) -> Embedded:
-    """Embeddings of speech ``xs``; ``dry`` as the detector read each one
-    (``Calls.dry``), or read here from ``xs`` as calls (``dry_as_calls``)."""
+def embed_set(xs: list[np.ndarray], dry: np.ndarray) -> Embedded:
+    """Embeddings of speech ``xs``; ``dry`` as the detector would read each one."""
     return Embedded(np.array([embed_utterance(x) for x in xs]), np.array([embed_utterance(to_telephone(x)) for x in xs]),
-                    np.array([is_narrowband(x) for x in xs]), dry_as_calls(xs) if dry is None else np.asarray(dry, bool))
+                    np.array([is_narrowband(x) for x in xs]), np.asarray(dry, bool))
 
 
 CALL_PAD_S = 0.4  # a call: the speech with this much pause either side
@@ -86,10 +85,14 @@ def padded_call(x: np.ndarray) -> np.ndarray:
     return np.concatenate([pad, np.asarray(x, np.float64), pad])
 
 
-def dry_as_calls(xs: list[np.ndarray]) -> np.ndarray:
+def dry_as_calls(xs: list[np.ndarray], recorded: list[Utterance] | None = None) -> np.ndarray:
+    """``Speech.dry`` of each of ``xs`` as a call; with ``recorded`` (the
+    utterance each came from), only where its recordings were dry as well: a
+    channel or a room does not make a hissy or roomy recording dry."""
     from detectors.speaker.speech import speech_of_samples
 
-    return np.array([speech_of_samples(padded_call(x).astype(np.float32), 16000).dry for x in xs])
+    dry = np.array([speech_of_samples(padded_call(x).astype(np.float32), 16000).dry for x in xs], bool)
+    return dry if recorded is None else dry & np.array([u.recorded_dry for u in recorded], bool)
 
 
 def enrolments(utts: list[Utterance], k: int) -> list[Enrolment]:
@@ -312,7 +315,8 @@ def channels(utts: list[Utterance], emb: Embedded, combine: dict[str, Combine], 
         "mp3_32k": lambda x: codec_roundtrip(x, 16000, "mp3"),
     }
     for name, fn in chains.items():
-        test = embed_set([fn(u.samples) for u in utts])
+        xs = [fn(u.samples) for u in utts]
+        test = embed_set(xs, dry_as_calls(xs, utts))
         t = make_trials(utts, emb, enr, combine, test=test)
         out[f"enrol_as_recorded_test_{name}"] = summary(t.routed(), t.different, selected_llr(t, cal)) | {
             "telephone_route_fraction": round(float(t.telephone_route.mean()), 4),
@@ -350,7 +354,7 @@ class Calls:
 def as_calls(utts: list[Utterance], channel) -> Calls:
     """Each utterance with 0.4 s of pause either side, through ``channel``
     (float64 samples -> float64 samples), then ``speech_of_samples`` as the
-    detector runs it."""
+    detector runs it. Dry only if the recordings were dry too (``recorded_dry``)."""
     from detectors.speaker.claim import DECLINE_BELOW_DB
     from detectors.speaker.speech import speech_of_samples
 
@@ -361,7 +365,7 @@ def as_calls(utts: list[Utterance], channel) -> Calls:
         speech.append(sp.samples if sp.seconds >= 1.0 else call)
         judged.append(sp.snr_db is None or sp.snr_db >= DECLINE_BELOW_DB)
         denoised.append(sp.denoised)
-        dry.append(sp.dry)
+        dry.append(sp.dry and u.recorded_dry)
     return Calls(speech, np.array(judged), np.array(denoised), np.array(dry))
 
 
@@ -530,12 +534,13 @@ def clone_proxies(utts: list[Utterance], emb: Embedded, combine: dict[str, Combi
                "world_pitch_x1.15": lambda x: _world(x, 1.15), "griffin_lim_resynthesis": _griffin_lim}
     out: dict = {"speakers": len(picked)}
     for pname, fn in proxies.items():
-        test = embed_set([fn(utts[i].samples) for _, i in picked])
+        xs = [fn(utts[i].samples) for _, i in picked]
+        test = embed_set(xs, dry_as_calls(xs, [utts[i] for _, i in picked]))
         res = np.array([score_one(test, j, emb, list(e.ref_idx), combine, cal) for j, (e, _) in enumerate(picked)])
         out[pname] = _dist(res[:, 0], res[:, 1])
     tts = [(v, x) for v, x in ((v, _espeak(v, ESPEAK_TEXT)) for v in ESPEAK_VOICES) if x is not None and len(x) > 16000]
     if tts:
-        test = embed_set([x for _, x in tts])
+        test = embed_set([x for _, x in tts], dry_as_calls([x for _, x in tts]))
         res = np.array([score_one(test, j, emb, list(e.ref_idx), combine, cal)
                         for e in enrolments(utts, 3) for j in range(len(tts))])
         out["espeak_ng_claimed_as_each_enrolled_speaker"] = _dist(res[:, 0], res[:, 1]) | {"voices": [v for v, _ in tts]}
@@ -568,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     utts = build()
     if len({u.speaker for u in utts}) < 6:
         raise SystemExit("too few speakers found; install the Debian speech packages listed in docs/speaker.md")
-    emb = embed_set([u.samples for u in utts])
+    emb = embed_set([u.samples for u in utts], np.array([u.recorded_dry for u in utts]))
     metrics: dict = dict(
         utterances=len(utts), speakers=len({u.speaker for u in utts}),
         speakers_by_source={src: sorted({u.speaker for u in utts if u.source.split("/")[0] == src})
