@@ -84,11 +84,14 @@ class DecodedAudio:
     # Set when the channels cancel in a mono mix and one channel was read
     # instead (see CANCELLED_MIX); says which and by how much.
     channel_note: str | None = None
+    # Set when samples no player plays as stored were repaired (see ``_repair_samples``).
+    sample_note: str | None = None
 
     @property
-    def channel_clause(self) -> str:
-        """``channel_note`` as a clause to append to a finding's reason ("" without one)."""
-        return f"; {self.channel_note}" if self.channel_note else ""
+    def reading_clause(self) -> str:
+        """How the audio was read, when it was not read plainly, as a clause to
+        append to a finding's reason ("" when it was)."""
+        return "".join(f"; {n}" for n in (self.channel_note, self.sample_note) if n)
 
     @property
     def duration_s(self) -> float:
@@ -154,6 +157,7 @@ def decode_audio(
                 note = f"{cancel}; the channels could not be read one at a time ({exc})"
     if samples.size == 0:
         raise AudioDecodeError(f"{path}: the audio stream decoded to zero samples")
+    sample_note = _repair_samples(samples, out_rate)
     np.clip(samples, -1.0, 1.0, out=samples)
     return DecodedAudio(
         samples=samples,
@@ -163,7 +167,35 @@ def decode_audio(
         codec=codec,
         stream_index=index,
         channel_note=note,
+        sample_note=sample_note,
     )
+
+
+# Floating-point audio can hold what no player plays as stored. A handful of
+# NaN samples made every audio detector read "0.0 s of speech" (the VAD and
+# the noise estimate turn to NaN), and samples at 1e30 clipped to a square
+# wave read as "speech -300 dB above the noise": either would let a forger
+# switch the audio detectors off. Non-finite samples are read as silence;
+# audio peaking beyond OVER_FULL_SCALE is scaled down to full scale instead
+# of clipped (a little over full scale is clipped, as a player would).
+OVER_FULL_SCALE = 2.0
+
+
+def _repair_samples(samples: np.ndarray, rate: int) -> str | None:
+    """Repair ``samples`` in place; what was done, in words, or None."""
+    notes = []
+    bad = ~np.isfinite(samples)
+    n_bad = int(bad.sum())
+    if n_bad:
+        samples[bad] = 0.0
+        notes.append(f"{n_bad} samples ({n_bad / rate:.3f} s) were not numbers (NaN or infinite) and were read as "
+                     "silence")
+    peak = float(np.max(np.abs(samples)))
+    if peak > OVER_FULL_SCALE:
+        samples *= np.float32(1.0 / peak)
+        notes.append(f"the samples peaked at {peak:.3g} times full scale (floating-point audio far beyond +-1) and "
+                     "were scaled down to full scale")
+    return "; ".join(notes) or None
 
 
 # A mono mix this far below the loudest channel's power (-13 dB) means the

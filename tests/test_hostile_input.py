@@ -223,3 +223,26 @@ def test_a_decoder_error_names_the_users_file_not_the_evidence_store(tmp_path, d
     (f,) = doc["findings"]
     assert f["applicable"] is False and "could not be decoded" in f["reason"], f["reason"]
     assert "voice-note.amr" in f["reason"] and "sha256" not in f["reason"], f["reason"]
+
+
+def test_not_a_number_samples_do_not_switch_the_voice_detector_off(tmp_path, data_dir):
+    """A few NaN samples in a float WAV of real speech: the detector still
+    hears the speech and its finding says what was repaired."""
+    import numpy as np
+    import soundfile as sf
+
+    from audio.decode import decode_audio
+    from tests.audio.helpers import real_speech_files
+
+    files = real_speech_files(1)
+    if not files:
+        pytest.skip("shared media not present")
+    x = decode_audio(files[0]).samples.copy()
+    x[16000:16100] = np.nan
+    p = tmp_path / "nan.wav"
+    sf.write(str(p), x, 16000, subtype="FLOAT")
+    r = _verify(p, data_dir, "--json", "--detectors", "voice_clone")
+    assert r.code == EXIT_OK, r.stderr
+    (finding,) = [f for f in json.loads(r.stdout)["findings"] if f["detector"] == "voice_clone"]
+    assert finding["applicable"], finding["reason"]
+    assert "not numbers (NaN or infinite) and were read as silence" in finding["reason"]

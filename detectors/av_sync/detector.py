@@ -181,7 +181,7 @@ class AvSyncDetector:
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
             applicable=True, reason=f"{verdict}: {reason}{frames.note}{time_guard_note(scan.stopped_at_s)}"
-                                    + speech.audio.channel_clause, raw_score=round(feats.peak_z, 6), llr=llr,
+                                    + speech.audio.reading_clause, raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )
 

@@ -75,12 +75,12 @@ class SpeakerClaimDetector:
             return self._na(f"the audio could not be decoded: {exc}")
         if speech.seconds < MIN_SPEECH_S:
             return self._na(f"only {speech.seconds:.1f} s of speech found ({speech.vad_backend} VAD); "
-                            f"the speaker check needs at least {MIN_SPEECH_S} s")
+                            f"the speaker check needs at least {MIN_SPEECH_S} s{speech.reading_clause}")
         if speech.snr_db is not None and speech.snr_db < DECLINE_BELOW_DB:
             return self._na(
                 f"the speech stands only about {speech.snr_db:.0f} dB above steady background noise (estimated; the "
                 f"speaker check is judged from {DECLINE_BELOW_DB:.0f} dB): even denoised, such noise made genuine "
-                "speakers read as someone else")
+                f"speakers read as someone else{speech.reading_clause}")
         cal = load_calibration()
         band = choose_band(is_narrowband(speech.samples), ref.narrowband)
         dry = speech.dry and ref.dry
@@ -111,6 +111,7 @@ class SpeakerClaimDetector:
                     f"{len(refs)} reference recording(s){detail})"
                     + (f"; steady background noise (about {speech.snr_db:.0f} dB below the speech, estimated) was "
                        "removed before comparing" if speech.denoised else "")
+                    + speech.reading_clause
                     + f"; {_condition_clause(speech, ref, dry)}. A matching voice can still be a voice clone."),
             raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation, supports_h0=False,
         )

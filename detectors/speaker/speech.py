@@ -10,7 +10,7 @@ embedding towards "silence", which every speaker shares.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class Speech:
     snr_db: float | None = None  # estimated speech-to-steady-noise ratio of the whole audio
     denoised: bool = False  # spectral subtraction was applied (snr_db < DENOISE_BELOW_DB)
     decay_db: float | None = None  # steepest fall of the sound in 0.12 s (``audio.reverb``), before denoising
+    reading_clause: str = ""  # ``DecodedAudio.reading_clause``: how the file's audio was read, if not plainly
 
     @property
     def dry(self) -> bool:
@@ -104,4 +105,4 @@ def speech_of_file(path: str | Path, vad_backend: str = "auto") -> Speech:
     when there is no decodable audio.
     """
     dec = decode_audio(path, target_rate=TARGET_RATE, max_duration_s=MAX_DURATION_S)
-    return speech_of_samples(dec.samples, dec.sample_rate, vad_backend)
+    return replace(speech_of_samples(dec.samples, dec.sample_rate, vad_backend), reading_clause=dec.reading_clause)

@@ -106,7 +106,7 @@ class VoiceCloneDetector:
                 f"the speech stands only about {snr:.0f} dB above steady background noise (estimated; the model "
                 f"is judged from {MIN_SNR_DB:.0f} dB): on genuine speech with steady noise at 10 and 5 dB its false "
                 "alarms rose from 0 % to 2 % and 12 %, so its score would not be evidence here"
-                + audio.channel_clause,
+                + audio.reading_clause,
                 bundle.sha256,
             )
         windows = speech_windows(vad.segments, audio.duration_s)
@@ -145,7 +145,7 @@ class VoiceCloneDetector:
         return Finding(
             detector=self.name, version=self.version, modality="audio", weights_sha256=bundle.sha256, applicable=True,
             reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)"
-                   + audio.channel_clause,
+                   + audio.reading_clause,
             raw_score=raw, llr=check_llr(llr), segments=segments, artifacts=artifacts, validation=str(rec),
         )
 

@@ -110,3 +110,45 @@ def test_a_cancelled_stretch_is_caught_too(tmp_path):
     short[int(2.0 * rate) : int(2.5 * rate)] = -x[int(2.0 * rate) : int(2.5 * rate)]
     short[int(2.5 * rate) : int(3.5 * rate)] = x[int(2.5 * rate) : int(3.5 * rate)]
     assert decode_audio(_write_stereo(tmp_path / "blip.wav", x, short, "pcm_s16le")).channel_note is None  # 0.5 s: left alone
+
+
+def _float_wav(path, x: np.ndarray, rate: int = 16000):
+    import soundfile as sf
+
+    sf.write(str(path), x, rate, subtype="FLOAT")
+    return path
+
+
+def test_samples_that_are_not_numbers_are_read_as_silence_and_said(tmp_path):
+    """A float WAV can hold NaN and infinite samples; 100 of them made every
+    audio detector read "0.0 s of speech" (a way to switch them off)."""
+    from audio.vad import detect_speech
+    from tests.audio.helpers import voiced
+
+    x = np.concatenate([voiced(1.5, seed=1), np.zeros(8000, np.float32), voiced(1.5, seed=2)])
+    bad = x.copy()
+    bad[4000:4100] = np.nan
+    bad[20000] = np.inf
+    d = decode_audio(_float_wav(tmp_path / "nan.wav", bad))
+    assert np.isfinite(d.samples).all()
+    assert d.sample_note is not None and "not numbers (NaN or infinite) and were read as silence" in d.sample_note
+    assert d.sample_note in d.reading_clause
+    keep = np.ones(x.size, bool)
+    keep[4000:4100] = keep[20000] = False
+    assert np.allclose(d.samples[keep], x[keep], atol=1e-6) and (d.samples[~keep] == 0).all()
+    assert detect_speech(d.samples, 16000, "energy").speech_s > 2.0
+    assert decode_audio(_float_wav(tmp_path / "clean.wav", x)).sample_note is None
+
+
+def test_float_audio_far_beyond_full_scale_is_scaled_not_clipped(tmp_path):
+    """Samples at 1e30 clipped to a square wave that read as "speech -300 dB
+    above the noise"; scaled to full scale they keep their waveform. A little
+    over full scale is clipped, as a player would, without a note."""
+    from tests.audio.helpers import voiced
+
+    x = voiced(2.0, amp=0.5)
+    d = decode_audio(_float_wav(tmp_path / "huge.wav", x * 1e30))
+    assert np.allclose(d.samples, x / np.max(np.abs(x)), atol=1e-5)
+    assert d.sample_note is not None and "scaled down to full scale" in d.sample_note
+    hot = decode_audio(_float_wav(tmp_path / "hot.wav", x * 3.0))  # peak 1.5: clipped
+    assert hot.sample_note is None and np.max(np.abs(hot.samples)) == pytest.approx(1.0)
