@@ -225,9 +225,15 @@ def test_a_decoder_error_names_the_users_file_not_the_evidence_store(tmp_path, d
     assert "voice-note.amr" in f["reason"] and "sha256" not in f["reason"], f["reason"]
 
 
-def test_not_a_number_samples_do_not_switch_the_voice_detector_off(tmp_path, data_dir):
-    """A few NaN samples in a float WAV of real speech: the detector still
-    hears the speech and its finding says what was repaired."""
+@pytest.mark.parametrize("trick,said", [
+    ("nan", "not numbers (NaN or infinite) and were read as silence"),
+    ("dc_offset", "below 20 Hz (a DC offset or infrasound: inaudible) and was filtered out"),
+])
+def test_inaudible_tricks_do_not_switch_the_voice_detector_off(tmp_path, data_dir, trick, said):
+    """A few NaN samples in a float WAV, or a DC offset, under real speech:
+    before, voice_clone declined ("0.0 s of speech"; "speech -6 dB above
+    steady noise"). Now it hears the speech and its finding says what was
+    repaired."""
     import numpy as np
     import soundfile as sf
 
@@ -238,11 +244,14 @@ def test_not_a_number_samples_do_not_switch_the_voice_detector_off(tmp_path, dat
     if not files:
         pytest.skip("shared media not present")
     x = decode_audio(files[0]).samples.copy()
-    x[16000:16100] = np.nan
-    p = tmp_path / "nan.wav"
+    if trick == "nan":
+        x[16000:16100] = np.nan
+    else:
+        x = 0.5 * x / np.max(np.abs(x)) + 0.4
+    p = tmp_path / f"{trick}.wav"
     sf.write(str(p), x, 16000, subtype="FLOAT")
     r = _verify(p, data_dir, "--json", "--detectors", "voice_clone")
     assert r.code == EXIT_OK, r.stderr
     (finding,) = [f for f in json.loads(r.stdout)["findings"] if f["detector"] == "voice_clone"]
     assert finding["applicable"], finding["reason"]
-    assert "not numbers (NaN or infinite) and were read as silence" in finding["reason"]
+    assert said in finding["reason"]

@@ -152,3 +152,21 @@ def test_float_audio_far_beyond_full_scale_is_scaled_not_clipped(tmp_path):
     assert d.sample_note is not None and "scaled down to full scale" in d.sample_note
     hot = decode_audio(_float_wav(tmp_path / "hot.wav", x * 3.0))  # peak 1.5: clipped
     assert hot.sample_note is None and np.max(np.abs(hot.samples)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", ["dc_offset", "infrasound_5hz"])
+def test_inaudible_sound_below_20_hz_is_filtered_out_and_said(tmp_path, name):
+    """A DC offset or a 5 Hz sine is inaudible but read as steady noise by the
+    blind noise estimate, which made the voice detectors decline."""
+    from audio.noise import steady_noise_snr_db
+    from tests.audio.helpers import voiced
+
+    x = np.concatenate([voiced(1.0, seed=1), np.zeros(4000, np.float32), voiced(1.0, seed=2), np.zeros(4000, np.float32)])
+    t = np.arange(x.size) / 16000
+    low = 0.4 if name == "dc_offset" else 0.4 * np.sin(2 * np.pi * 5 * t)
+    d = decode_audio(write_wav(tmp_path / f"{name}.wav", 0.5 * x + low, 16000))
+    assert d.sample_note is not None and "below 20 Hz" in d.sample_note and "filtered out" in d.sample_note
+    assert abs(float(np.mean(d.samples[8000:]))) < 0.01  # the offset is gone (after the filter settles)
+    assert steady_noise_snr_db(d.samples, 16000) > 30
+    plain = decode_audio(write_wav(tmp_path / "plain.wav", 0.5 * x, 16000))
+    assert plain.sample_note is None  # ordinary audio is left as decoded
