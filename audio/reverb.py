@@ -11,7 +11,7 @@ estimators, which fit the decays; here only the steepest fall is read).
 Measured on the speaker corpus (184 utterances as calls, a fresh impulse
 response per call, ``detectors.speaker.evaluate``; 1st-99th percentile):
 its clean speech read 31-68 dB (joined VAD-cut speech; its recordings read
-whole, with their pauses and noise floor, are dry in 71 % of utterances: a
+whole, with their pauses and noise floor, are dry in 72 % of utterances: a
 reading needs ~35 dB between speech and noise floor, and FSDD takes with a
 floor ~30 dB down read 29-33 dB); the same speech through synthetic rooms of
 RT60 0.4 s with the direct sound 10, 5 or 0 dB above the reverberation

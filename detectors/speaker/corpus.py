@@ -25,7 +25,7 @@ check's calibration) is read on those files as recorded, pauses and noise
 floor included, as ``verify`` reads a file: read on the joined speech, the
 joins fall steeply and every FSDD utterance read dry (35 dB and more)
 although two thirds of its takes, read whole with a noise floor ~30 dB
-under the speech, read 29-33 dB (71 % of all utterances read dry this way,
+under the speech, read 29-33 dB (72 % of all utterances read dry this way,
 93 % on the joined speech).
 """
 

@@ -37,12 +37,12 @@ SUBTRACT_FLOOR = 0.05  # ... with the gain floored here
 # speaker check then uses the calibration fit on clean recordings, which
 # gives stronger evidence against impostors than the one that allows for
 # rooms and noise. Measured on the speaker corpus (184 utterances): the
-# recordings of 71 % of them, read whole, read 34 dB or more (FSDD takes
+# recordings of 72 % of them, read whole, read 34 dB or more (FSDD takes
 # 33 %: a noise floor ~30 dB under the speech limits the falls); the same
 # speech as calls through rooms of RT60 0.4 s (direct sound 0-10 dB over the
 # reverberation, a fresh impulse response per call) did in 1 call of 552
 # (34.8 dB), through RT60 0.8-1.0 s rooms none read above 31 dB. Rooms of
-# RT60 0.2-0.25 s read dry in 27-66 % of calls; their genuine speakers read
+# RT60 0.2-0.25 s read dry in 26-66 % of calls; their genuine speakers read
 # LLR >= 1 in at most 0.7 %.
 DRY_DECAY_DB = 34.0
 
