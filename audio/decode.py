@@ -198,13 +198,20 @@ INFRASOUND_CHUNK = 1 << 22  # samples filtered at a time (state carried over)
 
 
 def _infrasound_share(samples: np.ndarray, rate: int) -> float:
+    """Power of 25 ms block means over total power, a chunk at a time (two
+    hours whole in float64 would take ~1 GB)."""
     n = max(1, int(INFRASOUND_BLOCK_S * rate))
     m = samples.size // n
     if m == 0:
         return 0.0
-    blocks = samples[: m * n].reshape(m, n).astype(np.float64)
-    total = float(np.mean(blocks ** 2))
-    return float(np.mean(blocks.mean(axis=1) ** 2)) / total if total > 0 else 0.0
+    step = max(1, INFRASOUND_CHUNK // n) * n
+    total = low = 0.0
+    for a in range(0, m * n, step):
+        blocks = samples[a:min(a + step, m * n)].reshape(-1, n).astype(np.float64)
+        total += float(np.einsum("ij,ij->", blocks, blocks))
+        means = blocks.mean(axis=1)
+        low += float(means @ means) * n
+    return low / total if total > 0 else 0.0
 
 
 def _remove_infrasound(samples: np.ndarray, rate: int) -> None:
@@ -220,13 +227,13 @@ def _remove_infrasound(samples: np.ndarray, rate: int) -> None:
 def _repair_samples(samples: np.ndarray, rate: int) -> str | None:
     """Repair ``samples`` in place; what was done, in words, or None."""
     notes = []
-    bad = ~np.isfinite(samples)
-    n_bad = int(bad.sum())
-    if n_bad:
+    if not np.isfinite(np.sum(samples, dtype=np.float64)):  # a NaN or infinity anywhere (no full-size mask otherwise)
+        bad = ~np.isfinite(samples)
+        n_bad = int(bad.sum())
         samples[bad] = 0.0
         notes.append(f"{n_bad} samples ({n_bad / rate:.3f} s) were not numbers (NaN or infinite) and were read as "
                      "silence")
-    peak = float(np.max(np.abs(samples)))
+    peak = max(float(samples.max()), -float(samples.min()))
     if peak > OVER_FULL_SCALE:
         samples *= np.float32(1.0 / peak)
         notes.append(f"the samples peaked at {peak:.3g} times full scale (floating-point audio far beyond +-1) and "
