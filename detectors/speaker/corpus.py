@@ -73,6 +73,7 @@ class Utterance:
 class _Recording:
     speech: np.ndarray  # VAD-trimmed speech
     audio: np.ndarray  # the whole recording at 16 kHz
+    dry: bool = False  # the whole recording reads dry (``Speech.dry``)
 
 
 def _read(path: Path) -> _Recording:
@@ -80,13 +81,13 @@ def _read(path: Path) -> _Recording:
         dec = decode_audio(path, max_duration_s=600)
     except AudioDecodeError:
         return _Recording(np.zeros(0, np.float32), np.zeros(0, np.float32))
-    return _Recording(speech_of_samples(dec.samples, dec.sample_rate).samples, dec.samples)
+    sp = speech_of_samples(dec.samples, dec.sample_rate)
+    return _Recording(sp.samples, dec.samples, sp.dry)
 
 
 def _utterance(speaker: str, source: str, recs: list[_Recording], group: str = "labelled") -> Utterance:
-    whole = np.concatenate([r.audio for r in recs])
-    return Utterance(speaker, source, np.concatenate([r.speech for r in recs]),
-                     speech_of_samples(whole, 16000).dry, group)
+    dry = recs[0].dry if len(recs) == 1 else speech_of_samples(np.concatenate([r.audio for r in recs]), 16000).dry
+    return Utterance(speaker, source, np.concatenate([r.speech for r in recs]), dry, group)
 
 
 def _pack(speaker: str, source: str, files: list[Path], target_s: float, max_utts: int) -> list[Utterance]:
@@ -169,9 +170,9 @@ def halves() -> list[Utterance]:
         if len(r.speech) < 2 * 2.5 * 16000:
             continue
         h = len(r.speech) // 2
-        dry = speech_of_samples(r.audio, 16000).dry  # the file as recorded: both halves come from it
-        out += [Utterance(f"file_{f.stem}", "shared/halves", r.speech[:h], dry, "halves"),
-                Utterance(f"file_{f.stem}", "shared/halves", r.speech[h:], dry, "halves")]
+        # the file as recorded (r.dry): both halves come from it
+        out += [Utterance(f"file_{f.stem}", "shared/halves", r.speech[:h], r.dry, "halves"),
+                Utterance(f"file_{f.stem}", "shared/halves", r.speech[h:], r.dry, "halves")]
     return out
 
 

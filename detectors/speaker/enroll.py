@@ -29,7 +29,7 @@ from audio.decode import AudioDecodeError, NoAudioStreamError
 from detectors.identity.enroll import EnrolmentError, StaleReferenceError, UnknownPersonError, reference_file
 from detectors.speaker.band import is_narrowband, to_telephone
 from detectors.speaker.encoder import embed_utterance, model_sha256
-from detectors.speaker.speech import DRY_DECAY_DB, speech_of_file
+from detectors.speaker.speech import reads_dry, speech_of_file
 
 MIN_ENROL_SPEECH_S = 3.0
 # How speech is prepared before embedding (``speech.speech_of_samples``). A
@@ -57,8 +57,7 @@ class VoiceReference:
     @property
     def dry(self) -> bool:
         """Every recording read dry (see ``Speech.dry``); unknown counts as not dry."""
-        return len(self.decay_db) == len(self.file_sha256) and all(
-            d is not None and d >= DRY_DECAY_DB and not n for d, n in zip(self.decay_db, self.denoised))
+        return len(self.decay_db) == len(self.file_sha256) and all(map(reads_dry, self.decay_db, self.denoised))
 
     @property
     def room_unknown(self) -> bool:
@@ -89,7 +88,7 @@ class VoiceStore:
         self._path(name)  # validate the name before the (slow) decoding
         if not files:
             raise EnrolmentError("voice enrolment needs at least one recording of the person speaking")
-        embs, tels, nbs, shas, secs, decays, noisy = [], [], [], [], [], [], []
+        rows: dict[str, tuple] = {}  # SHA-256 -> (emb, tel, narrowband, sha, seconds, decay, denoised); a file twice counts once
         for p in files:
             p = Path(p)
             try:
@@ -102,31 +101,22 @@ class VoiceStore:
                 raise EnrolmentError(
                     f"{p}: only {speech.seconds:.1f} s of speech found ({speech.vad_backend} VAD); a voice reference needs "
                     f"at least {min_speech_s:.0f} s of this one person speaking per file (10-30 s is better)")
-            embs.append(embed_utterance(speech.samples))
-            tels.append(embed_utterance(to_telephone(speech.samples)))
-            nbs.append(is_narrowband(speech.samples))
-            shas.append(hashlib.sha256(p.read_bytes()).hexdigest())
-            secs.append(round(speech.seconds, 2))
-            # Rounded down: a reading just under the dry threshold must not become dry in storage.
-            decays.append(None if speech.decay_db is None else math.floor(speech.decay_db * 100) / 100)
-            noisy.append(speech.denoised)
+            sha = hashlib.sha256(p.read_bytes()).hexdigest()
+            rows.setdefault(sha, (
+                embed_utterance(speech.samples), embed_utterance(to_telephone(speech.samples)),
+                is_narrowband(speech.samples), sha, round(speech.seconds, 2),
+                # Rounded down: a reading just under the dry threshold must not become dry in storage.
+                None if speech.decay_db is None else math.floor(speech.decay_db * 100) / 100, speech.denoised))
         model = model_sha256()
-        # The same file twice in one call counts once.
-        first = [i for i, h in enumerate(shas) if h not in shas[:i]]
-        embs, tels, nbs, shas, secs, decays, noisy = ([col[i] for i in first]
-                                                      for col in (embs, tels, nbs, shas, secs, decays, noisy))
+        merged = list(rows.values())
         try:
             old = self.load(name)
-            kept = [i for i, h in enumerate(old.file_sha256) if h not in shas]  # re-enrolled recordings are replaced
-            embs = [old.embeddings[i] for i in kept] + embs
-            tels = [old.embeddings_telephone[i] for i in kept] + tels
-            nbs = [old.narrowband[i] for i in kept] + nbs
-            shas = [old.file_sha256[i] for i in kept] + shas
-            secs = [old.speech_s[i] for i in kept] + secs
-            decays = [old.decay_db[i] for i in kept] + decays
-            noisy = [old.denoised[i] for i in kept] + noisy
+            old_rows = zip(old.embeddings, old.embeddings_telephone, old.narrowband, old.file_sha256, old.speech_s,
+                           old.decay_db, old.denoised)
+            merged = [r for r in old_rows if r[3] not in rows] + merged  # re-enrolled recordings are replaced
         except (UnknownPersonError, StaleReferenceError):
             pass  # a stale reference is replaced: it could not be compared anyway
+        embs, tels, nbs, shas, secs, decays, noisy = (list(col) for col in zip(*merged))
         ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model,
                              tuple(decays), tuple(bool(b) for b in noisy))
         self.root.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,11 @@ SUBTRACT_FLOOR = 0.05  # ... with the gain floored here
 DRY_DECAY_DB = 34.0
 
 
+def reads_dry(decay_db: float | None, denoised: bool) -> bool:
+    """The one dryness rule, for calls (``Speech.dry``) and stored references alike."""
+    return not denoised and decay_db is not None and decay_db >= DRY_DECAY_DB
+
+
 @dataclass(frozen=True)
 class Speech:
     """Speech-only samples (segments concatenated) and where they came from."""
@@ -64,7 +69,7 @@ class Speech:
     @property
     def dry(self) -> bool:
         """Neither room reverberation (read from ``decay_db``) nor noise removal: a clean recording."""
-        return not self.denoised and self.decay_db is not None and self.decay_db >= DRY_DECAY_DB
+        return reads_dry(self.decay_db, self.denoised)
 
     @property
     def seconds(self) -> float:
