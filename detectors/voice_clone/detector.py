@@ -7,10 +7,14 @@ rates far from the targets (see ``MODEL_CARD.md`` and ``docs/voice.md``), so
 their LLR is not evidence on its own. Another model is used when given as the
 ``voice_model`` detector option or in ``VERIFIER_VOICE_MODEL``.
 
-The file-level raw score is the mean window logit over speech, the same
-statistic the calibration was fitted on, so the reported LLR is calibrated.
-Window LLRs are given per segment to show *where* the evidence is; they are
-not independent and must not be summed.
+The file-level score is the mean logit of the top quarter of the windows
+(``call_score.py``): a sentence spliced into a genuine call weighs as much as
+the windows that hear it, not as its share of the call. Its LLR comes from a
+calibration fitted on whole genuine and spliced calls for the shipped weights
+(``call_calibration.json``). A model without one (e.g. retrained by a user) is
+judged by the mean window logit, the statistic its own calibration was fitted
+on. Window LLRs are given per segment to show *where* the evidence is; they
+are not independent and must not be summed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from audio.decode import AudioDecodeError
 from audio.noise import steady_noise_snr_db
 from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.base import DetectorContext, check_llr, register
+from detectors.voice_clone.call_score import (
+    CallCalibration,
+    CallCalibrationError,
+    load_call_calibration,
+    merged_spans,
+    top_quarter,
+)
 from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 
 MIN_SPEECH_S = 1.5
@@ -48,7 +59,7 @@ def _model_path(ctx_options: dict[str, str] | None = None) -> Path:
 
 class VoiceCloneDetector:
     name: ClassVar[str] = "voice_clone"
-    version: ClassVar[str] = "0.3.0"
+    version: ClassVar[str] = "0.4.0"
     modality: ClassVar[str] = "audio"
     needs: ClassVar[str] = "an audio stream"
 
@@ -125,10 +136,10 @@ class VoiceCloneDetector:
             win = int(round((group[0][1] - group[0][0]) * fps))  # windows of a segment share one length
             items.append((f, starts, win))
         logits = [float(v) for seg_logits in bundle.logits_at_many(items) for v in seg_logits]
-        raw = float(np.mean(logits))
         cal = bundle.calibration
-        llr = float(cal.llr10([raw])[0]) if cal else None
         seg_llr = cal.llr10(logits) if cal else [None] * len(logits)
+        call_cal, call_note = _call_calibration(bundle)
+        raw, llr, judged_by = _file_score(bundle.calibration, call_cal, call_note, logits, windows)
         segments = [
             Segment(start_s=round(a, 3), end_s=round(b, 3), score=s, llr=None if l is None else float(l),
                     label="supports synthetic" if (l is not None and l > 0) else "")
@@ -142,12 +153,43 @@ class VoiceCloneDetector:
                          description="log-mel spectrogram; red bars mark windows whose LLR supports synthetic speech")
             )
         rec = bundle.record.get("validation") or "no validation record in this model bundle: not evidence"
+        if call_cal is not None:
+            rec = f"{rec}; call level: {call_cal.summary}"
         return Finding(
             detector=self.name, version=self.version, modality="audio", weights_sha256=bundle.sha256, applicable=True,
-            reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD)"
+            reason=f"{len(windows)} windows over {vad.speech_s:.1f} s of speech ({vad.backend} VAD); {judged_by}"
                    + audio.reading_clause,
             raw_score=raw, llr=check_llr(llr), segments=segments, artifacts=artifacts, validation=str(rec),
         )
+
+
+def _call_calibration(bundle) -> tuple[CallCalibration | None, str]:
+    """The call-level map for this bundle, or None and why not."""
+    if bundle.calibration is None:
+        return None, "the model carries no calibration"
+    try:
+        cal = load_call_calibration(bundle.sha256)
+    except CallCalibrationError as exc:
+        return None, f"the call-level calibration is unreadable ({exc})"
+    return cal, "" if cal else "no call-level calibration for this model"
+
+
+def _file_score(window_cal, call_cal: CallCalibration | None, call_note: str, logits: list[float],
+                windows: list[tuple[float, float]]) -> tuple[float, float | None, str]:
+    """(raw score, LLR, how the file was judged) from the window logits.
+
+    Without a call-level map the mean window logit, which the bundle's own
+    calibration was fitted on, stands in.
+    """
+    if call_cal is None:
+        raw = float(np.mean(logits))
+        llr = float(window_cal.llr10([raw])[0]) if window_cal else None
+        return raw, llr, f"judged by the mean window score ({call_note})"
+    top = top_quarter(logits)
+    spans = merged_spans([windows[i] for i in top.windows])
+    where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans[:4]) + (" and more" if len(spans) > 4 else "")
+    return top.value, call_cal.llr10(top.value), (
+        f"judged by the {len(top.windows)} of {len(windows)} windows that lean most toward synthetic ({where})")
 
 
 def _by_segment(windows: list[tuple[float, float]], segments) -> list[tuple[tuple[float, float], list[tuple[float, float]]]]:

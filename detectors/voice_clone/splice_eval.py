@@ -7,26 +7,28 @@ speech, the statistic its calibration was fitted on, so a short splice is
 diluted by the genuine remainder. This module measures that dilution on data
 the model never saw, without the training corpus:
 
-1. "calls" of about 40 s: recordings of the corpus' eval-split speakers
-   (asterisk June and Armelle, pocketsphinx, KLettres fr/he/hu/nl; never
-   trained or calibrated on), concatenated per speaker with 0.2 s pauses;
+1. "calls" of about 40 s (``--lengths``: several lengths used in turn):
+   recordings of the corpus' eval-split speakers (asterisk June and Armelle,
+   pocketsphinx, KLettres fr/he/hu/nl, Tux Paint and KTuberling ca/el/fr/nl;
+   never trained or calibrated on), concatenated per speaker with 0.2 s
+   pauses; ``--split dev`` takes the dev-split speakers instead, whose calls
+   ``call_fit`` fits the detector's call-level calibration on;
 2. for each resynthesis family (WORLD, Griffin-Lim, the GAN vocoder): the
    whole call resynthesised, and the middle 50 %, 25 % and 10 % of it
    replaced by the same span of that resynthesis (same words, same speaker,
    same timing; 10 ms crossfades) - the cleanest splice there is;
 3. every version through the `voice_clone` detector exactly as `verify` runs
    it (Silero VAD, 4 s windows, the shipped bundle), recording the
-   calibrated file LLR and the window logits.
+   calibrated file LLR and the window logits in time order.
 
 Reported per family and spliced share: the fraction `verify --profile
 finance` would label likely_manipulated (file LLR >= 1), the median LLR, and
 the AUC of the originals against the spliced versions for three file
-statistics: the calibrated mean (what the detector reports), the maximum
-window logit and the mean of the top quarter of windows. The latter two are
-not calibrated; their AUCs say whether a calibrated version would be worth
-building.
+statistics: the mean window logit (what detector versions up to 0.3.0 reported), the
+maximum window logit and the mean of the top quarter of windows (what
+version 0.4.0 reports, calibrated on dev-split calls by ``call_fit``).
 
-    python -m detectors.voice_clone.splice_eval --out /tmp/splice [--calls-per-speaker 4]
+    python -m detectors.voice_clone.splice_eval --out /tmp/splice [--calls-per-speaker 4] [--split dev] [--lengths 10,20,40,60]
 """
 
 from __future__ import annotations
@@ -55,8 +57,14 @@ class Call:
     samples: np.ndarray  # 16 kHz mono float32
 
 
-def build_calls(per_speaker: int, seed: int = 0) -> list[Call]:
-    """Up to ``per_speaker`` calls of about CALL_S seconds for every eval-split speaker installed here."""
+def build_calls(per_speaker: int, seed: int = 0, split: str = "eval",
+                lengths_s: tuple[float, ...] = (CALL_S,)) -> list[Call]:
+    """Up to ``per_speaker`` calls for every ``split`` speaker installed here.
+
+    A speaker's calls take their lengths from ``lengths_s`` in turn (one
+    length: every call about that long), so a statistic fitted on them sees
+    short voice notes and long calls alike.
+    """
     from audio.decode import AudioDecodeError
     from audio.resample import resample
     from detectors.voice_clone.sources import BONAFIDE_SOURCES, TtsError, recording_loaders
@@ -64,10 +72,11 @@ def build_calls(per_speaker: int, seed: int = 0) -> list[Call]:
     calls: list[Call] = []
     pause = np.zeros(int(PAUSE_S * RATE), np.float32)
     for src in BONAFIDE_SOURCES:
-        if src.split != "eval" or not src.root.is_dir():
+        if src.split != split or not src.root.is_dir():
             continue
         parts: list[np.ndarray] = []
         got = 0.0
+        want = lengths_s[0]
         for _, load in recording_loaders(src, seed, target_rate=RATE):
             if len(calls) and sum(c.speaker == src.name for c in calls) >= per_speaker:
                 break
@@ -78,9 +87,10 @@ def build_calls(per_speaker: int, seed: int = 0) -> list[Call]:
             x = resample(np.asarray(x, np.float32), rate, RATE)
             parts += [x, pause]
             got += len(x) / RATE + PAUSE_S
-            if got >= CALL_S:
-                calls.append(Call(src.name, sum(c.speaker == src.name for c in calls), np.concatenate(parts)))
-                parts, got = [], 0.0
+            if got >= want:
+                n = sum(c.speaker == src.name for c in calls)
+                calls.append(Call(src.name, n, np.concatenate(parts)))
+                parts, got, want = [], 0.0, lengths_s[(n + 1) % len(lengths_s)]
     return calls
 
 
@@ -122,7 +132,9 @@ def score_file(path: Path) -> dict:
     logits = np.array([s.score for s in f.segments], np.float64)
     top = np.sort(logits)[-max(1, len(logits) // 4):]
     return {"applicable": True, "llr": f.llr, "mean": float(logits.mean()), "max": float(logits.max()),
-            "top_quarter": float(top.mean()), "windows": int(len(logits))}
+            "top_quarter": float(top.mean()), "windows": int(len(logits)),
+            "logits": [round(float(v), 4) for v in logits],
+            "starts": [round(s.start_s, 3) for s in f.segments]}
 
 
 def _auc(neg: list[float], pos: list[float]) -> float | None:
@@ -163,7 +175,7 @@ def _median(v: list[float]) -> float | None:
 
 
 def table(summary: dict) -> str:
-    lines = ["| family / spliced share | scored (declined) | finance likely_manipulated | median LLR | AUC mean (reported) | AUC max window | AUC top quarter |",
+    lines = ["| family / spliced share | scored (declined) | finance likely_manipulated | median LLR | AUC mean | AUC max window | AUC top quarter (reported) |",
              "|---|---|---|---|---|---|---|",
              f"| original (bona fide) | {summary['original']['n']} ({summary['original']['declined']}) | "
              f"{summary['original']['likely_manipulated']} | {summary['original']['median_llr']} | - | - | - |"]
@@ -175,16 +187,17 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def run(out: Path, per_speaker: int, seed: int = 0, log=print) -> dict:
+def run(out: Path, per_speaker: int, seed: int = 0, log=print, split: str = "eval",
+        lengths_s: tuple[float, ...] = (CALL_S,)) -> dict:
     from audio.encode import write_audio
 
     out.mkdir(parents=True, exist_ok=True)
     audio_dir = out / "audio"
     audio_dir.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    calls = build_calls(per_speaker, seed)
+    calls = build_calls(per_speaker, seed, split, lengths_s)
     if not calls:
-        raise SystemExit("no eval-split bona fide speech installed: see docs/voice.md for the Debian packages")
+        raise SystemExit(f"no {split}-split bona fide speech installed: see docs/voice.md for the Debian packages")
     log(f"{len(calls)} calls from {len({c.speaker for c in calls})} speakers ({time.perf_counter() - t0:.0f} s)")
     rows: list[dict] = []
     for i, c in enumerate(calls):
@@ -212,8 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--calls-per-speaker", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=("eval", "dev"), default="eval",
+                    help="speakers to build calls from: eval (never trained or calibrated on) or dev (for fitting)")
+    ap.add_argument("--lengths", default=str(CALL_S),
+                    help="comma-separated call lengths in seconds, used in turn (default: %(default)s)")
     a = ap.parse_args(argv)
-    summary = run(a.out, a.calls_per_speaker, a.seed, log=lambda m: print(m, file=sys.stderr))
+    lengths = tuple(float(v) for v in a.lengths.split(","))
+    summary = run(a.out, a.calls_per_speaker, a.seed, log=lambda m: print(m, file=sys.stderr),
+                  split=a.split, lengths_s=lengths)
     print(table(summary))
     return 0
 

@@ -166,3 +166,35 @@ def test_speech_drowned_in_steady_noise_is_declined_with_the_measured_reason(ran
     assert not noisy.applicable and noisy.llr is None
     assert "above steady background noise" in noisy.reason and "false alarms" in noisy.reason, noisy.reason
     assert quiet.applicable, quiet.reason
+
+
+def _spliced_call(tmp_path):
+    gap = np.zeros(8000, np.float32)
+    x = np.concatenate([voiced(5.0, 16000), gap, voiced(4.0, 16000, f0=190, seed=3), gap, voiced(5.0, 16000, f0=160, seed=4)])
+    return write_wav(tmp_path / "call.wav", x, 16000)
+
+
+def test_a_call_is_judged_by_its_top_quarter_when_the_model_has_a_call_calibration(random_model, tmp_path, monkeypatch):
+    from detectors.voice_clone.scoring import load_bundle
+    from tests.voice.test_call_score import write_call_calibration
+
+    sha = load_bundle(random_model).sha256
+    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(write_call_calibration(tmp_path / "c.json", sha)))
+    f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
+    scores = sorted(s.score for s in f.segments)
+    top = scores[-max(1, len(scores) // 4):]
+    assert f.raw_score == pytest.approx(sum(top) / len(top))
+    assert -2.0 <= f.llr <= 1.5
+    assert f"judged by the {len(top)} of {len(scores)} windows that lean most toward synthetic (" in f.reason
+    assert "call level: call-level map fitted on 41 genuine and 369 spliced dev calls" in f.validation
+
+
+def test_without_a_call_calibration_the_mean_stands_in_and_the_reason_says_why(random_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(tmp_path / "absent.json"))
+    f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
+    assert f.raw_score == pytest.approx(np.mean([s.score for s in f.segments]))
+    assert "judged by the mean window score (no call-level calibration for this model)" in f.reason
+    (tmp_path / "bad.json").write_text("[]")
+    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(tmp_path / "bad.json"))
+    f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
+    assert "the call-level calibration is unreadable" in f.reason and f.applicable

@@ -1,0 +1,71 @@
+"""The call score: a spliced sentence keeps its weight instead of being averaged away."""
+
+import json
+
+import pytest
+
+from detectors.voice_clone.call_score import (
+    CallCalibrationError,
+    load_call_calibration,
+    merged_spans,
+    top_quarter,
+)
+
+
+def test_the_top_quarter_keeps_the_windows_of_a_spliced_sentence():
+    logits = [-2.0, -1.5, -2.2, 1.0, 2.0, -1.8, -2.5, -1.9]
+    s = top_quarter(logits)
+    assert s.windows == (3, 4)  # in time order
+    assert s.value == pytest.approx(1.5)
+    assert s.value > sum(logits) / len(logits) + 2  # the mean would have diluted them
+
+
+def test_a_short_clip_is_judged_by_its_strongest_window():
+    assert top_quarter([-1.0, 0.5, -0.2]).windows == (1,)
+    assert top_quarter([0.3]).value == pytest.approx(0.3)
+    with pytest.raises(ValueError):
+        top_quarter([])
+
+
+def test_overlapping_windows_are_named_as_one_span():
+    assert merged_spans([(5.0, 9.0), (0.0, 4.0), (6.0, 10.0), (12.0, 16.0)]) == [(0.0, 4.0), (5.0, 10.0), (12.0, 16.0)]
+    assert merged_spans([(0.0, 4.0), (4.0, 8.0)]) == [(0.0, 8.0)]
+
+
+def write_call_calibration(path, sha, **over):
+    d = {"statistic": "top_quarter", "weights_sha256": sha, "a": 2.0, "b": -1.0, "llr_range": [-2.0, 1.5],
+         "fitted_on": {"genuine": 41, "spliced": 369}}
+    d.update(over)
+    path.write_text(json.dumps(d))
+    return path
+
+
+def test_the_call_calibration_applies_only_to_the_model_it_was_fitted_for(tmp_path):
+    p = write_call_calibration(tmp_path / "c.json", "ab" * 32)
+    assert load_call_calibration("cd" * 32, p) is None
+    cal = load_call_calibration("ab" * 32, p)
+    assert cal.llr10(10.0) == 1.5 and cal.llr10(-10.0) == -2.0  # held to what the fitted calls support
+    assert cal.llr10(0.5) == pytest.approx(0.0)
+    assert "41 genuine and 369 spliced" in cal.summary
+
+
+def test_a_damaged_call_calibration_is_reported(tmp_path):
+    with pytest.raises(CallCalibrationError, match="not a call calibration"):
+        load_call_calibration("ab" * 32, write_call_calibration(tmp_path / "c.json", "ab" * 32, a="x"))
+    with pytest.raises(CallCalibrationError, match="unknown statistic"):
+        load_call_calibration("ab" * 32, write_call_calibration(tmp_path / "c.json", "ab" * 32, statistic="mean"))
+    (tmp_path / "c.json").write_text("{not json")
+    with pytest.raises(CallCalibrationError):
+        load_call_calibration("ab" * 32, tmp_path / "c.json")
+
+
+def test_the_shipped_call_calibration_belongs_to_the_shipped_weights():
+    """Shipping new weights without refitting (call_fit --write) would silently fall back to the mean."""
+    from detectors.voice_clone.detector import DEFAULT_WEIGHTS
+    from detectors.voice_clone.scoring import load_bundle
+
+    cal = load_call_calibration(load_bundle(DEFAULT_WEIGHTS).sha256)
+    assert cal is not None
+    lo, hi = cal.llr_range
+    assert -3 < lo < 0 < hi < 2  # no stronger than the number of fitted calls allows
+    assert cal.record["eval"]["genuine_at_llr_ge_1"] == 0.0
