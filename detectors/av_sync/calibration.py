@@ -15,6 +15,11 @@ from detectors.calibration_file import load_calibration_json
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 LLR_CLIP = 4.0  # never claim more than 10^4 from a hand-made feature model
+# Video analysed at fewer frames per second than this is judged by the fit
+# made on half-rate copies of the clips (12.5 and 15 fps): with half the
+# frames, genuine clips read as leaning toward "substituted" under the
+# 25/30 fps fit (evaluate.py).
+LOW_FPS_BELOW = 20.0
 
 
 class CalibrationError(RuntimeError):
@@ -39,6 +44,11 @@ class SyncCalibration:
     # No ratio stronger than the calibration data's size supports (evaluate.llr_bounds).
     llr_min: float
     llr_max: float
+    low_fps: SyncCalibration | None = None  # the fit for video under LOW_FPS_BELOW frames per second
+
+    def for_fps(self, fps: float) -> SyncCalibration:
+        """The fit made at this frame rate's kind: half-rate webcams or 25/30 fps video."""
+        return self.low_fps if self.low_fps is not None and fps < LOW_FPS_BELOW else self
 
     def llr(self, f: SyncFeatures) -> float:
         x = np.clip(f.vector(), self.feature_min, self.feature_max)
@@ -48,15 +58,18 @@ class SyncCalibration:
 
 @lru_cache(maxsize=4)
 def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
-    def build(d: dict, sha256: str) -> SyncCalibration:
+    def build(d: dict, sha256: str, low: bool = False) -> SyncCalibration:
         if tuple(d["features"]) != FEATURE_NAMES:
             raise CalibrationError(f"{path}: features {d['features']} do not match the code's {FEATURE_NAMES}")
         m = d.get("metrics_heldout", {})
+        which = (f"half-rate copies ({', '.join(f'{v:g}' for v in d.get('fps', []))} fps) of the shared talking-head clips"
+                 if low else "shared talking-head clips")
         validation = (
-            f"shared talking-head clips with speech ({m.get('clips')} clips; {m.get('originals')} originals vs "
+            f"{which} with speech ({m.get('clips')} clips; {m.get('originals')} originals vs "
             f"{m.get('swapped')} with substituted speech), held out by clip: AUC {m.get('auc_swapped_vs_original_llr_heldout', float('nan')):.3f}, "
             f"Cllr {m.get('cllr_heldout', float('nan')):.3f}; see detectors/av_sync/MODEL_CARD.md"
         )
+        low_fps = build(d["low_fps"], sha256, low=True) if not low and "low_fps" in d else None
         return SyncCalibration(
             coef=np.asarray(d["coef"], dtype=np.float64), bias=float(d["bias"]),
             tolerance_frames=int(d["tolerance_frames"]),
@@ -65,7 +78,7 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> SyncCalibration:
             sha256=sha256, validation=validation,
             feature_min=np.asarray(d["feature_range"][0], dtype=np.float64),
             feature_max=np.asarray(d["feature_range"][1], dtype=np.float64),
-            llr_min=float(d["llr_bounds"][0]), llr_max=float(d["llr_bounds"][1]),
+            llr_min=float(d["llr_bounds"][0]), llr_max=float(d["llr_bounds"][1]), low_fps=low_fps,
         )
 
     return load_calibration_json(path, build, CalibrationError, "lip-sync calibration",

@@ -119,7 +119,7 @@ MOUTH_AHEAD: ScanAhead[MouthSignal] = ScanAhead("mouth signal", _start_mouth)
 
 class AvSyncDetector:
     name: ClassVar[str] = "av_sync"
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.3.0"
     modality: ClassVar[str] = "audiovisual"
     needs: ClassVar[str] = "a video stream and an audio stream"
 
@@ -166,6 +166,11 @@ class AvSyncDetector:
                 f"speech shorter than {MIN_SPEECH_S} s ({speech.vad.speech_s:.1f} s found by the {speech.vad.backend} VAD "
                 f"in {speech.audio.duration_s:.1f} s of audio): music, noise or silence give the mouth nothing to follow"
                 + unrecognised_sound_note(speech.audio.samples, speech.audio.sample_rate, speech.vad))
+        full_rate = cal
+        cal = cal.for_fps(frames.fps)
+        rate_note = ("" if cal is full_rate else
+                     f"; the video runs at {frames.fps:.1f} fps, so it is judged by the calibration made on half-rate "
+                     "copies of the clips (the 25/30 fps one reads genuine webcam video as leaning toward substituted)")
         env = speech_envelope(speech.audio.samples, frames.times, frames.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
         mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or frames.mouth()
@@ -180,7 +185,7 @@ class AvSyncDetector:
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
-            applicable=True, reason=f"{verdict}: {reason}{frames.note}{time_guard_note(scan.stopped_at_s)}"
+            applicable=True, reason=f"{verdict}: {reason}{rate_note}{frames.note}{time_guard_note(scan.stopped_at_s)}"
                                     + speech.audio.reading_clause, raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 from detectors.av_sync.evaluate import MEDIA, clip_paths
+from detectors.face_swap.rewrite import rewrite_video
 
 DROPS = {"none": None, "15 % at random": 0.15, "35 % at random": 0.35, "every other, middle third": "middle"}
 DETECTORS = ("av_sync", "face_motion")
@@ -32,36 +32,12 @@ DETECTORS = ("av_sync", "face_motion")
 def write_dropped(src: Path, dst: Path, drop: float | str | None, seed: int = 0) -> Path:
     """``src`` re-encoded with frames dropped per ``drop``; kept frames keep their times."""
     rng = np.random.default_rng(seed)
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        vs = inp.streams.video[0]
-        total = vs.frames or sum(1 for _ in av.open(str(src)).decode(video=0))
-        ov = out.add_stream("libx264", rate=Fraction(vs.average_rate))
-        ov.width, ov.height, ov.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
-        ov.codec_context.time_base = Fraction(1, 90000)
-        ov.options = {"preset": "veryfast", "crf": "18"}
-        a_in = inp.streams.audio[0]
-        oa = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
-        oa.layout = "mono"
-        for i, fr in enumerate(inp.decode(vs)):
-            if i and (isinstance(drop, float) and rng.random() < drop
-                      or drop == "middle" and total / 3 < i < 2 * total / 3 and i % 2):
-                continue
-            vf = av.VideoFrame.from_ndarray(fr.to_ndarray(format="rgb24"), format="rgb24")
-            vf.pts, vf.time_base = int(fr.pts * fr.time_base * 90000), Fraction(1, 90000)
-            for p in ov.encode(vf):
-                out.mux(p)
-        for p in ov.encode():
-            out.mux(p)
-        with av.open(str(src)) as ain:
-            res = av.AudioResampler(format="fltp", layout="mono", rate=a_in.codec_context.sample_rate)
-            for fr in ain.decode(audio=0):
-                for r in res.resample(fr):
-                    r.pts = None
-                    for p in oa.encode(r):
-                        out.mux(p)
-        for p in oa.encode():
-            out.mux(p)
-    return dst
+
+    def keep(i: int, total: int) -> bool:
+        return not (i and (isinstance(drop, float) and rng.random() < drop
+                           or drop == "middle" and total / 3 < i < 2 * total / 3 and i % 2))
+
+    return rewrite_video(src, dst, keep)
 
 
 def has_audio(path: Path) -> bool:

@@ -106,6 +106,32 @@ def test_a_variable_frame_rate_does_not_move_the_evidence(face, tmp_path):
     assert fv.raw_score > 0.5 * fs.raw_score and fv.llr == pytest.approx(fs.llr, abs=0.3)
 
 
+def test_a_webcam_at_half_rate_is_judged_by_the_fit_made_at_half_rate(face, tmp_path):
+    """12.5-15 fps webcam video has half the frames the statistic was first
+    calibrated on: genuine half-rate copies of the shared clips read LLR > 0
+    (toward "substituted") in 4 of 5 under the 25/30 fps fit, 0 of 5 under
+    the fit made on such copies (evaluate.py, held out by clip)."""
+    from fractions import Fraction
+
+    from detectors.av_sync.calibration import load_calibration
+    from detectors.av_sync.features import SyncFeatures
+
+    rgb, xy, w = face
+    half = Fraction(FPS, 2)
+    opening = syllables(int(6 * half), seed=11)
+    path = write_talking_video(tmp_path / "webcam.mp4", rgb, xy, w, opening, speech_audio(opening, float(half), 0, seed=12),
+                               fps=half)
+    f = get_detector("av_sync").analyze(ctx(path, tmp_path))
+    assert f.applicable, f.reason
+    cal = load_calibration()
+    low = cal.for_fps(12.5)
+    assert low is not cal and cal.for_fps(25.0) is cal and cal.for_fps(15.0) is low
+    assert "half-rate copies (12.5, 15 fps)" in f.validation and "runs at 12.5 fps" in f.reason
+    assert f.llr == pytest.approx(low.llr(SyncFeatures(f.raw_score)))
+    for z in (4.5, 5.0, 5.5):  # where the genuine half-rate clips read
+        assert low.llr(SyncFeatures(z)) < cal.llr(SyncFeatures(z))
+
+
 def test_two_talking_heads_are_not_read_as_one(face, tmp_path):
     """A call recording's gallery: two faces side by side the whole time.
     One face's mouth follows only its own turns, so the single-head
