@@ -12,14 +12,10 @@ import numpy as np
 
 from detectors.av_sync.features import FEATURE_NAMES, SyncFeatures
 from detectors.calibration_file import load_calibration_json
+from detectors.face_swap.frame_grid import LOW_FPS_BELOW
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 LLR_CLIP = 4.0  # never claim more than 10^4 from a hand-made feature model
-# Video analysed at fewer frames per second than this is judged by the fit
-# made on half-rate copies of the clips (12.5 and 15 fps): with half the
-# frames, genuine clips read as leaning toward "substituted" under the
-# 25/30 fps fit (evaluate.py).
-LOW_FPS_BELOW = 20.0
 
 
 class CalibrationError(RuntimeError):

@@ -41,14 +41,13 @@ from pathlib import Path
 import numpy as np
 
 from audio.vad import detect_speech
-from detectors.av_sync.calibration import LOW_FPS_BELOW
 from detectors.av_sync.detector import MIN_SPEECH_S, sync_frames
 from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream_start_gap
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
 from detectors.av_sync.sync import MAX_OFFSET, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
-from detectors.face_swap.frame_grid import FrameGrid
+from detectors.face_swap.frame_grid import LOW_FPS_BELOW, FrameGrid
 from detectors.face_swap.rewrite import write_half_rate
 from detectors.metrics import auc_between as auc
 from detectors.metrics import cllr_between as cllr

@@ -27,6 +27,12 @@ import numpy as np
 # timestamps are rounded to the time base, and 29.97 fps stored at 1/30 s
 # steps wobbles by a few per cent.
 PERIOD_TOLERANCE = 0.25
+# Video analysed at fewer frames per second than this (webcams at 12.5-15
+# fps) is judged by the lip-sync and motion calibrations fitted on half-rate
+# copies of the clips: with frames twice as far apart, the lip-sync statistic
+# shrinks and the motion jitter grows, and genuine clips leaned toward
+# manipulated under the 25/30 fps fits.
+LOW_FPS_BELOW = 20.0
 # As for constant-rate video (``faces.analysis_step``): a grid faster than
 # this is thinned to 24-30 fps, the rates every calibration was measured at.
 MAX_GRID_FPS = 30.5

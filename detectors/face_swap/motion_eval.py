@@ -18,6 +18,13 @@ out AUC over all clips. With ``--conditions``, every real clip and swap is
 also re-encoded (H.264 CRF 23, CRF 32, 480 lines) and scored with the same
 calibration: both classes then share one encoder, so an encoding difference
 between the published clips and the swaps made here cannot explain the AUC.
+
+Every clip and swap is also written at half its frame rate (every other
+frame, times kept: a 12.5-15 fps webcam) and a second calibration is fitted
+and measured on those copies with the same split. Frame-to-frame jitter
+grows when frames are twice as far apart, for filmed and pasted faces alike;
+under the full-rate fit genuine half-rate clips leaned toward "pasted".
+The detector uses the half-rate fit below ``LOW_FPS_BELOW`` fps.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ import numpy as np
 from detectors.face_swap import faces as F
 from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
 from detectors.face_swap.motion import relative_motion
-from detectors.face_swap.motion_detector import CALIBRATION_PATH
+from detectors.face_swap.motion_detector import CALIBRATION_PATH, LOW_FPS_BELOW
+from detectors.face_swap.rewrite import write_half_rate
 from detectors.metrics import auc_between as auc
 
 HERE = Path(__file__).parent
@@ -67,6 +75,63 @@ def fit_lr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
+def llr_of(coef: float, bias: float, score: float) -> float:
+    return float(np.clip((coef * np.log(max(score, 1e-3)) + bias) / np.log(10), -3, 3))
+
+
+def fit_and_measure(rows: list[tuple], test: set[str]) -> tuple[float, float, dict]:
+    """Fit on the identities outside ``test``; held-out and leave-one-identity-out figures.
+
+    ``rows``: (name, is_swap, target identity, method, score).
+    """
+    fit = [r for r in rows if r[2] not in test]
+    held = [r for r in rows if r[2] in test]
+    coef, bias = fit_lr(np.array([r[4] for r in fit]), np.array([r[1] for r in fit]))
+    # Leave one target identity out: fit without it (reals and swaps onto it), score it.
+    loo = []
+    for tgt in sorted({r[2] for r in rows}):
+        tr = [r for r in rows if r[2] != tgt]
+        c_, b_ = fit_lr(np.array([r[4] for r in tr]), np.array([r[1] for r in tr]))
+        loo += [(r[1], c_ * np.log(max(r[4], 1e-3)) + b_) for r in rows if r[2] == tgt]
+    held_real = [r[4] for r in held if r[1] == 0]
+    held_fake = [r[4] for r in held if r[1] == 1]
+    metrics = dict(
+        real_clips=sum(r[1] == 0 for r in rows), swaps=sum(r[1] == 1 for r in rows),
+        test_identities=sorted(test), test_real=len(held_real), test_swaps=len(held_fake),
+        test_auc=auc(held_fake, held_real) if held_real and held_fake else None,
+        test_auc_by_method={m: auc([r[4] for r in held if r[3] == m], held_real)
+                            for m in ("poisson", "alpha") if any(r[3] == m for r in held)},
+        test_real_llr_ge_1=sum(llr_of(coef, bias, s) >= 1 for s in held_real),
+        test_swaps_llr_ge_1=sum(llr_of(coef, bias, s) >= 1 for s in held_fake),
+        fit_auc=auc([r[4] for r in fit if r[1]], [r[4] for r in fit if not r[1]]),
+        leave_one_identity_out_auc=auc([z for y, z in loo if y], [z for y, z in loo if not y]),
+        all_real_llr_ge_1=sum(llr_of(coef, bias, r[4]) >= 1 for r in rows if r[1] == 0),
+        real_score_p90=float(np.percentile([r[4] for r in rows if r[1] == 0], 90)),
+    )
+    return coef, bias, metrics
+
+
+def half_rate_file(path: Path, work: Path, rel: str) -> Path:
+    """``path`` at half its frame rate, written once under ``work/half_rate``."""
+    dst = work / "half_rate" / rel
+    if not dst.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        write_half_rate(path, dst)
+    return dst
+
+
+def half_rates(files: list[tuple], work: Path) -> set[float]:
+    import av
+
+    out = set()
+    for *_, rel in files:
+        p = work / "half_rate" / rel
+        if p.is_file():
+            with av.open(str(p)) as c:
+                out.add(float(c.streams.video[0].average_rate))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/face_motion"))
@@ -87,34 +152,23 @@ def main(argv: list[str] | None = None) -> int:
         [(p.stem, 1, target, method, p, f"fake/{method}/{p.name}") for method, target, p in swaps]
     rows = [(n, y, t, m, s) for n, y, t, m, p, _ in files if (s := score_file(p, args.seconds)) is not None]
     test = test_identities()
-    fit = [r for r in rows if r[2] not in test]
-    held = [r for r in rows if r[2] in test]
-    coef, bias = fit_lr(np.array([r[4] for r in fit]), np.array([r[1] for r in fit]))
+    coef, bias, metrics = fit_and_measure(rows, test)
+    metrics["seconds_per_clip"] = args.seconds
 
     def llr(s: float) -> float:
-        return float(np.clip((coef * np.log(max(s, 1e-3)) + bias) / np.log(10), -3, 3))
+        return llr_of(coef, bias, s)
 
-    # Leave one target identity out: fit without it (reals and swaps onto it), score it.
-    loo = []
-    for tgt in sorted({r[2] for r in rows}):
-        tr = [r for r in rows if r[2] != tgt]
-        c_, b_ = fit_lr(np.array([r[4] for r in tr]), np.array([r[1] for r in tr]))
-        loo += [(r[1], c_ * np.log(max(r[4], 1e-3)) + b_) for r in rows if r[2] == tgt]
-    held_real = [r[4] for r in held if r[1] == 0]
-    held_fake = [r[4] for r in held if r[1] == 1]
-    metrics = dict(
-        real_clips=sum(r[1] == 0 for r in rows), swaps=sum(r[1] == 1 for r in rows), seconds_per_clip=args.seconds,
-        test_identities=sorted(test), test_real=len(held_real), test_swaps=len(held_fake),
-        test_auc=auc(held_fake, held_real) if held_real and held_fake else None,
-        test_auc_by_method={m: auc([r[4] for r in held if r[3] == m], held_real)
-                            for m in ("poisson", "alpha") if any(r[3] == m for r in held)},
-        test_real_llr_ge_1=sum(llr(s) >= 1 for s in held_real),
-        test_swaps_llr_ge_1=sum(llr(s) >= 1 for s in held_fake),
-        fit_auc=auc([r[4] for r in fit if r[1]], [r[4] for r in fit if not r[1]]),
-        leave_one_identity_out_auc=auc([z for y, z in loo if y], [z for y, z in loo if not y]),
-        all_real_llr_ge_1=sum(llr(r[4]) >= 1 for r in rows if r[1] == 0),
-        real_score_p90=float(np.percentile([r[4] for r in rows if r[1] == 0], 90)),
+    half = [(n, y, t, m, s) for n, y, t, m, p, rel in files
+            if (s := score_file(half_rate_file(p, args.work, rel), args.seconds)) is not None]
+    hcoef, hbias, hmetrics = fit_and_measure(half, test)
+    hmetrics["fps"] = sorted({round(fps, 2) for fps in half_rates(files, args.work)})
+    hmetrics["with_full_rate_calibration"] = dict(
+        real_llr_ge_1=f"{sum(llr(r[4]) >= 1 for r in half if r[1] == 0)}/{sum(r[1] == 0 for r in half)}",
+        test_real_llr_ge_1=f"{sum(llr(r[4]) >= 1 for r in half if r[1] == 0 and r[2] in test)}/"
+                           f"{sum(r[1] == 0 and r[2] in test for r in half)}",
+        real_llr_median=round(float(np.median([llr(r[4]) for r in half if r[1] == 0])), 3),
     )
+    log(f"half rate: {hmetrics}")
     if args.conditions:
         metrics["conditions"] = {}
         for cond in (c for c in CONDITIONS if CONDITIONS[c] is not None):
@@ -128,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             log(f"{cond}: {metrics['conditions'][cond]}")
     metrics["minutes"] = round((time.perf_counter() - t0) / 60, 1)
-    print(json.dumps(dict(metrics=metrics, rows=[dict(name=r[0], swap=r[1], target=r[2], method=r[3],
+    print(json.dumps(dict(metrics=metrics, half_rate_metrics=hmetrics, rows=[dict(name=r[0], swap=r[1], target=r[2], method=r[3],
                                                         score=round(r[4], 4), llr=round(llr(r[4]), 3)) for r in rows]),
                      indent=1))
     if args.write:
@@ -137,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                   "llr = log10 LR(pasted face : filmed face)",
             coef=coef, bias=bias, metrics=metrics,
             data=[c.name for c in clips], note="swaps made by detectors/face_swap/manipulate.py; see FACE_MOTION.md",
+            low_fps=dict(below_fps=LOW_FPS_BELOW, coef=hcoef, bias=hbias, metrics=hmetrics,
+                         note="the same clips and swaps at half their frame rate (every other frame, times kept)"),
         ), indent=2) + "\n")
         log(f"wrote {CALIBRATION_PATH}")
     return 0

@@ -2,7 +2,7 @@
 
 Kept frames keep their own times, as in a phone's low-light stretch, a call
 recording that keeps only the frames that arrived, or a webcam at half rate.
-Video is H.264 CRF 18 (close to the source), audio mono AAC at its own rate.
+Video is H.264 CRF 18 (close to the source), audio (if any) mono AAC at its own rate.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
         ov.width, ov.height, ov.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
         ov.codec_context.time_base = Fraction(1, 90000)
         ov.options = {"preset": "veryfast", "crf": "18"}
-        a_in = inp.streams.audio[0]
-        oa = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
-        oa.layout = "mono"
+        a_in = inp.streams.audio[0] if inp.streams.audio else None
+        if a_in is not None:
+            oa = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
+            oa.layout = "mono"
         for i, fr in enumerate(inp.decode(vs)):
             if not keep(i, total):
                 continue
@@ -35,6 +36,8 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
                 out.mux(p)
         for p in ov.encode():
             out.mux(p)
+        if a_in is None:
+            return dst
         with av.open(str(src)) as ain:
             res = av.AudioResampler(format="fltp", layout="mono", rate=a_in.codec_context.sample_rate)
             for fr in ain.decode(audio=0):

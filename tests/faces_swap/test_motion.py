@@ -101,3 +101,36 @@ def test_detector_on_a_real_clip_and_a_swap_made_from_it(tmp_path):
     f_swap, f_real = det.analyze(ctx(swap, tmp_path)), det.analyze(ctx(real, tmp_path))
     assert f_swap.applicable and f_real.applicable
     assert f_swap.raw_score > f_real.raw_score and f_swap.llr > f_real.llr
+
+
+def test_webcam_rate_video_has_its_own_motion_calibration():
+    """Frames twice as far apart jump further, filmed or pasted: genuine half-rate
+    copies leaned toward "pasted" under the 25/30 fps fit (motion_eval)."""
+    from detectors.face_swap.motion_detector import load_calibration
+
+    cal = load_calibration()
+    low = cal.for_fps(12.5)
+    assert low is not cal and cal.for_fps(15.0) is low and cal.for_fps(25.0) is cal and cal.for_fps(29.97) is cal
+    assert "half-rate copies" in low.validation and "half-rate" not in cal.validation
+    assert low.real_p90 > cal.real_p90  # filmed faces jitter more between frames 2 periods apart
+
+
+@pytest.mark.slow
+def test_a_real_clip_at_half_rate_is_judged_by_the_half_rate_fit(tmp_path):
+    from pathlib import Path
+
+    from detectors.base import get_detector
+    from detectors.face_swap.motion_detector import load_calibration
+    from detectors.face_swap.rewrite import write_half_rate
+    from tests.av_sync.test_detector import ctx
+
+    media = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
+    clip = media / "sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4"
+    if not clip.is_file():
+        pytest.skip("shared talking-head clip not available")
+    half = write_half_rate(clip, tmp_path / "webcam.mp4")
+    f = get_detector("face_motion").analyze(ctx(half, tmp_path))
+    assert f.applicable, f.reason
+    assert "runs at 12.5 fps" in f.reason and "half-rate copies" in f.validation
+    assert f.llr == pytest.approx(load_calibration().for_fps(12.5).llr(f.raw_score), abs=1e-6)
+    assert f.llr < 1.0  # the genuine clip is not flagged under the finance profile
