@@ -23,6 +23,7 @@ synthetic".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -79,6 +80,7 @@ class CallCalibration:
     b: float
     llr_range: tuple[float, float]
     record: dict
+    sha256: str = ""  # of the calibration file's bytes: the finding names what computed its LLR
 
     def llr10(self, score: float) -> float:
         lo, hi = self.llr_range
@@ -87,8 +89,8 @@ class CallCalibration:
     @property
     def summary(self) -> str:
         fitted = self.record.get("fitted_on") or {}
-        parts = [f"call-level map fitted on {fitted.get('genuine', '?')} genuine and {fitted.get('spliced', '?')} "
-                 "spliced dev calls"]
+        parts = [f"call-level map (SHA-256 {self.sha256}) fitted on {fitted.get('genuine', '?')} genuine and "
+                 f"{fitted.get('spliced', '?')} spliced dev calls"]
         ev = self.record.get("eval") or {}
         if ev:
             aucs = ", ".join(f"{k.split('_')[1]} % spliced AUC {v['auc']}" for k, v in ev.items()
@@ -112,7 +114,8 @@ def load_call_calibration(weights_sha256: str | None, path: Path | None = None) 
     if weights_sha256 is None or not path.is_file():
         return None
     try:
-        d = json.loads(path.read_text())
+        raw = path.read_bytes()
+        d = json.loads(raw)
         if not isinstance(d, dict):
             raise CallCalibrationError(f"{path} is not a call calibration: not a JSON object")
         if d.get("statistic") != STATISTIC:
@@ -121,7 +124,8 @@ def load_call_calibration(weights_sha256: str | None, path: Path | None = None) 
             return None
         lo, hi = (float(v) for v in d["llr_range"])
         rec = {k: v for k, v in d.items() if k not in ("statistic", "weights_sha256", "a", "b", "llr_range")}
-        return CallCalibration(d["weights_sha256"], float(d["a"]), float(d["b"]), (lo, hi), rec)
+        return CallCalibration(d["weights_sha256"], float(d["a"]), float(d["b"]), (lo, hi), rec,
+                               hashlib.sha256(raw).hexdigest())
     except CallCalibrationError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

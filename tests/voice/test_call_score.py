@@ -1,5 +1,6 @@
 """The call score: a spliced sentence keeps its weight instead of being averaged away."""
 
+import hashlib
 import json
 
 import pytest
@@ -47,6 +48,7 @@ def test_the_call_calibration_applies_only_to_the_model_it_was_fitted_for(tmp_pa
     assert cal.llr10(10.0) == 1.5 and cal.llr10(-10.0) == -2.0  # held to what the fitted calls support
     assert cal.llr10(0.5) == pytest.approx(0.0)
     assert "41 genuine and 369 spliced" in cal.summary
+    assert f"SHA-256 {hashlib.sha256(p.read_bytes()).hexdigest()}" in cal.summary  # the finding names the map it used
 
 
 def test_a_damaged_call_calibration_is_reported(tmp_path):

@@ -186,7 +186,8 @@ def test_a_call_is_judged_by_its_top_quarter_when_the_model_has_a_call_calibrati
     assert f.raw_score == pytest.approx(sum(top) / len(top))
     assert -2.0 <= f.llr <= 1.5
     assert f"judged by the {len(top)} of {len(scores)} windows that lean most toward synthetic (" in f.reason
-    assert "call level: call-level map fitted on 41 genuine and 369 spliced dev calls" in f.validation
+    assert "call level: call-level map (SHA-256 " in f.validation
+    assert "fitted on 41 genuine and 369 spliced dev calls" in f.validation
 
 
 def test_without_a_call_calibration_the_mean_stands_in_and_the_reason_says_why(random_model, tmp_path, monkeypatch):
