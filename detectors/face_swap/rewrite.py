@@ -18,7 +18,7 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
     """``src`` with frame i kept when ``keep(i, total)``; the stream's nominal rate is divided by ``rate_divisor``."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vs = inp.streams.video[0]
-        total = vs.frames or sum(1 for _ in av.open(str(src)).decode(video=0))
+        total = vs.frames or _count_frames(src)
         ov = out.add_stream("libx264", rate=Fraction(vs.average_rate) / rate_divisor)
         ov.width, ov.height, ov.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
         ov.codec_context.time_base = Fraction(1, 90000)
@@ -48,6 +48,11 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
         for p in oa.encode():
             out.mux(p)
     return dst
+
+
+def _count_frames(src: Path) -> int:
+    with av.open(str(src)) as c:
+        return sum(1 for _ in c.decode(video=0))
 
 
 def write_half_rate(src: Path, dst: Path) -> Path:
