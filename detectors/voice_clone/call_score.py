@@ -110,7 +110,12 @@ def load_call_calibration(weights_sha256: str | None, path: Path | None = None) 
     ``path`` defaults to the shipped ``call_calibration.json``, or the file named
     in ``VERIFIER_VOICE_CALL_CALIBRATION`` (a calibration refitted for another model).
     """
-    path = path or Path(os.environ.get("VERIFIER_VOICE_CALL_CALIBRATION") or CALL_CALIBRATION)
+    named = os.environ.get("VERIFIER_VOICE_CALL_CALIBRATION")
+    if path is None and named:
+        path = Path(named)
+        if not path.is_file():
+            raise CallCalibrationError(f"VERIFIER_VOICE_CALL_CALIBRATION names {path}, which is not a file")
+    path = path or CALL_CALIBRATION
     if weights_sha256 is None or not path.is_file():
         return None
     try:

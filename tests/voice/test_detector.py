@@ -191,10 +191,16 @@ def test_a_call_is_judged_by_its_top_quarter_when_the_model_has_a_call_calibrati
 
 
 def test_without_a_call_calibration_the_mean_stands_in_and_the_reason_says_why(random_model, tmp_path, monkeypatch):
-    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(tmp_path / "absent.json"))
+    from tests.voice.test_call_score import write_call_calibration
+
+    other = write_call_calibration(tmp_path / "other.json", "cd" * 32)  # fitted for another model
+    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(other))
     f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
     assert f.raw_score == pytest.approx(np.mean([s.score for s in f.segments]))
     assert "judged by the mean window score (no call-level calibration for this model)" in f.reason
+    monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(tmp_path / "absent.json"))
+    f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
+    assert "VERIFIER_VOICE_CALL_CALIBRATION names" in f.reason and "which is not a file" in f.reason
     (tmp_path / "bad.json").write_text("[]")
     monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(tmp_path / "bad.json"))
     f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
