@@ -1,24 +1,19 @@
-"""The call-level score of ``voice_clone``: the windows that lean most toward synthetic.
+"""The call-level score of ``voice_clone``: which windows of a call decide, and how much.
 
 A forger rarely clones a whole call. They keep a genuine recording of the
 executive and replace one sentence. The detector's first file statistic, the
 mean window logit, is diluted by the genuine rest: with a quarter of a call
 spliced, its AUC was 0.59-0.79 by family (``splice_eval``).
 
-The call score is the mean logit of the top quarter of the call's windows
-(at least one). A whole synthetic call lifts every window, so its top quarter
-is high; a spliced sentence lifts the windows that hear it, and the top
-quarter keeps them instead of averaging them with the rest. Of the statistics
-compared on dev-split calls (mean, maximum window, top quarter, strongest run of
-window LLRs; ``call_fit``), it had the best Cllr and no genuine call at LLR >= 1
-when each speaker was left out in turn.
-
-The score is not a log LR: windows overlap and are not independent, and a
-maximum-like statistic grows with the number of windows. It is calibrated
-again on whole genuine and spliced calls of dev-split speakers
-(``call_calibration.json``, fitted by ``python -m detectors.voice_clone.call_fit``)
-for one set of weights, against the proposition "some or all of the speech is
-synthetic".
+``call_features`` computes the file statistics compared for the call-level
+map (``call_fit``): the mean, the strongest window, the mean of the top
+quarter, and the number of windows. The shipped map reads the strongest
+window, the candidate with the best Cllr on dev-split files when each speaker
+was left out in turn. The strongest window of a genuine call runs higher the
+longer the call, so the map is fitted on whole files of every length - calls
+of 10-60 s and single recordings, spliced calls and whole TTS files - for one
+set of weights (``call_calibration.json``), against the proposition "some or
+all of the speech is synthetic".
 """
 
 from __future__ import annotations
@@ -33,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 CALL_CALIBRATION = Path(__file__).parent / "call_calibration.json"
-STATISTIC = "top_quarter"
 
 
 @dataclass(frozen=True)
@@ -52,15 +46,19 @@ def top_quarter(logits) -> CallScore:
     return CallScore(float(v[top].mean()), tuple(int(i) for i in top))
 
 
-def merged_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Overlapping or touching (start, end) spans joined, in time order."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+def call_features(logits, names: tuple[str, ...]) -> np.ndarray:
+    """The named file statistics of a call's window logits (time order)."""
+    v = np.asarray(logits, np.float64)
+    known = {
+        "mean": lambda: float(v.mean()),
+        "max": lambda: float(v.max()),
+        "top_quarter": lambda: top_quarter(v).value,
+        "log_windows": lambda: float(np.log(v.size)),
+    }
+    try:
+        return np.array([known[n]() for n in names], np.float64)
+    except KeyError as exc:
+        raise CallCalibrationError(f"unknown call statistic {exc.args[0]!r}; known: {', '.join(known)}") from None
 
 
 class CallCalibrationError(ValueError):
@@ -69,39 +67,39 @@ class CallCalibrationError(ValueError):
 
 @dataclass(frozen=True)
 class CallCalibration:
-    """log10 LR(some or all speech synthetic : none) = (a * score + b) / ln 10, within ``llr_range``.
+    """log10 LR(some or all speech synthetic : none) = (coef . features + b) / ln 10, within ``llr_range``.
 
     Valid only for the model bundle whose SHA-256 it names: another model's
     logits have another distribution.
     """
 
     weights_sha256: str
-    a: float
+    features: tuple[str, ...]
+    coef: tuple[float, ...]
     b: float
     llr_range: tuple[float, float]
     record: dict
     sha256: str = ""  # of the calibration file's bytes: the finding names what computed its LLR
 
-    def llr10(self, score: float) -> float:
+    def llr10(self, logits) -> float:
+        z = float(np.dot(self.coef, call_features(logits, self.features))) + self.b
         lo, hi = self.llr_range
-        return float(min(hi, max(lo, (self.a * score + self.b) / math.log(10))))
+        return float(min(hi, max(lo, z / math.log(10))))
 
     @property
     def summary(self) -> str:
         fitted = self.record.get("fitted_on") or {}
-        parts = [f"call-level map (SHA-256 {self.sha256}) fitted on {fitted.get('genuine', '?')} genuine and "
-                 f"{fitted.get('spliced', '?')} spliced dev calls"]
+        parts = [f"call-level map on {' and '.join(self.features)} (SHA-256 {self.sha256}), fitted on dev-split "
+                 f"{fitted.get('genuine', '?')} genuine and {fitted.get('synthetic', '?')} synthetic files"]
         ev = self.record.get("eval") or {}
         if ev:
-            aucs = ", ".join(f"{k.split('_')[1]} % spliced AUC {v['auc']}" for k, v in ev.items()
-                             if k.startswith("spliced_") and isinstance(v, dict))
-            parts.append(f"on {ev.get('genuine_calls', '?')} calls of unseen speakers "
-                         f"{ev.get('genuine_at_llr_ge_1', '?')} of genuine ones at LLR >= 1; {aucs}")
+            parts.append(f"on unseen speakers: genuine calls at LLR >= 1 {ev.get('genuine_calls_at_llr_ge_1', '?')}, "
+                         f"genuine single recordings {ev.get('genuine_singles_at_llr_ge_1', '?')}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"statistic": STATISTIC, "weights_sha256": self.weights_sha256, "a": self.a, "b": self.b,
-                "llr_range": list(self.llr_range), **self.record}
+        return {"features": list(self.features), "weights_sha256": self.weights_sha256, "coef": list(self.coef),
+                "b": self.b, "llr_range": list(self.llr_range), **self.record}
 
 
 def load_call_calibration(weights_sha256: str | None, path: Path | None = None) -> CallCalibration | None:
@@ -123,13 +121,16 @@ def load_call_calibration(weights_sha256: str | None, path: Path | None = None) 
         d = json.loads(raw)
         if not isinstance(d, dict):
             raise CallCalibrationError(f"{path} is not a call calibration: not a JSON object")
-        if d.get("statistic") != STATISTIC:
-            raise CallCalibrationError(f"{path}: unknown statistic {d.get('statistic')!r}")
         if d["weights_sha256"] != weights_sha256:
             return None
+        features = tuple(str(f) for f in d["features"])
+        coef = tuple(float(c) for c in d["coef"])
+        if len(coef) != len(features):
+            raise CallCalibrationError(f"{path} is not a call calibration: {len(coef)} coefficients for {len(features)} features")
+        call_features([0.0], features)  # unknown statistic names fail here, not on the first call
         lo, hi = (float(v) for v in d["llr_range"])
-        rec = {k: v for k, v in d.items() if k not in ("statistic", "weights_sha256", "a", "b", "llr_range")}
-        return CallCalibration(d["weights_sha256"], float(d["a"]), float(d["b"]), (lo, hi), rec,
+        rec = {k: v for k, v in d.items() if k not in ("features", "weights_sha256", "coef", "b", "llr_range")}
+        return CallCalibration(d["weights_sha256"], features, coef, float(d["b"]), (lo, hi), rec,
                                hashlib.sha256(raw).hexdigest())
     except CallCalibrationError:
         raise

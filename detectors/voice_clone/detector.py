@@ -7,11 +7,12 @@ rates far from the targets (see ``MODEL_CARD.md`` and ``docs/voice.md``), so
 their LLR is not evidence on its own. Another model is used when given as the
 ``voice_model`` detector option or in ``VERIFIER_VOICE_MODEL``.
 
-The file-level score is the mean logit of the top quarter of the windows
-(``call_score.py``): a sentence spliced into a genuine call weighs as much as
-the windows that hear it, not as its share of the call. Its LLR comes from a
-calibration fitted on whole genuine and spliced calls for the shipped weights
-(``call_calibration.json``). A model without one (e.g. retrained by a user) is
+The file-level LLR comes from the strongest window's logit (``call_score.py``):
+a sentence spliced into a genuine call weighs as much as the window that hears
+it, not as its share of the call. The map is fitted for the shipped weights on
+genuine calls and recordings, spliced calls and whole TTS files
+(``call_calibration.json``), so it knows how high the strongest window of a
+genuine call runs; the raw score reported is that logit. A model without one (e.g. retrained by a user) is
 judged by the mean window logit, the statistic its own calibration was fitted
 on. Window LLRs are given per segment to show *where* the evidence is; they
 are not independent and must not be summed.
@@ -29,13 +30,7 @@ from audio.decode import AudioDecodeError
 from audio.noise import steady_noise_snr_db
 from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.base import DetectorContext, check_llr, register
-from detectors.voice_clone.call_score import (
-    CallCalibration,
-    CallCalibrationError,
-    load_call_calibration,
-    merged_spans,
-    top_quarter,
-)
+from detectors.voice_clone.call_score import CallCalibration, CallCalibrationError, call_features, load_call_calibration
 from verifier.evidence import Artifact, Finding, MediaInfo, Segment
 
 MIN_SPEECH_S = 1.5
@@ -185,11 +180,16 @@ def _file_score(window_cal, call_cal: CallCalibration | None, call_note: str, lo
         raw = float(np.mean(logits))
         llr = float(window_cal.llr10([raw])[0]) if window_cal else None
         return raw, llr, f"judged by the mean window score ({call_note})"
-    top = top_quarter(logits)
-    spans = merged_spans([windows[i] for i in top.windows])
-    where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans[:4]) + (" and more" if len(spans) > 4 else "")
-    return top.value, call_cal.llr10(top.value), (
-        f"judged by the {len(top.windows)} of {len(windows)} windows that lean most toward synthetic ({where})")
+    x = call_features(logits, call_cal.features)
+    best = int(np.argmax(logits))
+    a, b = windows[best]
+    named = " and ".join(STATISTIC_WORDS.get(f, f) for f in call_cal.features)
+    return float(x[0]), call_cal.llr10(logits), (
+        f"judged by {named} of its {len(windows)} windows (the strongest: {a:.1f}-{b:.1f} s)")
+
+
+STATISTIC_WORDS = {"max": "the strongest", "top_quarter": "the top quarter", "mean": "the mean",
+                   "log_windows": "the number"}
 
 
 def _by_segment(windows: list[tuple[float, float]], segments) -> list[tuple[tuple[float, float], list[tuple[float, float]]]]:

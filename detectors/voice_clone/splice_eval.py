@@ -217,6 +217,67 @@ def run(out: Path, per_speaker: int, seed: int = 0, log=print, split: str = "eva
     return summary
 
 
+SINGLES_PER_SPEAKER = 12
+TTS_SENTENCES_PER_VOICE = 6
+
+
+def whole_file_rows(split: str, lengths_s: tuple[float, ...], audio_dir: Path, seed: int = 0, log=print) -> list[dict]:
+    """Files a call-level map must also get right, scored as ``verify`` scores them:
+
+    - ``original_single``: a speaker's recordings one at a time, as published
+      (voice notes of a few seconds: one or two windows, where the top quarter
+      is the best window);
+    - ``tts_<family>``: the split's TTS voices, whole files: single sentences
+      and calls of ``lengths_s`` made of sentences with 0.3 s pauses.
+    """
+    import random
+
+    from audio.decode import AudioDecodeError
+    from audio.encode import write_audio
+    from audio.resample import resample
+    from detectors.voice_clone.sources import (
+        BONAFIDE_SOURCES,
+        TTS_VOICES,
+        TtsError,
+        recording_loaders,
+        synthesize,
+        voice_available,
+    )
+    from detectors.voice_clone.texts import render
+
+    rows: list[dict] = []
+    for src in BONAFIDE_SOURCES:
+        if src.split != split or not src.root.is_dir():
+            continue
+        for k, (_, load) in enumerate(recording_loaders(src, seed, target_rate=RATE)[:SINGLES_PER_SPEAKER]):
+            try:
+                x, rate = load()
+            except (AudioDecodeError, TtsError):
+                continue
+            p = write_audio(audio_dir / f"{src.name}_single_{k:02d}.wav", resample(np.asarray(x, np.float32), rate, RATE), RATE, "wav")
+            rows.append({"speaker": src.name, "call": p.stem, "family": "original_single", "fraction": 1.0,
+                         "seconds": round(len(x) / rate, 2), **score_file(p)})
+    for v in TTS_VOICES:
+        if v.split != split or not voice_available(v):
+            continue
+        rng = random.Random(f"{seed}:{v.speaker}")
+        wants = [0.0] * TTS_SENTENCES_PER_VOICE + list(lengths_s)
+        for k, want in enumerate(wants):
+            parts: list[np.ndarray] = []
+            got = 0.0
+            while not parts or got < want:
+                x, rate = synthesize(v, render(v.lang, rng.randrange(1000), rng))
+                x = resample(np.asarray(x, np.float32), rate, RATE)
+                parts += [x, np.zeros(int(PAUSE_S * RATE * 1.5), np.float32)]
+                got += len(x) / RATE + PAUSE_S * 1.5
+            y = np.concatenate(parts)
+            p = write_audio(audio_dir / f"{v.speaker}_{k:02d}.wav", y, RATE, "wav")
+            rows.append({"speaker": v.speaker, "call": p.stem, "family": f"tts_{v.family}", "fraction": 1.0,
+                         "seconds": round(len(y) / RATE, 2), **score_file(p)})
+        log(f"{v.speaker}: {len(wants)} files")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -229,8 +290,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="speakers to build calls from: eval (never trained or calibrated on) or dev (for fitting)")
     ap.add_argument("--lengths", default=str(CALL_S),
                     help="comma-separated call lengths in seconds, used in turn (default: %(default)s)")
+    ap.add_argument("--whole-files", action="store_true",
+                    help="instead: single genuine recordings and whole TTS files of the split (whole_files.json)")
     a = ap.parse_args(argv)
     lengths = tuple(float(v) for v in a.lengths.split(","))
+    if a.whole_files:
+        (a.out / "audio").mkdir(parents=True, exist_ok=True)
+        rows = whole_file_rows(a.split, lengths, a.out / "audio", a.seed, log=lambda m: print(m, file=sys.stderr))
+        (a.out / "whole_files.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+        print(f"{len(rows)} files scored: {a.out / 'whole_files.json'}")
+        return 0
     summary = run(a.out, a.calls_per_speaker, a.seed, log=lambda m: print(m, file=sys.stderr),
                   split=a.split, lengths_s=lengths)
     print(table(summary))

@@ -174,20 +174,20 @@ def _spliced_call(tmp_path):
     return write_wav(tmp_path / "call.wav", x, 16000)
 
 
-def test_a_call_is_judged_by_its_top_quarter_when_the_model_has_a_call_calibration(random_model, tmp_path, monkeypatch):
+def test_a_call_is_judged_by_its_strongest_window_when_the_model_has_a_call_calibration(random_model, tmp_path,
+                                                                                      monkeypatch):
     from detectors.voice_clone.scoring import load_bundle
     from tests.voice.test_call_score import write_call_calibration
 
     sha = load_bundle(random_model).sha256
     monkeypatch.setenv("VERIFIER_VOICE_CALL_CALIBRATION", str(write_call_calibration(tmp_path / "c.json", sha)))
     f = VoiceCloneDetector(random_model).analyze(_ctx(_spliced_call(tmp_path), tmp_path))
-    scores = sorted(s.score for s in f.segments)
-    top = scores[-max(1, len(scores) // 4):]
-    assert f.raw_score == pytest.approx(sum(top) / len(top))
-    assert -2.0 <= f.llr <= 1.5
-    assert f"judged by the {len(top)} of {len(scores)} windows that lean most toward synthetic (" in f.reason
-    assert "call level: call-level map (SHA-256 " in f.validation
-    assert "fitted on 41 genuine and 369 spliced dev calls" in f.validation
+    strongest = max(f.segments, key=lambda s: s.score)
+    assert f.raw_score == pytest.approx(strongest.score)
+    assert f.llr == pytest.approx(max(-2.0, min(1.5, (2.0 * strongest.score - 1.0) / np.log(10))))
+    assert (f"judged by the strongest of its {len(f.segments)} windows "
+            f"(the strongest: {strongest.start_s:.1f}-{strongest.end_s:.1f} s)") in f.reason
+    assert "call level: call-level map on max (SHA-256 " in f.validation
 
 
 def test_without_a_call_calibration_the_mean_stands_in_and_the_reason_says_why(random_model, tmp_path, monkeypatch):
