@@ -25,10 +25,12 @@ Reported per family and spliced share: the fraction `verify --profile
 finance` would label likely_manipulated (file LLR >= 1), the median LLR, and
 the AUC of the originals against the spliced versions for three file
 statistics: the mean window logit (what detector versions up to 0.3.0 reported), the
-maximum window logit and the mean of the top quarter of windows (what
-version 0.4.0 reports, calibrated on dev-split calls by ``call_fit``).
+maximum window logit (what version 0.4.0 reports, mapped by the call-level
+calibration ``call_fit`` fits on dev-split files) and the mean of the top
+quarter of windows. ``--whole-files`` scores genuine single recordings and
+whole TTS files instead, which ``call_fit`` also needs.
 
-    python -m detectors.voice_clone.splice_eval --out /tmp/splice [--calls-per-speaker 4] [--split dev] [--lengths 10,20,40,60]
+    python -m detectors.voice_clone.splice_eval --out /tmp/splice [--calls-per-speaker 4] [--split dev] [--lengths 10,20,40,60] [--whole-files]
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ def _median(v: list[float]) -> float | None:
 
 
 def table(summary: dict) -> str:
-    lines = ["| family / spliced share | scored (declined) | finance likely_manipulated | median LLR | AUC mean | AUC max window | AUC top quarter (reported) |",
+    lines = ["| family / spliced share | scored (declined) | finance likely_manipulated | median LLR | AUC mean | AUC max window (reported) | AUC top quarter |",
              "|---|---|---|---|---|---|---|",
              f"| original (bona fide) | {summary['original']['n']} ({summary['original']['declined']}) | "
              f"{summary['original']['likely_manipulated']} | {summary['original']['median_llr']} | - | - | - |"]
@@ -225,8 +227,7 @@ def whole_file_rows(split: str, lengths_s: tuple[float, ...], audio_dir: Path, s
     """Files a call-level map must also get right, scored as ``verify`` scores them:
 
     - ``original_single``: a speaker's recordings one at a time, as published
-      (voice notes of a few seconds: one or two windows, where the top quarter
-      is the best window);
+      (voice notes of a few seconds: one or two windows);
     - ``tts_<family>``: the split's TTS voices, whole files: single sentences
       and calls of ``lengths_s`` made of sentences with 0.3 s pauses.
     """
