@@ -135,10 +135,13 @@ class VoiceCloneDetector:
         seg_llr = cal.llr10(logits) if cal else [None] * len(logits)
         call_cal, call_note = _call_calibration(bundle)
         raw, llr, judged_by = _file_score(bundle.calibration, call_cal, call_note, logits, windows)
+        deciding = int(np.argmax(logits)) if call_cal is not None and "max" in call_cal.features else None
         segments = [
             Segment(start_s=round(a, 3), end_s=round(b, 3), score=s, llr=None if l is None else float(l),
-                    label="supports synthetic" if (l is not None and l > 0) else "")
-            for (a, b), s, l in zip(windows, logits, seg_llr)
+                    label="; ".join(t for t in ("supports synthetic" if (l is not None and l > 0) else "",
+                                                "strongest window: the file's LLR comes from it" if i == deciding else "")
+                                    if t))
+            for i, ((a, b), s, l) in enumerate(zip(windows, logits, seg_llr))
         ]
         artifacts = []
         if ctx.artifact_dir is not None:

@@ -188,6 +188,8 @@ def test_a_call_is_judged_by_its_strongest_window_when_the_model_has_a_call_cali
     assert (f"judged by the strongest of its {len(f.segments)} windows "
             f"(the strongest: {strongest.start_s:.1f}-{strongest.end_s:.1f} s)") in f.reason
     assert "call level: call-level map on max (SHA-256 " in f.validation
+    assert strongest.label.endswith("strongest window: the file's LLR comes from it")
+    assert sum("strongest window" in s.label for s in f.segments) == 1
 
 
 def test_without_a_call_calibration_the_mean_stands_in_and_the_reason_says_why(random_model, tmp_path, monkeypatch):
