@@ -121,11 +121,7 @@ def half_rate_clips(paths: list[Path], cache: Path) -> list[ClipData]:
     """Each clip at half its frame rate, written once under ``cache``, read as the detector reads it."""
     out = []
     for p in paths:
-        dst = cache / "half_rate" / f"{p.stem}.half.mp4"
-        if not dst.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            write_half_rate(p, dst)
-        if (c := load_clip(dst, cache)) is not None:
+        if (c := load_clip(write_half_rate(p, cache / "half_rate" / f"{p.stem}.half.mp4"), cache)) is not None:
             out.append(c)
     return out
 

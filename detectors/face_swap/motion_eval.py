@@ -113,11 +113,7 @@ def fit_and_measure(rows: list[tuple], test: set[str]) -> tuple[float, float, di
 
 def half_rate_file(path: Path, work: Path, rel: str) -> Path:
     """``path`` at half its frame rate, written once under ``work/half_rate``."""
-    dst = work / "half_rate" / rel
-    if not dst.is_file():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        write_half_rate(path, dst)
-    return dst
+    return write_half_rate(path, work / "half_rate" / rel)
 
 
 def half_rates(files: list[tuple], work: Path) -> set[float]:

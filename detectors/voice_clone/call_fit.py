@@ -125,6 +125,7 @@ def report(llr: np.ndarray, items: list[Scored]) -> dict:
 
     fam = np.array([s.family for s in items])
     frac = np.array([s.fraction for s in items])
+    tts = np.array([s.tts for s in items])
     calls, singles = fam == "original", fam == "original_single"
     genuine = calls | singles
     out: dict = {
@@ -134,11 +135,11 @@ def report(llr: np.ndarray, items: list[Scored]) -> dict:
         "genuine_singles_at_llr_le_minus_1": _share(llr[singles] <= -1),
     }
     for f in (0.1, 0.25, 0.5, 1.0):
-        m = ~genuine & ~np.char.startswith(fam.astype(str), "tts_") & (frac == f)
+        m = ~genuine & ~tts & (frac == f)
         if m.any():
             out[f"spliced_{int(f * 100)}"] = {"n": int(m.sum()), "auc": round(float(auc_between(llr[m], llr[calls])), 4),
                                               "at_llr_ge_1": _share(llr[m] >= 1), "at_llr_le_minus_1": _share(llr[m] <= -1)}
-    for family in sorted({f for f in fam if f.startswith("tts_")}):
+    for family in sorted(set(fam[tts])):
         m = fam == family
         out[family] = {"n": int(m.sum()), "auc": round(float(auc_between(llr[m], llr[genuine])), 4),
                        "at_llr_ge_1": _share(llr[m] >= 1), "at_llr_le_minus_1": _share(llr[m] <= -1)}

@@ -134,8 +134,7 @@ class VoiceCloneDetector:
         cal = bundle.calibration
         seg_llr = cal.llr10(logits) if cal else [None] * len(logits)
         call_cal, call_note = _call_calibration(bundle)
-        raw, llr, judged_by = _file_score(bundle.calibration, call_cal, call_note, logits, windows)
-        deciding = int(np.argmax(logits)) if call_cal is not None and "max" in call_cal.features else None
+        raw, llr, judged_by, deciding = _file_score(bundle.calibration, call_cal, call_note, logits, windows)
         segments = [
             Segment(start_s=round(a, 3), end_s=round(b, 3), score=s, llr=None if l is None else float(l),
                     label="; ".join(t for t in ("supports synthetic" if (l is not None and l > 0) else "",
@@ -173,8 +172,8 @@ def _call_calibration(bundle) -> tuple[CallCalibration | None, str]:
 
 
 def _file_score(window_cal, call_cal: CallCalibration | None, call_note: str, logits: list[float],
-                windows: list[tuple[float, float]]) -> tuple[float, float | None, str]:
-    """(raw score, LLR, how the file was judged) from the window logits.
+                windows: list[tuple[float, float]]) -> tuple[float, float | None, str, int | None]:
+    """(raw score, LLR, how the file was judged, the window the LLR comes from or None) from the window logits.
 
     Without a call-level map the mean window logit, which the bundle's own
     calibration was fitted on, stands in.
@@ -182,13 +181,14 @@ def _file_score(window_cal, call_cal: CallCalibration | None, call_note: str, lo
     if call_cal is None:
         raw = float(np.mean(logits))
         llr = float(window_cal.llr10([raw])[0]) if window_cal else None
-        return raw, llr, f"judged by the mean window score ({call_note})"
+        return raw, llr, f"judged by the mean window score ({call_note})", None
     x = call_features(logits, call_cal.features)
     best = int(np.argmax(logits))
     a, b = windows[best]
     named = " and ".join(STATISTIC_WORDS.get(f, f) for f in call_cal.features)
     return float(x[0]), call_cal.llr10(logits), (
-        f"judged by {named} of its {len(windows)} windows (the strongest: {a:.1f}-{b:.1f} s)")
+        f"judged by {named} of its {len(windows)} windows (the strongest: {a:.1f}-{b:.1f} s)"), (
+        best if "max" in call_cal.features else None)
 
 
 STATISTIC_WORDS = {"max": "the strongest", "top_quarter": "the top quarter", "mean": "the mean",

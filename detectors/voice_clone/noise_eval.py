@@ -72,15 +72,11 @@ def conditions(x: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, 
 def detector_llr(samples: np.ndarray, rate: int, work: Path) -> float | None:
     """The voice_clone finding's LLR for this audio as ``verify`` computes it (None: declined)."""
     from audio.encode import write_audio
-    from detectors.base import DetectorContext
-    from detectors.voice_clone.detector import VoiceCloneDetector
-    from verifier.evidence import MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, StreamInfo
+    from detectors.voice_clone.splice_eval import score_file
 
     path = write_audio(work / "version.wav", np.clip(np.asarray(samples, np.float32), -1, 1), rate, "wav")
-    media = MediaInfo(kind=MediaKind.audio, mime_type="audio/wav", streams=[StreamInfo(index=0, kind="audio")])
-    f = VoiceCloneDetector().analyze(DetectorContext(path=path, media=media,
-                                                     provenance=ProvenanceResult(state=ProvenanceState.absent)))
-    return f.llr if f.applicable else None
+    scored = score_file(path)
+    return scored["llr"] if scored["applicable"] else None
 
 
 def run(out: Path, per_speaker: int, model: Path | None = None, seed: int = 0, verify_level: bool = False) -> dict:

@@ -131,10 +131,12 @@ def score_file(path: Path) -> dict:
     f = VoiceCloneDetector().analyze(ctx)
     if not f.applicable:
         return {"applicable": False, "reason": f.reason}
+    from detectors.voice_clone.call_score import call_features
+
     logits = np.array([s.score for s in f.segments], np.float64)
-    top = np.sort(logits)[-max(1, len(logits) // 4):]
-    return {"applicable": True, "llr": f.llr, "mean": float(logits.mean()), "max": float(logits.max()),
-            "top_quarter": float(top.mean()), "windows": int(len(logits)),
+    mean, strongest, quarter = call_features(logits, ("mean", "max", "top_quarter"))
+    return {"applicable": True, "llr": f.llr, "mean": float(mean), "max": float(strongest),
+            "top_quarter": float(quarter), "windows": int(len(logits)),
             "logits": [round(float(v), 4) for v in logits],
             "starts": [round(s.start_s, 3) for s in f.segments]}
 
