@@ -25,6 +25,7 @@ from detectors.av_sync.features import peak_z, sync_features
 from detectors.av_sync.mouth import MouthSignal, mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
+from detectors.av_sync.turns import Turns, own_turns
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.ahead import ScanAhead
 from detectors.face_swap.faces import FaceScan, FaceTrack, audiovisual_scan_or_reason, time_guard_note
@@ -39,6 +40,10 @@ MIN_SPEECH_S = 1.5
 COMPANION_SIZE = 0.5
 COMPANION_MIN_S = MIN_FACE_S
 COMPANION_SHARE = 0.2
+# Speech during which the main face must hold the turn (``turns.py``) when
+# it shares the screen: twice the single-head minimum of speech, as the
+# other face's turns count for nothing.
+MIN_TURN_S = 2 * MIN_SPEECH_S
 
 # The mouth signal depends on the scan alone; its optical flow (OpenCV) and
 # SVD release the GIL, so a thread started when the scan is done overlaps
@@ -83,25 +88,53 @@ def sync_frames(scan: FaceScan, track: FaceTrack) -> SyncFrames:
     return SyncFrames(scan, track, display_grid(scan.frame_times))
 
 
-def companion_seconds(scan: FaceScan, track: FaceTrack) -> tuple[FaceTrack, float] | None:
-    """The other face that shares the screen with ``track`` longest, and for
-    how long (None when no face qualifies). A second talking head - a call
-    recording's gallery, an interview - breaks the statistic: each mouth
-    follows only its own turns, so a genuine conversation read on one face
-    looked like substituted audio (two people taking turns, made from the
-    shared clips: LLR +0.65 and +0.78, where each clip alone reads -0.15 and
-    +0.45). A second detection of the same face (boxes overlapping) is not
-    a companion."""
+def companions(scan: FaceScan, track: FaceTrack) -> list[tuple[FaceTrack, float]]:
+    """The other faces that share the screen with ``track``, and for how
+    long, longest first. A second talking head - a call recording's gallery,
+    an interview - breaks the single-head statistic: each mouth follows only
+    its own turns, so a genuine conversation read on one face looked like
+    substituted audio (two people taking turns, made from the shared clips:
+    LLR +0.65 and +0.78, where each clip alone reads -0.15 and +0.45). Such a
+    video is judged on the main face's own turns (``turns.py``). A second
+    detection of the same face (boxes overlapping) is not a companion."""
     mine = {o.frame_index: o.box for o in track.observations}
-    best: tuple[FaceTrack, float] | None = None
+    found: list[tuple[FaceTrack, float]] = []
     for other in scan.prominent_tracks(COMPANION_SIZE):
         if other is track:
             continue
         together = sum(1 for o in other.observations
                        if (box := mine.get(o.frame_index)) is not None and box.iou(o.box) < 0.1)
         seconds = together / scan.fps
-        if seconds >= max(COMPANION_MIN_S, COMPANION_SHARE * len(track) / scan.fps) and (best is None or seconds > best[1]):
-            best = (other, seconds)
+        if seconds >= max(COMPANION_MIN_S, COMPANION_SHARE * len(track) / scan.fps):
+            found.append((other, seconds))
+    return sorted(found, key=lambda c: -c[1])
+
+
+@dataclass(frozen=True)
+class TurnSpeaker:
+    track: FaceTrack
+    mouth: MouthSignal
+    turns: Turns
+    own_s: float  # speech seconds in its own turns
+    shared_s: float  # speech seconds where it moves but another mouth moves as much
+
+
+def judged_speaker(scan: FaceScan, tracks: list[FaceTrack], main_mouth: MouthSignal, speech: np.ndarray,
+                   fps: float) -> TurnSpeaker:
+    """Of the faces on screen together, the one that holds the turn during
+    the most speech: its own turns are where its lips are read against the
+    sound. The choice uses the picture and the speech detector, never how
+    well any mouth matches the sound, so substituted audio gets no second
+    chance to match."""
+    mouths = [main_mouth] + [sync_frames(scan, t).mouth() for t in tracks[1:]]
+    best: TurnSpeaker | None = None
+    for i, (t, m) in enumerate(zip(tracks, mouths)):
+        turns = own_turns(m, mouths[:i] + mouths[i + 1:], fps)
+        shared = float((turns.shared & speech[: turns.shared.size]).sum()) / fps
+        cand = TurnSpeaker(t, m, turns, turns.seconds(fps, speech), shared)
+        if best is None or cand.own_s > best.own_s:
+            best = cand
+    assert best is not None
     return best
 
 
@@ -119,7 +152,7 @@ MOUTH_AHEAD: ScanAhead[MouthSignal] = ScanAhead("mouth signal", _start_mouth)
 
 class AvSyncDetector:
     name: ClassVar[str] = "av_sync"
-    version: ClassVar[str] = "0.3.0"
+    version: ClassVar[str] = "0.4.0"
     modality: ClassVar[str] = "audiovisual"
     needs: ClassVar[str] = "a video stream and an audio stream"
 
@@ -147,12 +180,7 @@ class AvSyncDetector:
         seen_s = frames.face_seconds
         if seen_s < MIN_FACE_S:
             return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")
-        companion = companion_seconds(scan, track)
-        if companion is not None:
-            return self._na(
-                f"two faces share the screen for {companion[1]:.1f} s (tracks {track.track_id} and {companion[0].track_id}): "
-                "the lip-sync statistic was calibrated on one talking head, and in a conversation each mouth "
-                "follows only its own turns, so it would read genuine turn-taking as substituted audio")
+        others = companions(scan, track)
         try:
             backend = vad_backend(ctx.options)
         except ValueError as exc:
@@ -174,7 +202,22 @@ class AvSyncDetector:
         env = speech_envelope(speech.audio.samples, frames.times, frames.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
         mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or frames.mouth()
-        result = sync_search(mouth, env.log_energy, env.active, frames.times, frames.fps, max_offset=cal.max_offset)
+        only, turn_note = None, ""
+        if others:
+            speaker = judged_speaker(scan, [track] + [t for t, _ in others], mouth, env.active, frames.fps)
+            together = f"{len(others) + 1} faces share the screen (track {track.track_id} with " + ", ".join(
+                f"{t.track_id} for {sec:.1f} s" for t, sec in others) + ")"
+            if speaker.own_s < MIN_TURN_S:
+                return self._na(
+                    f"{together}, and no face holds the turn during {MIN_TURN_S:.1f} s of speech (the most: track "
+                    f"{speaker.track.track_id}, {speaker.own_s:.1f} s; {speaker.shared_s:.1f} s where another mouth moves "
+                    "as much): in a conversation each mouth follows only its own turns, and the turns are read from "
+                    "the lips alone")
+            track, mouth, only = speaker.track, speaker.mouth, speaker.turns.own
+            turn_note = (f"; {together}: judged on track {track.track_id}, on the {speaker.own_s:.1f} s of speech where "
+                         "its lips move and the others' do not (its own turns, read from the picture alone)")
+        result = sync_search(mouth, env.log_energy, env.active, frames.times, frames.fps, max_offset=cal.max_offset,
+                             only=only)
         feats = sync_features(result)
         llr = cal.llr(feats)
         verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range)
@@ -185,7 +228,7 @@ class AvSyncDetector:
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(
             detector=self.name, version=self.version, modality="audiovisual", weights_sha256=cal.sha256,
-            applicable=True, reason=f"{verdict}: {reason}{rate_note}{frames.note}{time_guard_note(scan.stopped_at_s)}"
+            applicable=True, reason=f"{verdict}: {reason}{turn_note}{rate_note}{frames.note}{time_guard_note(scan.stopped_at_s)}"
                                     + speech.audio.reading_clause, raw_score=round(feats.peak_z, 6), llr=llr,
             segments=_segments(result, verdict), artifacts=artifacts, validation=cal.validation,
         )

@@ -34,6 +34,10 @@ ROI_COLS = (0.25, 0.75)
 class MouthSignal:
     features: np.ndarray  # (n_frames, q) principal-component scores, 0 where unobserved
     observed: np.ndarray  # bool per frame: the face was on screen
+    # Band-passed lip opening in aligned-crop pixels (0 where unobserved), on
+    # the same scale for every face: how much this mouth moves, for telling
+    # whose turn it is (``turns.py``). None for the PCA-only features.
+    opening: np.ndarray | None = None
 
 
 @contextmanager
@@ -134,7 +138,7 @@ def mouth_signal(track: FaceTrack, n_frames: int, fps: float, components: int = 
     op = highpass(opening, fps)
     op[~pca.observed] = 0.0
     feats = op[:, None] if MOUTH_FEATURES == "flow" else np.hstack([op[:, None] / (op.std() + 1e-9), pca.features])
-    return MouthSignal(feats, pca.observed)
+    return MouthSignal(feats, pca.observed, op)
 
 
 def _pca_signal(track: FaceTrack, n_frames: int, fps: float, components: int, smooth: int,

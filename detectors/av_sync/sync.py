@@ -112,7 +112,7 @@ def prepare_audio(log_energy: np.ndarray, fps: float, smooth: int = 1) -> np.nda
 def sync_search(
     mouth: MouthSignal, log_energy: np.ndarray, active: np.ndarray, frame_times: np.ndarray, fps: float,
     max_offset: int = MAX_OFFSET, window_s: float = 4.0, hop_s: float = 2.0,
-    speech_margin_s: float | None = SPEECH_MARGIN_S,
+    speech_margin_s: float | None = SPEECH_MARGIN_S, only: np.ndarray | None = None,
 ) -> SyncResult:
     """Whole-track and windowed offset curves (frames with the face on screen;
     the edges where a shift would run off the end are left out).
@@ -120,12 +120,15 @@ def sync_search(
     ``speech_margin_s``: only frames within this distance of an ``active``
     (speech) frame count (None: every frame). Over music or noise the
     envelope moves and the mouth does not; those stretches only add noise
-    to the correlation."""
+    to the correlation. ``only``: a further per-frame mask (a face's own
+    turns in a conversation, ``turns.own_turns``)."""
     n = min(len(log_energy), mouth.features.shape[0])
     a = prepare_audio(log_energy[:n], fps)
     z = mouth.features[:n]
     frames = np.arange(max_offset, n - max_offset)
     keep = mouth.observed[frames]
+    if only is not None:
+        keep &= only[:n][frames]
     if speech_margin_s is not None and active[:n].any():
         near = maximum_filter1d(active[:n].astype(np.uint8), 2 * int(round(speech_margin_s * fps)) + 1) > 0
         keep &= near[frames]

@@ -62,10 +62,12 @@ def mouth_crop(opening: float, size: int = 64, rng: np.random.Generator | None =
 
 def write_talking_video(path: Path, photo_rgb: np.ndarray, mouth_xy: tuple[float, float], mouth_w: float,
                         opening: np.ndarray, audio: np.ndarray | None, fps: int = 25,
-                        keep: np.ndarray | None = None) -> Path:
+                        keep: np.ndarray | None = None,
+                        more_mouths: tuple[tuple[tuple[float, float], float, np.ndarray], ...] = ()) -> Path:
     """H.264 + AAC mp4: the photo with a dark mouth opening per frame.
     ``keep``: frames to write (the others are dropped, the kept ones keep
-    their times): a variable-frame-rate file."""
+    their times): a variable-frame-rate file. ``more_mouths``: further
+    (position, width, opening) mouths, for pictures of several faces."""
     h, w = photo_rgb.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     with av.open(str(path), "w") as out:
@@ -79,10 +81,11 @@ def write_talking_video(path: Path, photo_rgb: np.ndarray, mouth_xy: tuple[float
             if keep is not None and not keep[i]:
                 continue
             img = photo_rgb.copy()
-            if mouth_w > 0:
-                mh = 1.0 + 0.35 * mouth_w * o
-                mask = ((xx - mouth_xy[0]) / (0.5 * mouth_w)) ** 2 + ((yy - mouth_xy[1]) / mh) ** 2 <= 1.0
-                img[mask] = (40, 20, 20)
+            for (mx, my), mw, op in ((mouth_xy, mouth_w, opening), *more_mouths):
+                if mw > 0:
+                    mh = 1.0 + 0.35 * mw * op[i]
+                    mask = ((xx - mx) / (0.5 * mw)) ** 2 + ((yy - my) / mh) ** 2 <= 1.0
+                    img[mask] = (40, 20, 20)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             if keep is not None:
                 frame.pts, frame.time_base = i, Fraction(1, fps)

@@ -132,18 +132,53 @@ def test_a_webcam_at_half_rate_is_judged_by_the_fit_made_at_half_rate(face, tmp_
         assert low.llr(SyncFeatures(z)) < cal.llr(SyncFeatures(z))
 
 
-def test_two_talking_heads_are_not_read_as_one(face, tmp_path):
-    """A call recording's gallery: two faces side by side the whole time.
-    One face's mouth follows only its own turns, so the single-head
-    statistic would call genuine turn-taking substituted; the detector
-    declines and says why."""
-    rgb, xy, w = face
-    opening = syllables(6 * FPS, seed=11)
+def _gallery(face, tmp_path, name, left, right, audio):
+    """A call recording's gallery: the face and its mirror image side by
+    side the whole time, each with its own mouth."""
+    rgb, (x, y), w = face
+    width = rgb.shape[1]
     gallery = np.hstack([rgb, rgb[:, ::-1]])
-    path = write_talking_video(tmp_path / "gallery.mp4", gallery, xy, w, opening, speech_audio(opening, FPS, 0, seed=12))
+    return write_talking_video(tmp_path / name, gallery, (x, y), w, left, audio,
+                               more_mouths=(((2 * width - 1 - x, y), w, right),))
+
+
+def _turn_taking(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two people speaking in turn: left, right, left, right, 3 s each."""
+    talk = syllables(n, seed)
+    left, right = np.zeros(n), np.zeros(n)
+    turn = 3 * FPS
+    for k, start in enumerate(range(0, n, turn)):
+        (left if k % 2 == 0 else right)[start:start + turn] = talk[start:start + turn]
+    return left, right
+
+
+def test_two_talking_heads_are_judged_on_the_main_face_s_own_turns(face, tmp_path):
+    """In a conversation each mouth follows only its own turns; read
+    against the whole soundtrack, the main face looked out of sync whenever
+    the other person spoke. The turns are read from the lips alone, so
+    genuine turn-taking reads in sync and speech laid over the same picture
+    leans toward substituted."""
+    left, right = _turn_taking(12 * FPS, seed=11)
+    genuine = _gallery(face, tmp_path, "talk.mp4", left, right, speech_audio(left + right, FPS, 0, seed=12))
+    f = get_detector("av_sync").analyze(ctx(genuine, tmp_path))
+    assert f.applicable, f.reason
+    assert "2 faces share the screen" in f.reason and "its own turns" in f.reason, f.reason
+    assert f.reason.startswith("in_sync") and "offset +0 frames" in f.reason, f.reason
+    other_left, other_right = _turn_taking(12 * FPS, seed=21)
+    dubbed = _gallery(face, tmp_path, "dubbed.mp4", left, right, speech_audio(other_left + other_right, FPS, 0, seed=12))
+    g = get_detector("av_sync").analyze(ctx(dubbed, tmp_path))
+    assert g.applicable, g.reason
+    assert g.llr > 0 > f.llr, (f.llr, g.llr, g.reason)
+
+
+def test_two_mouths_moving_together_are_not_read_as_one(face, tmp_path):
+    """When both faces' lips move alike nobody holds the turn, so there is
+    nothing the main face alone should follow: not applicable, and why."""
+    opening = syllables(6 * FPS, seed=11)
+    path = _gallery(face, tmp_path, "chorus.mp4", opening, opening, speech_audio(opening, FPS, 0, seed=12))
     f = get_detector("av_sync").analyze(ctx(path, tmp_path))
     assert not f.applicable and f.llr is None
-    assert "two faces share the screen for 6.0 s" in f.reason, f.reason
+    assert "2 faces share the screen" in f.reason and "no face holds the turn" in f.reason and ", 0.0 s;" in f.reason, f.reason
 
 
 def test_no_face_is_not_applicable(tmp_path):
