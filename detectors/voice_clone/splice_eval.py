@@ -28,9 +28,13 @@ statistics: the mean window logit (what detector versions up to 0.3.0 reported),
 maximum window logit (what version 0.4.0 reports, mapped by the call-level
 calibration ``call_fit`` fits on dev-split files) and the mean of the top
 quarter of windows. ``--whole-files`` scores genuine single recordings and
-whole TTS files instead, which ``call_fit`` also needs.
+whole TTS files instead, which ``call_fit`` also needs. ``--long-calls``
+scores genuine calls only, of the ``--lengths`` given (e.g. 600 s), from
+every split (the fit saw files up to 60 s; the strongest of more windows
+runs higher by chance).
 
     python -m detectors.voice_clone.splice_eval --out /tmp/splice [--calls-per-speaker 4] [--split dev] [--lengths 10,20,40,60] [--whole-files]
+    python -m detectors.voice_clone.splice_eval --out /tmp/long --long-calls --lengths 600 --calls-per-speaker 2
 """
 
 from __future__ import annotations
@@ -281,6 +285,27 @@ def whole_file_rows(split: str, lengths_s: tuple[float, ...], audio_dir: Path, s
     return rows
 
 
+def long_call_rows(length_s: float, per_speaker: int, audio_dir: Path, seed: int = 0, log=print) -> list[dict]:
+    """Genuine calls of about ``length_s`` (those reaching 90 % of it) from
+    every split's speakers, as ``verify`` judges them; train-split voices
+    are labelled, as the model saw their other recordings."""
+    from audio.encode import write_audio
+
+    rows = []
+    for split in ("eval", "dev", "train"):
+        for c in build_calls(per_speaker, seed, split, (length_s,)):
+            if len(c.samples) < 0.9 * length_s * RATE:
+                continue
+            path = write_audio(audio_dir / f"{c.speaker}_{c.index}.wav", c.samples, RATE, "wav")
+            row = score_file(path)
+            path.unlink()
+            row.pop("logits", None)
+            row.pop("starts", None)
+            rows.append({"split": split, "speaker": c.speaker, "seconds": round(len(c.samples) / RATE, 1), **row})
+            log(f"{split} {c.speaker} {rows[-1]['seconds']} s: LLR {row.get('llr')}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -295,8 +320,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated call lengths in seconds, used in turn (default: %(default)s)")
     ap.add_argument("--whole-files", action="store_true",
                     help="instead: single genuine recordings and whole TTS files of the split (whole_files.json)")
+    ap.add_argument("--long-calls", action="store_true",
+                    help="instead: genuine calls of each --lengths value from every split (long_calls.json)")
     a = ap.parse_args(argv)
     lengths = tuple(float(v) for v in a.lengths.split(","))
+    if a.long_calls:
+        (a.out / "audio").mkdir(parents=True, exist_ok=True)
+        rows = [r for length in lengths for r in long_call_rows(length, a.calls_per_speaker, a.out / "audio", a.seed,
+                                                               log=lambda m: print(m, file=sys.stderr))]
+        (a.out / "long_calls.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+        llrs = [r["llr"] for r in rows if r.get("applicable")]
+        print(f"{len(rows)} calls; LLR {min(llrs):+.2f} .. {max(llrs):+.2f}; at LLR >= 1: {sum(v >= 1 for v in llrs)}"
+              if llrs else "no call long enough: see docs/voice.md for the Debian packages")
+        return 0
     if a.whole_files:
         (a.out / "audio").mkdir(parents=True, exist_ok=True)
         rows = whole_file_rows(a.split, lengths, a.out / "audio", a.seed, log=lambda m: print(m, file=sys.stderr))

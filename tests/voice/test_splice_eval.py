@@ -30,3 +30,25 @@ def test_summary_scores_each_set_against_the_originals():
     assert s["calls"] == 4 and s["original"]["likely_manipulated"] == 0.0 and s["original"]["declined"] == 0
     assert s["world/25%"]["likely_manipulated"] == 1.0 and s["world/25%"]["auc_mean"] == 1.0
     assert s["world/10%"]["n"] == 0 and s["world/10%"]["auc_mean"] is None
+
+
+def test_long_calls_are_judged_as_verify_judges_them_and_not_kept(tmp_path, monkeypatch):
+    """--long-calls: genuine calls of the asked length from every split, the
+    detector's LLR per call; calls that fall short of the length are left
+    out, and no audio is left behind."""
+    import pytest
+
+    from audio.decode import decode_audio
+    from detectors.voice_clone import splice_eval
+    from tests.conftest import SHARED
+
+    jfk = SHARED / "media/audio/whisper/tests/jfk.flac"
+    if not jfk.is_file():
+        pytest.skip("shared JFK clip absent")
+    speech = decode_audio(jfk, target_rate=RATE).samples
+    calls = {"eval": [splice_eval.Call("jfk", 0, np.tile(speech, 3))], "dev": [splice_eval.Call("short", 0, speech)]}
+    monkeypatch.setattr(splice_eval, "build_calls", lambda per, seed, split, lengths: calls.get(split, []))
+    rows = splice_eval.long_call_rows(30.0, 1, tmp_path)
+    assert [(r["split"], r["speaker"]) for r in rows] == [("eval", "jfk")]
+    assert rows[0]["applicable"] and -3 < rows[0]["llr"] < 3 and rows[0]["windows"] >= 5
+    assert "logits" not in rows[0] and not list(tmp_path.iterdir())
