@@ -127,6 +127,8 @@ def compose(a: Path, b: Path, listener: str = "frozen") -> tuple[list[np.ndarray
 def write_mp4(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> Path:
     import av
 
+    from detectors.face_swap.rewrite import mux
+
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=FPS)
         vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
@@ -134,16 +136,12 @@ def write_mp4(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> Path:
         aus = out.add_stream("aac", rate=RATE)
         aus.layout = "mono"
         for img in frames:
-            for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
+            mux(out, vs, av.VideoFrame.from_ndarray(img, format="rgb24"))
+        mux(out, vs)
         af = av.AudioFrame.from_ndarray(audio[None, :], format="flt", layout="mono")
         af.sample_rate, af.time_base, af.pts = RATE, Fraction(1, RATE), 0
-        for pkt in aus.encode(af):
-            out.mux(pkt)
-        for pkt in aus.encode():
-            out.mux(pkt)
+        mux(out, aus, af)
+        mux(out, aus)
     return path
 
 

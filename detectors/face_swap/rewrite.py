@@ -14,6 +14,12 @@ from pathlib import Path
 import av
 
 
+def mux(out, stream, frame=None) -> None:
+    """Encode ``frame`` on ``stream`` (None: flush the encoder) and write the packets to ``out``."""
+    for packet in stream.encode(frame):
+        out.mux(packet)
+
+
 def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_divisor: int = 1) -> Path:
     """``src`` with frame i kept when ``keep(i, total)``; the stream's nominal rate is divided by ``rate_divisor``."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
@@ -32,10 +38,8 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
                 continue
             vf = av.VideoFrame.from_ndarray(fr.to_ndarray(format="rgb24"), format="rgb24")
             vf.pts, vf.time_base = int(fr.pts * fr.time_base * 90000), Fraction(1, 90000)
-            for p in ov.encode(vf):
-                out.mux(p)
-        for p in ov.encode():
-            out.mux(p)
+            mux(out, ov, vf)
+        mux(out, ov)
         if a_in is None:
             return dst
         with av.open(str(src)) as ain:
@@ -43,10 +47,8 @@ def rewrite_video(src: Path, dst: Path, keep: Callable[[int, int], bool], rate_d
             for fr in ain.decode(audio=0):
                 for r in res.resample(fr):
                     r.pts = None
-                    for p in oa.encode(r):
-                        out.mux(p)
-        for p in oa.encode():
-            out.mux(p)
+                    mux(out, oa, r)
+        mux(out, oa)
     return dst
 
 
