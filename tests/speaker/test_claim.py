@@ -76,6 +76,24 @@ def test_windows_point_at_the_other_voice(store, tmp_path):
     assert first.start_s < last.start_s
 
 
+def test_a_call_with_two_parties_is_judged_on_the_claimed_speaker_s_voice(store, tmp_path):
+    """A recorded call holds both parties. Read as one voice, the claimed
+    speaker's speech was averaged with the other party's; the voices are now
+    told apart and the one closest to the reference is compared."""
+    gap = np.zeros(8000, np.float32)
+    turns = [fsdd_speech("jackson", range(3, 4)), fsdd_speech("theo", range(3, 4)),
+             fsdd_speech("jackson", range(4, 5)), fsdd_speech("theo", range(4, 5))]
+    call = write_wav(tmp_path / "call.wav", np.concatenate([x for t in turns for x in (t, gap)]))
+    genuine = run(call, store, "Jackson")
+    assert genuine.applicable and genuine.llr < 0, genuine.reason
+    assert genuine.reason.startswith("one of the 2 voices matches") and "2 voices heard" in genuine.reason
+    # FSDD reads "not dry", so the lenient calibration applies and Nicolas,
+    # whose voice is close to Jackson's, sits near LLR 0 (see above); what
+    # holds is the gap to the genuine claim.
+    impostor = run(call, store, "Nicolas")
+    assert "2 voices heard" in impostor.reason and impostor.llr > genuine.llr + 1
+
+
 def test_not_applicable_reasons(store, tmp_path):
     silent = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 4, np.float32))
     f = run(silent, store, "Jackson")
