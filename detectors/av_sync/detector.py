@@ -21,7 +21,7 @@ import numpy as np
 from audio.speech import speech_track, unrecognised_sound_note, vad_backend
 from detectors.av_sync.calibration import load_calibration
 from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream_start_gap
-from detectors.av_sync.features import peak_z, sync_features
+from detectors.av_sync.features import SyncFeatures, peak_z, sync_features
 from detectors.av_sync.mouth import MouthSignal, mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
 from detectors.av_sync.sync import SyncResult, sync_search
@@ -119,23 +119,20 @@ class TurnSpeaker:
     shared_s: float  # speech seconds where it moves but another mouth moves as much
 
 
-def judged_speaker(scan: FaceScan, tracks: list[FaceTrack], main_mouth: MouthSignal, speech: np.ndarray,
-                   fps: float) -> TurnSpeaker:
-    """Of the faces on screen together, the one that holds the turn during
-    the most speech: its own turns are where its lips are read against the
-    sound. The choice uses the picture and the speech detector, never how
-    well any mouth matches the sound, so substituted audio gets no second
-    chance to match."""
+def turn_speakers(scan: FaceScan, tracks: list[FaceTrack], main_mouth: MouthSignal, speech: np.ndarray,
+                  fps: float) -> list[TurnSpeaker]:
+    """The faces on screen together with their own turns, the one that holds
+    the turn during the most speech first: its own turns are where its lips
+    are read against the sound. The order uses the picture and the speech
+    detector, never how well any mouth matches the sound, so substituted
+    audio gets no second chance to match."""
     mouths = [main_mouth] + [sync_frames(scan, t).mouth() for t in tracks[1:]]
-    best: TurnSpeaker | None = None
+    found = []
     for i, (t, m) in enumerate(zip(tracks, mouths)):
         turns = own_turns(m, mouths[:i] + mouths[i + 1:], fps)
         shared = float((turns.shared & speech[: turns.shared.size]).sum()) / fps
-        cand = TurnSpeaker(t, m, turns, turns.seconds(fps, speech), shared)
-        if best is None or cand.own_s > best.own_s:
-            best = cand
-    assert best is not None
-    return best
+        found.append(TurnSpeaker(t, m, turns, turns.seconds(fps, speech), shared))
+    return sorted(found, key=lambda c: -c.own_s)
 
 
 def _start_mouth(scan: FaceScan, track: FaceTrack) -> Future | None:
@@ -202,25 +199,33 @@ class AvSyncDetector:
         env = speech_envelope(speech.audio.samples, frames.times, frames.fps, stream_start_gap(ctx.path),
                               speech.vad.segments)
         mouth = MOUTH_AHEAD.collect(track, timeout_s=600.0) or frames.mouth()
-        only, turn_note = None, ""
+        turn_note, strength = "", None
         if others:
-            speaker = judged_speaker(scan, [track] + [t for t, _ in others], mouth, env.active, frames.fps)
+            speakers = turn_speakers(scan, [track] + [t for t, _ in others], mouth, env.active, frames.fps)
             together = f"{len(others) + 1} faces share the screen (track {track.track_id} with " + ", ".join(
                 f"{t.track_id} for {sec:.1f} s" for t, sec in others) + ")"
-            if speaker.own_s < MIN_TURN_S:
+            judged = [sp for sp in speakers if sp.own_s >= MIN_TURN_S]
+            if not judged:
                 return self._na(
                     f"{together}, and no face holds the turn during {MIN_TURN_S:.1f} s of speech (the most: track "
-                    f"{speaker.track.track_id}, {speaker.own_s:.1f} s; {speaker.shared_s:.1f} s where another mouth moves "
-                    "as much): in a conversation each mouth follows only its own turns, and the turns are read from "
-                    "the lips alone")
-            track, mouth, only = speaker.track, speaker.mouth, speaker.turns.own
-            turn_note = (f"; {together}: judged on track {track.track_id}, on the {speaker.own_s:.1f} s of speech where "
-                         "its lips move and the others' do not (its own turns, read from the picture alone)")
-        result = sync_search(mouth, env.log_energy, env.active, frames.times, frames.fps, max_offset=cal.max_offset,
-                             only=only)
-        feats = sync_features(result)
+                    f"{speakers[0].track.track_id}, {speakers[0].own_s:.1f} s; {speakers[0].shared_s:.1f} s where another "
+                    "mouth moves as much): in a conversation each mouth follows only its own turns, and the turns are "
+                    "read from the lips alone")
+            results = [sync_search(sp.mouth, env.log_energy, env.active, frames.times, frames.fps,
+                                   max_offset=cal.max_offset, only=sp.turns.own) for sp in judged]
+            zs = [peak_z(r) for r in results]
+            result, feats, strength = results[0], SyncFeatures(float(np.mean(zs))), float(np.mean(zs))
+            turn_note = (f"; {together}: each face that holds the turn during {MIN_TURN_S:.1f} s of speech or more is "
+                         "read on its own turns (from the picture alone), " + ", ".join(
+                             f"track {sp.track.track_id} on {sp.own_s:.1f} s ({z:.1f} on Fisher's scale)"
+                             for sp, z in zip(judged, zs))
+                         + f", and the evidence is their mean, {strength:.1f}; the offset is track "
+                         f"{judged[0].track.track_id}'s")
+        else:
+            result = sync_search(mouth, env.log_energy, env.active, frames.times, frames.fps, max_offset=cal.max_offset)
+            feats = sync_features(result)
         llr = cal.llr(feats)
-        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range)
+        verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range, strength)
         artifacts = []
         if ctx.artifact_dir is not None:
             png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames, title=reason[:80])
@@ -234,11 +239,16 @@ class AvSyncDetector:
         )
 
 
-def _describe(result: SyncResult, tol: int, no_match_z: float, seen: tuple[int, int] = (0, 0)) -> tuple[str, str]:
+def _describe(result: SyncResult, tol: int, no_match_z: float, seen: tuple[int, int] = (0, 0),
+              z: float | None = None) -> tuple[str, str]:
+    """``z``: the evidence on Fisher's scale when it is not ``result``'s own
+    (the mean over the faces of a conversation)."""
     ms = result.offset_s * 1000.0
     where = "after" if result.offset_frames > 0 else "before"
-    z = peak_z(result)
-    strength = f"best correlation {result.curve.peak:.3f} over {result.frames_used} frames, {z:.1f} on Fisher's scale"
+    own = z is None
+    z = peak_z(result) if z is None else z
+    strength = (f"best correlation {result.curve.peak:.3f} over {result.frames_used} frames, {z:.1f} on Fisher's scale"
+                if own else f"{z:.1f} on Fisher's scale, the mean over the faces")
     if z < no_match_z:
         return "no_match", (f"speech matches the mouth at no offset ({strength} < {no_match_z:.1f}, "
                             "the 5th percentile of real clips): the audio may have been substituted")

@@ -2,8 +2,9 @@
 
 A finance team's "video call recording" often shows the participants side by
 side, and until the sixteenth session ``av_sync`` declined any video where a
-second face shared the screen. It now judges the main face on its own turns,
-read from the lips alone (``turns.py``). This script measures that on
+second face shared the screen. It now reads each face on its own turns,
+read from the lips alone (``turns.py``), and weighs the mean of their
+evidence. This script measures that on
 galleries built here, as ``verify`` reads them (the detector's ``analyze``
 on an encoded mp4):
 
@@ -11,17 +12,18 @@ on an encoded mp4):
   ``evaluate.py`` uses) side by side, 25 fps, each tile 320 px;
 - turns: A's first half, B's first half, A's second half, B's second half
   (each half at most ``MAX_TURN_S``), with the speaker's own sound; the
-  listener's tile holds the last picture it showed (a frozen listener: the
-  shared clips have no footage of anyone listening);
+  listener's tile holds the last picture it showed, still ("frozen") or
+  moved along a smooth path of up to 8 px ("swaying"): the shared clips
+  have no footage of anyone listening;
 - the genuine gallery, and the same picture with substituted audio: one of
-  the RD_Radio speech recordings, and the soundtrack of another pair's
-  gallery (real turn-taking speech that matches neither face).
+  the RD_Radio speech recordings, and the soundtrack of a gallery of two
+  other clips (real turn-taking speech that matches neither face).
 
 For each file it also reports what the single-head statistic said before
 (all the main face's frames against the whole soundtrack), through the same
 calibration.
 
-Run: ``python -m detectors.av_sync.gallery_eval --out DIR`` (about 5 min).
+Run: ``python -m detectors.av_sync.gallery_eval --out DIR`` (about 7 min).
 """
 
 from __future__ import annotations
