@@ -95,7 +95,7 @@ def companions(scan: FaceScan, track: FaceTrack) -> list[tuple[FaceTrack, float]
     its own turns, so a genuine conversation read on one face looked like
     substituted audio (two people taking turns, made from the shared clips:
     LLR +0.65 and +0.78, where each clip alone reads -0.15 and +0.45). Such a
-    video is judged on the main face's own turns (``turns.py``). A second
+    video is judged face by face on their own turns (``turns.py``). A second
     detection of the same face (boxes overlapping) is not a companion."""
     mine = {o.frame_index: o.box for o in track.observations}
     found: list[tuple[FaceTrack, float]] = []
