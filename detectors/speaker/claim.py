@@ -98,11 +98,16 @@ class SpeakerClaimDetector:
         segments = []
         if len(wins) > 1:
             wsims = similarities(np.array([w.embedding for w in wins]), refs, bcal.combine)  # type: ignore[arg-type]
+            voice_of = np.zeros(len(partials.vectors), int)
+            for k, v in enumerate(heard):
+                voice_of[v.members] = k
             for w, s in zip(wins, wsims):
                 wl = bcal.llr(float(s))
+                label = "does not match" if wl > 0 else "matches"
+                if len(heard) > 1:  # whose speech the window mostly holds
+                    label = f"voice {int(np.bincount(voice_of[w.members]).argmax()) + 1}: {label}"
                 segments.append(Segment(start_s=round(speech.file_time(w.start_s), 3), end_s=round(speech.file_time(w.end_s), 3),
-                                        score=round(float(s), 4), llr=round(wl, 3),
-                                        label="does not match" if wl > 0 else "matches"))
+                                        score=round(float(s), 4), llr=round(wl, 3), label=label))
         off = [s for s in segments if s.llr is not None and s.llr > 0]
         verdict = "matches" if llr <= 0 else "does not match"
         detail = (f"; {len(off)} of {len(segments)} ~{WINDOW_S:.0f} s windows do not match" if segments else "")
@@ -110,10 +115,11 @@ class SpeakerClaimDetector:
         if len(heard) > 1:
             who = f"{'one' if llr <= 0 else 'none'} of the {len(heard)} voices"
             verdict = "matches"
-            rest = ", ".join(f"{v.seconds:.0f} s at {sim:.3f}" for i, (v, sim) in enumerate(zip(heard, sims)) if i != closest)
+            rest = ", ".join(f"voice {i + 1}, {v.seconds:.0f} s at {sim:.3f}"
+                             for i, (v, sim) in enumerate(zip(heard, sims)) if i != closest)
             detail = (f"; {len(heard)} voices heard (the speech's 1.6 s embeddings fall into groups; a call's other party "
-                      f"is expected): the closest to the reference, {heard[closest].seconds:.0f} s of speech, is compared "
-                      f"(the others: {rest})") + detail
+                      f"is expected): the closest to the reference, voice {closest + 1} ({heard[closest].seconds:.0f} s of "
+                      f"speech), is compared (the others: {rest}; the segments say whose speech each window holds)") + detail
         elif llr <= 0 < len(off):
             detail += ": the recording may hold another voice, see the segments"
         return Finding(

@@ -43,6 +43,7 @@ class Window:
     start_s: float  # in the concatenated-speech timeline
     end_s: float
     embedding: np.ndarray
+    members: np.ndarray  # indices of its partials
 
 
 def windows(partials: Partials, window_s: float = 4.0, hop_s: float = 2.0, partial_s: float = 1.6) -> list[Window]:
@@ -57,7 +58,7 @@ def windows(partials: Partials, window_s: float = 4.0, hop_s: float = 2.0, parti
     while True:
         sel = (partials.starts_s >= t) & (partials.starts_s + partial_s <= t + window_s + 1e-6)
         if sel.any():
-            out.append(Window(t, min(t + window_s, end), l2(partials.vectors[sel].mean(axis=0))))
+            out.append(Window(t, min(t + window_s, end), l2(partials.vectors[sel].mean(axis=0)), np.flatnonzero(sel)))
         if t + window_s >= end:
             break
         t += hop_s

@@ -72,7 +72,9 @@ def test_windows_point_at_the_other_voice(store, tmp_path):
     f = run(write_wav(tmp_path / "mixed.wav", x), store, "Jackson")
     assert f.applicable and len(f.segments) >= 3
     first, last = f.segments[0], f.segments[-1]
-    assert first.label == "matches" and last.label == "does not match"
+    # two voices are heard here, so each label also says whose speech the window holds
+    assert first.label.split(": ")[-1] == "matches" and last.label.split(": ")[-1] == "does not match"
+    assert first.label.split(": ")[0] != last.label.split(": ")[0]
     assert first.start_s < last.start_s
 
 
@@ -87,6 +89,10 @@ def test_a_call_with_two_parties_is_judged_on_the_claimed_speaker_s_voice(store,
     genuine = run(call, store, "Jackson")
     assert genuine.applicable and genuine.llr < 0, genuine.reason
     assert genuine.reason.startswith("one of the 2 voices matches") and "2 voices heard" in genuine.reason
+    # the timeline says whose speech each window holds: Jackson's first, Theo's next
+    labels = [s.label for s in genuine.segments]
+    assert labels[0].endswith(": matches") and labels[0].startswith("voice ")
+    assert any(lab.split(":")[0] != labels[0].split(":")[0] for lab in labels)
     # FSDD reads "not dry", so the lenient calibration applies and Nicolas,
     # whose voice is close to Jackson's, sits near LLR 0 (see above); what
     # holds is the gap to the genuine claim.
