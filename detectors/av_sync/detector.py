@@ -40,9 +40,9 @@ MIN_SPEECH_S = 1.5
 COMPANION_SIZE = 0.5
 COMPANION_MIN_S = MIN_FACE_S
 COMPANION_SHARE = 0.2
-# Speech during which the main face must hold the turn (``turns.py``) when
-# it shares the screen: twice the single-head minimum of speech, as the
-# other face's turns count for nothing.
+# Speech during which a face must hold the turn (``turns.py``) to be read
+# when faces share the screen: twice the single-head minimum of speech, as
+# each face is read on its own turns only.
 MIN_TURN_S = 2 * MIN_SPEECH_S
 
 # The mouth signal depends on the scan alone; its optical flow (OpenCV) and
