@@ -91,7 +91,8 @@ def drift(img: np.ndarray, t: float) -> np.ndarray:
 LISTENERS = ("frozen", "swaying")
 
 
-def compose(a: Path, b: Path, listener: str = "frozen") -> tuple[list[np.ndarray], np.ndarray, list[tuple[str, float, float]]]:
+def compose(a: Path, b: Path, listener: str = "frozen",
+            fps: float = FPS) -> tuple[list[np.ndarray], np.ndarray, list[tuple[str, float, float]]]:
     """Gallery frames, their soundtrack and the turns (speaker, start, end in s).
     ``listener``: the silent tile holds its last picture, still or swaying."""
     clips = {}
@@ -110,29 +111,29 @@ def compose(a: Path, b: Path, listener: str = "frozen") -> tuple[list[np.ndarray
     t0 = 0.0
     for p, s0, s1 in turns:
         fr, t, snd = clips[p]
-        n = int(round((s1 - s0) * FPS))
+        n = int(round((s1 - s0) * fps))
         for i in range(n):
-            k = int(np.searchsorted(t, s0 + i / FPS, side="right") - 1)
+            k = int(np.searchsorted(t, s0 + i / fps, side="right") - 1)
             shown[p] = fr[max(0, k)]
             canvas = np.zeros((TILE, 2 * TILE + GAP, 3), np.uint8)
-            now = t0 + i / FPS
+            now = t0 + i / fps
             for q, cols in ((a, slice(0, TILE)), (b, slice(TILE + GAP, 2 * TILE + GAP))):
                 canvas[:, cols] = drift(shown[q], now) if q is not p and listener == "swaying" else shown[q]
             out_frames.append(canvas)
-        seg = snd[int(s0 * RATE):int(s0 * RATE) + int(round(n * RATE / FPS))]
-        audio.append(np.pad(seg, (0, int(round(n * RATE / FPS)) - seg.size)))
-        spans.append((p.stem, t0, t0 + n / FPS))
-        t0 += n / FPS
+        seg = snd[int(s0 * RATE):int(s0 * RATE) + int(round(n * RATE / fps))]
+        audio.append(np.pad(seg, (0, int(round(n * RATE / fps)) - seg.size)))
+        spans.append((p.stem, t0, t0 + n / fps))
+        t0 += n / fps
     return out_frames, np.concatenate(audio).astype(np.float32), spans
 
 
-def write_mp4(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> Path:
+def write_mp4(path: Path, frames: list[np.ndarray], audio: np.ndarray, fps: float = FPS) -> Path:
     import av
 
     from detectors.face_swap.rewrite import mux
 
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=FPS)
+        vs = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         vs.options = {"preset": "veryfast", "crf": "18"}
         aus = out.add_stream("aac", rate=RATE)
@@ -177,7 +178,7 @@ def judge(path: Path) -> dict:
     return row
 
 
-def run(out: Path, log=print) -> dict:
+def run(out: Path, log=print, fps: float = FPS) -> dict:
     from detectors.av_sync.evaluate import donor_wavs
     from detectors.metrics import auc_between
 
@@ -189,20 +190,20 @@ def run(out: Path, log=print) -> dict:
     radio = [load_audio(p) for p in donor_wavs()]
     rows = []
     for listener in LISTENERS:
-        rows += _judge_galleries(pairs, radio, out, listener, t_start, log)
+        rows += _judge_galleries(pairs, radio, out, listener, t_start, log, fps)
     summary = {listener: summarise([r for r in rows if r["listener"] == listener], auc_between) for listener in LISTENERS}
     (out / "gallery_eval.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")
     return summary
 
 
-def _judge_galleries(pairs, radio, out: Path, listener: str, t_start: float, log) -> list[dict]:
+def _judge_galleries(pairs, radio, out: Path, listener: str, t_start: float, log, fps: float) -> list[dict]:
     from detectors.av_sync.evaluate import donor_wavs
 
     # Soundtracks first (a gallery's frames are ~0.5 GB: one at a time).
-    galleries = [(f"{a.stem}+{b.stem}", compose(a, b, listener)[1]) for a, b in pairs]
+    galleries = [(f"{a.stem}+{b.stem}", compose(a, b, listener, fps)[1]) for a, b in pairs]
     rows = []
     for i, ((a, b), (name, audio)) in enumerate(zip(pairs, galleries)):
-        frames, _, spans = compose(a, b, listener)
+        frames, _, spans = compose(a, b, listener, fps)
         # Another pair's turn-taking speech, from two clips not in this gallery.
         other = next((g for g in galleries[i + 1:] + galleries[:i] if not set(g[0].split("+")) & set(name.split("+"))),
                      None)
@@ -212,7 +213,7 @@ def _judge_galleries(pairs, radio, out: Path, listener: str, t_start: float, log
         if other is not None:
             versions.append((f"substituted:{other[0]}", _fit(other[1], audio.size)))
         for kind, snd in versions:
-            path = write_mp4(out / f"{name}.{kind.split(':')[0]}.{i}.mp4", frames, snd)
+            path = write_mp4(out / f"{name}.{kind.split(':')[0]}.{i}.mp4", frames, snd, fps)
             row = {"gallery": name, "listener": listener, "kind": kind.split(":")[0], "audio": kind,
                    "seconds": round(audio.size / RATE, 2),
                    "turns": [(s, round(a, 2), round(b, 2)) for s, a, b in spans], **judge(path)}
@@ -253,8 +254,10 @@ def _q(v: list[float]) -> list[float] | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--fps", type=float, default=FPS,
+                    help="gallery frame rate (default %(default)s; 12.5 for a webcam call, judged by the low-rate fit)")
     args = ap.parse_args(argv)
-    summary = run(args.out)
+    summary = run(args.out, fps=args.fps)
     print(json.dumps(summary, indent=1))
     return 0
 
