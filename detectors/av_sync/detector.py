@@ -24,7 +24,7 @@ from detectors.av_sync.envelope import AudioDecodeError, speech_envelope, stream
 from detectors.av_sync.features import SyncFeatures, peak_z, sync_features
 from detectors.av_sync.mouth import MouthSignal, mouth_signal
 from detectors.av_sync.plot import plot_sync_curve
-from detectors.av_sync.sync import SyncResult, sync_search
+from detectors.av_sync.sync import SyncResult, fisher_z, sync_search
 from detectors.av_sync.turns import Turns, own_turns
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.ahead import ScanAhead
@@ -249,12 +249,22 @@ def _describe(result: SyncResult, tol: int, no_match_z: float, seen: tuple[int, 
     z = peak_z(result) if z is None else z
     strength = (f"best correlation {result.curve.peak:.3f} over {result.frames_used} frames, {z:.1f} on Fisher's scale"
                 if own else f"{z:.1f} on Fisher's scale, the mean over the faces")
+    calibrated = int(np.max(np.abs(result.curve.offsets)))
+    searched = int(np.max(np.abs(result.reported.offsets)))
     if z < no_match_z:
-        return "no_match", (f"speech matches the mouth at no offset ({strength} < {no_match_z:.1f}, "
-                            "the 5th percentile of real clips): the audio may have been substituted")
+        far = ""
+        if result.beyond_calibrated_range:
+            far = (f"; over +-{searched} frames the best match is at {result.offset_frames:+d} frames ({abs(ms):.0f} ms "
+                   f"{where} the mouth; {fisher_z(result.reported.peak, result.frames_used):.1f} on Fisher's scale), "
+                   f"outside the +-{calibrated} frames the likelihood ratio reads: the audio is either that far out "
+                   "of step or substituted")
+        return "no_match", (f"speech matches the mouth at no offset within +-{calibrated} frames ({strength} < "
+                            f"{no_match_z:.1f}, the 5th percentile of real clips): the audio may have been substituted{far}")
     if abs(result.offset_frames) > tol:
+        beyond = (f", beyond the +-{calibrated} frames the likelihood ratio reads" if result.beyond_calibrated_range
+                  else "")
         return "offset", (f"audio is {abs(result.offset_frames)} frames ({abs(ms):.0f} ms) {where} the mouth "
-                          f"(offset {result.offset_frames:+d} frames, tolerance {tol}; {strength}). "
+                          f"(offset {result.offset_frames:+d} frames{beyond}, tolerance {tol}; {strength}). "
                           f"Reported, not weighed in the likelihood ratio: real clips we measured, as published, "
                           f"ranged from {seen[0]:+d} to {seen[1]:+d} frames")
     return "in_sync", f"audio and mouth in sync (offset {result.offset_frames:+d} frames, {strength})"

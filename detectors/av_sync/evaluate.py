@@ -45,7 +45,7 @@ from detectors.av_sync.detector import MIN_SPEECH_S, sync_frames
 from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream_start_gap
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
-from detectors.av_sync.sync import MAX_OFFSET, sync_search
+from detectors.av_sync.sync import MAX_OFFSET, REPORT_SPAN_S, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
 from detectors.face_swap.frame_grid import LOW_FPS_BELOW, FrameGrid
 from detectors.face_swap.rewrite import write_half_rate
@@ -160,7 +160,8 @@ def build_rows(clips: list[ClipData], donors: list[tuple[str, np.ndarray]]) -> t
         if r is None:
             declined.append(dict(row, speech_s=round(env.speech_seconds, 2)))
         else:
-            rows.append(dict(row, offset=r.offset_frames, speech_s=round(env.speech_seconds, 2),
+            rows.append(dict(row, offset=r.offset_frames, offset_calibrated_range=r.curve.best_offset,
+                             search_range=max(MAX_OFFSET, int(round(REPORT_SPAN_S * r.fps))), speech_s=round(env.speech_seconds, 2),
                              x=sync_features(r).vector().tolist()))
 
     for c in clips:
@@ -219,7 +220,9 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
     within_abs = np.mean([abs(r["offset"] - r["shift"]) <= 1 for r in shifted])
     within_rel = np.mean([abs(r["offset"] - base[r["clip"]] - r["shift"]) <= 1 for r in shifted])
     raw = x[:, 0]  # the single feature, peak_z
-    reach = [r for r in shifted if abs(base[r["clip"]] + r["shift"]) <= MAX_OFFSET]
+    reach = [r for r in shifted if abs(base[r["clip"]] + r["shift"]) <= r["search_range"]]
+    base_narrow = {r["clip"]: r["offset_calibrated_range"] for r in rows if r["kind"] == "original"}
+    narrow = [abs(r["offset_calibrated_range"] - base_narrow[r["clip"]] - r["shift"]) <= 1 for r in shifted]
     per_clip = {c: {"original": base[c], **{f"{r['shift']:+d}": r["offset"] for r in shifted if r["clip"] == c},
                     "peak_z": round(float(next(r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "original")), 2),
                     "swapped_peak_z_median": round(float(np.median([r["x"][0] for r in rows if r["clip"] == c and r["kind"] == "swapped"])), 2)}
@@ -230,6 +233,8 @@ def evaluate(rows: list[dict], reg: float = 1.0) -> dict:
         offset_within_1_of_shift_plus_clip_offset=float(within_rel),
         offset_within_1_in_search_range=float(np.mean([abs(r["offset"] - base[r["clip"]] - r["shift"]) <= 1 for r in reach])) if reach else float("nan"),
         shifted_cases_in_search_range=len(reach),
+        search_range_s=REPORT_SPAN_S,
+        offset_within_1_reading_the_calibrated_range_only=float(np.mean(narrow)),
         original_offsets={c: base[c] for c in clips},
         originals_beyond_2_frames=float(np.mean([abs(v) > 2 for v in base.values()])),
         auc_swapped_vs_original_raw_peak_z=auc(-raw[sw], -raw[orig]),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.av_sync.sync import SyncResult
+from detectors.av_sync.sync import SyncResult, fisher_z
 
 FEATURE_NAMES = ("peak_z",)
 
@@ -35,8 +35,8 @@ class SyncFeatures:
 
 
 def peak_z(result: SyncResult) -> float:
-    r = float(np.clip(result.curve.peak, 0.0, 0.999))
-    return float(np.arctanh(r) * np.sqrt(max(1, result.frames_used - 3)))
+    """Over the calibrated offset range only (``result.curve``)."""
+    return fisher_z(result.curve.peak, result.frames_used)
 
 
 def sync_features(result: SyncResult) -> SyncFeatures:

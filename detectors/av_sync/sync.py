@@ -19,7 +19,17 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from detectors.av_sync.mouth import MouthSignal, highpass, single_thread_blas
 
-MAX_OFFSET = 15
+MAX_OFFSET = 15  # the calibrated range: the substitution statistic is the best R within it
+# The offset is also looked for over a wider range (one second each way):
+# dubbing slips and capture faults reach past 15 frames (0.6 s at 25 fps),
+# and a real clip's own offset plus a 10-frame shift already can. Widening
+# the statistic's range instead would raise its chance level and void the
+# calibration, so only the reported offset looks further, and only when the
+# far match beats the best within range by FAR_MARGIN_Z on Fisher's scale
+# (two standard errors; speech laid over another clip's mouth reached 3.3,
+# so this gate keeps most chance peaks out but not all; see docs/av_sync.md).
+REPORT_SPAN_S = 1.0
+FAR_MARGIN_Z = 2.0
 SPEECH_MARGIN_S = 0.5  # about one syllable either side: onsets and closures the mouth shows
 
 
@@ -40,6 +50,10 @@ class OffsetCurve:
     def confidence(self) -> float:
         return float(np.nanmax(self.r) - np.nanmedian(self.r))
 
+    def within(self, k: int) -> OffsetCurve:
+        keep = np.abs(self.offsets) <= k
+        return OffsetCurve(self.offsets[keep], self.r[keep])
+
 
 @dataclass(frozen=True)
 class WindowSync:
@@ -52,13 +66,23 @@ class WindowSync:
 @dataclass(frozen=True)
 class SyncResult:
     fps: float
-    curve: OffsetCurve  # whole track
-    windows: list[WindowSync] = field(default_factory=list)
+    curve: OffsetCurve  # whole track, calibrated range: the substitution statistic's
+    windows: list[WindowSync] = field(default_factory=list)  # over the range the offset was read in
     frames_used: int = 0
+    wide: OffsetCurve | None = None  # whole track, wider range: set only when the offset was read there
+
+    @property
+    def reported(self) -> OffsetCurve:
+        return self.wide if self.wide is not None else self.curve
 
     @property
     def offset_frames(self) -> int:
-        return self.curve.best_offset
+        return self.reported.best_offset
+
+    @property
+    def beyond_calibrated_range(self) -> bool:
+        """The offset was read outside the range the statistic searches."""
+        return self.wide is not None
 
     @property
     def offset_s(self) -> float:
@@ -76,6 +100,12 @@ class SyncResult:
         if not good:
             return 0.0
         return float(np.mean([abs(w.curve.best_offset - self.offset_frames) <= 1 for w in good]))
+
+
+def fisher_z(r: float, frames: int) -> float:
+    """A correlation on Fisher's scale, atanh(R) * sqrt(N - 3): about unit
+    variance under chance whatever the number of frames."""
+    return float(np.arctanh(float(np.clip(r, 0.0, 0.999))) * np.sqrt(max(1, frames - 3)))
 
 
 def _r_curve(z: np.ndarray, a: np.ndarray, rows: np.ndarray, max_offset: int) -> OffsetCurve:
@@ -113,6 +143,7 @@ def sync_search(
     mouth: MouthSignal, log_energy: np.ndarray, active: np.ndarray, frame_times: np.ndarray, fps: float,
     max_offset: int = MAX_OFFSET, window_s: float = 4.0, hop_s: float = 2.0,
     speech_margin_s: float | None = SPEECH_MARGIN_S, only: np.ndarray | None = None,
+    report_offset: int | None = None,
 ) -> SyncResult:
     """Whole-track and windowed offset curves (frames with the face on screen;
     the edges where a shift would run off the end are left out).
@@ -121,7 +152,10 @@ def sync_search(
     (speech) frame count (None: every frame). Over music or noise the
     envelope moves and the mouth does not; those stretches only add noise
     to the correlation. ``only``: a further per-frame mask (a face's own
-    turns in a conversation, ``turns.own_turns``)."""
+    turns in a conversation, ``turns.own_turns``). ``report_offset``: the
+    range a far offset is looked for in (default: ``REPORT_SPAN_S`` at this
+    frame rate). The frames are chosen by ``max_offset`` alone, so within it
+    the curve is exactly the calibrated one."""
     n = min(len(log_energy), mouth.features.shape[0])
     a = prepare_audio(log_energy[:n], fps)
     z = mouth.features[:n]
@@ -133,12 +167,17 @@ def sync_search(
         near = maximum_filter1d(active[:n].astype(np.uint8), 2 * int(round(speech_margin_s * fps)) + 1) > 0
         keep &= near[frames]
     rows = frames[keep]
+    wide = max(max_offset, int(round(REPORT_SPAN_S * fps)) if report_offset is None else report_offset)
     with single_thread_blas():
-        return _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, hop_s, n)
+        return _search(z, a, rows, active, frame_times, fps, max_offset, wide, window_s, hop_s, n)
 
 
-def _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, hop_s, n) -> SyncResult:
-    curve = _r_curve(z, a, rows, max_offset)
+def _search(z, a, rows, active, frame_times, fps, max_offset, wide, window_s, hop_s, n) -> SyncResult:
+    reported = _r_curve(z, a, rows, wide)
+    curve = reported.within(max_offset)
+    far = (wide > max_offset and not np.all(np.isnan(curve.r))
+           and fisher_z(reported.peak, rows.size) - fisher_z(curve.peak, rows.size) >= FAR_MARGIN_Z)
+    span = wide if far else max_offset
     windows: list[WindowSync] = []
     w = max(int(round(window_s * fps)), 2 * z.shape[1] + 16)
     h = max(1, int(round(hop_s * fps)))
@@ -146,10 +185,11 @@ def _search(z, a, rows, mouth, active, frame_times, fps, max_offset, window_s, h
         wr = rows[(rows >= s) & (rows < s + w)]
         if wr.size < w // 2:
             continue
-        c = _r_curve(z, a, wr, max_offset)
+        c = _r_curve(z, a, wr, span)
         if np.all(np.isnan(c.r)):
             continue
         e = min(s + w, n) - 1
         windows.append(WindowSync(float(frame_times[s]), float(frame_times[e]) + 1.0 / fps,
                                   float(active[s:s + w].mean()), c))
-    return SyncResult(fps=fps, curve=curve, windows=windows, frames_used=int(rows.size))
+    return SyncResult(fps=fps, curve=curve, windows=windows, frames_used=int(rows.size),
+                      wide=reported if far else None)

@@ -77,6 +77,52 @@ def test_offset_beyond_tolerance_is_reported_but_not_weighed():
     assert np.allclose(a, b, rtol=0.1), (a, b)  # the shift only loses the frames it pushes off the end
 
 
+@pytest.mark.parametrize("k", [-20, 20])
+def test_offset_past_the_calibrated_range_is_read_over_one_second(k):
+    """A 0.8 s dubbing slip is named as such; the statistic the likelihood
+    ratio reads is exactly the one over the calibrated +-15 frames."""
+    from detectors.av_sync.detector import _describe
+
+    opening = syllables(250, seed=7)
+    audio = speech_audio(opening, FPS, k, seed=8)
+    env, wide = run(opening, audio)
+    narrow = sync_search(mouth_signal(synthetic_track(opening), 250, FPS), env.log_energy, env.active,
+                         np.arange(250) / FPS, FPS, report_offset=15)
+    assert wide.offset_frames == k and wide.beyond_calibrated_range
+    assert abs(narrow.offset_frames) <= 15
+    np.testing.assert_array_equal(wide.curve.r, narrow.curve.r)
+    assert sync_features(wide) == sync_features(narrow)
+    verdict, reason = _describe(wide, 1, 0.05, (-12, 11))
+    assert verdict == "offset" and f"offset {k:+d} frames, beyond the +-15 frames" in reason
+    # Within the calibrated range nothing matches: substitution is suspected, and the far match is named.
+    from detectors.av_sync.features import fisher_z, peak_z
+
+    between = (peak_z(wide) + fisher_z(wide.reported.peak, wide.frames_used)) / 2
+    verdict, reason = _describe(wide, 1, between, (-12, 11))
+    assert verdict == "no_match" and f"best match is at {k:+d} frames" in reason and "out of step or substituted" in reason
+
+
+@pytest.mark.parametrize("far_noise, expected", [(0.95, 0), (0.4, 20)])
+def test_a_far_match_is_read_only_when_clearly_better(far_noise, expected):
+    """Mouth features that follow the audio both in sync (noisy) and 20
+    frames later: the far match wins only when it beats the in-range one by
+    FAR_MARGIN_Z on Fisher's scale, not merely by chance-sized amounts."""
+    from detectors.av_sync.mouth import MouthSignal
+    from detectors.av_sync.sync import prepare_audio
+
+    rng = np.random.default_rng(11)
+    n = 400
+    log_energy = rng.normal(-2.0, 0.3, n)
+    a = prepare_audio(log_energy, FPS)
+    a = (a - a.mean()) / a.std()
+    feats = np.stack([a + rng.normal(0, 1.0, n), np.roll(a, -20) + rng.normal(0, far_noise, n)], axis=1)
+    mouth = MouthSignal(feats, np.ones(n, bool))
+    r = sync_search(mouth, log_energy, np.ones(n, bool), np.arange(n) / FPS, FPS)
+    assert r.offset_frames == expected
+    assert r.beyond_calibrated_range == (expected == 20)
+    assert r.curve.best_offset == 0  # the statistic's own range never moves
+
+
 def test_shipped_llr_never_claims_more_than_its_calibration_data_supports():
     """However strong or weak the match, the LLR stays inside the bounds set by
     the number of calibration examples (6 originals: at most 6:1 for
