@@ -1,0 +1,122 @@
+"""What `verify` concludes on pasted face swaps when the face detectors run together.
+
+    python -m detectors.face_swap.verdict_eval --work /tmp/face_motion [--detectors face_swap,face_motion]
+
+The face-swap CNN and the face-motion cue are each measured on their own
+(MODEL_CARD.md, FACE_MOTION.md). A user runs them together, and the verdict
+adds their log LRs. The CNN ranks these swaps *below* the real clips (AUC
+0.375 held out), so its LLR can cancel the motion cue's: this measures the
+verdict a user actually gets, on the same real clips and the same swaps
+(``motion_eval`` makes them under ``--work``; made here if missing, 11-30
+min). Every file goes through ``Verifier.verify`` exactly as the CLI runs it
+(finance profile, no ledger).
+
+Reported twice: for the identities both models held out (the face-swap
+CNN's test clips d11, d18, d3, d9: 4 real clips, 16 swaps onto them), which
+is the honest figure, and for all 14 clips and 56 swaps, where both models
+had seen the other identities' real clips. Real clips are read whole; swaps
+are their first ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from detectors.face_swap.evaluate_heldout import make_fakes
+from detectors.face_swap.motion_eval import SHARED, real_clips, test_identities
+from detectors.metrics import auc_between as auc
+
+DEFAULT_DETECTORS = ("face_swap", "face_motion")
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    name: str
+    swap: bool
+    target: str  # the identity whose clip it is (for a swap: the clip the face was pasted onto)
+    method: str  # "-" for a real clip, else the blending
+    label: str  # the verdict under the finance profile
+    llr: float | None  # the verdict's combined log10 LR (None: no detector applicable)
+    by_detector: dict[str, float | None]  # each finding's LLR (None: not applicable)
+
+
+def judge(path: Path, detectors: tuple[str, ...], data_dir: Path) -> tuple[str, float | None, dict[str, float | None]]:
+    from verifier.config import Settings
+    from verifier.pipeline import Verifier
+
+    out = Verifier(Settings(data_dir=data_dir, record_to_ledger=False), detector_names=list(detectors)).verify(path)
+    return (out.verdict.label.value, out.verdict.llr,
+            {f.detector: (f.llr if f.applicable else None) for f in out.findings})
+
+
+def summarise(rows: list[VerdictRow], detectors: tuple[str, ...]) -> dict:
+    """AUC of each detector's LLR and of the verdict's, swaps against real
+    clips (a file a detector declines counts as LLR 0: no evidence), and the
+    verdict labels on each side."""
+    real = [r for r in rows if not r.swap]
+    swaps = [r for r in rows if r.swap]
+
+    def val(r: VerdictRow, key: str | None) -> float:
+        v = r.llr if key is None else r.by_detector.get(key)
+        return 0.0 if v is None else float(v)
+
+    out: dict = {"real": len(real), "swaps": len(swaps)}
+    if not real or not swaps:
+        return out
+    for key in (*detectors, None):
+        out[f"auc_{key or 'verdict'}"] = round(auc([val(r, key) for r in swaps], [val(r, key) for r in real]), 4)
+    for side, group in (("real", real), ("swaps", swaps)):
+        labels: dict[str, int] = {}
+        for r in group:
+            labels[r.label] = labels.get(r.label, 0) + 1
+        out[f"labels_{side}"] = labels
+    return out
+
+
+def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log=print) -> dict:
+    clips = real_clips(media)
+    if len(clips) < 4:
+        raise SystemExit(f"need at least 4 talking-head clips under {media}")
+    swaps = make_fakes([(c.stem, c) for c in clips], work, seconds, log)
+    files = [(c, False, c.stem, "-") for c in clips] + [(p, True, target, method) for method, target, p in swaps]
+    rows: list[VerdictRow] = []
+    with tempfile.TemporaryDirectory() as data:
+        for i, (path, is_swap, target, method) in enumerate(files):
+            label, llr, by = judge(path, detectors, Path(data))
+            rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by))
+            log(f"[{i + 1}/{len(files)}] {path.name}: {label} {llr} {by}")
+    held = test_identities()
+    return dict(
+        detectors=list(detectors), profile="finance", held_out_identities=sorted(held),
+        held_out=summarise([r for r in rows if r.target in held], detectors),
+        all_clips=summarise(rows, detectors),
+        rows=[r.__dict__ for r in rows],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/face_motion"), help="where motion_eval made (or will make) the swaps")
+    ap.add_argument("--media", type=Path, default=SHARED)
+    ap.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS))
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--out", type=Path, help="write the rows and summaries here as JSON")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    result = run(args.work, tuple(d.strip() for d in args.detectors.split(",") if d.strip()), args.seconds, args.media,
+                 log=lambda m: print(m, file=sys.stderr, flush=True))
+    result["minutes"] = round((time.perf_counter() - t0) / 60, 1)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

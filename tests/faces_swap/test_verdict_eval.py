@@ -1,0 +1,39 @@
+"""verdict_eval's summary: the verdict a user gets when detectors disagree."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.face_swap.verdict_eval import VerdictRow, summarise
+
+DETS = ("face_swap", "face_motion")
+
+
+def row(swap: bool, cnn: float | None, motion: float | None, label: str = "inconclusive") -> VerdictRow:
+    parts = [v for v in (cnn, motion) if v is not None]
+    return VerdictRow("x", swap, "t", "poisson" if swap else "-", label, sum(parts) if parts else None,
+                      {"face_swap": cnn, "face_motion": motion})
+
+
+def test_a_detector_that_ranks_swaps_backwards_drags_the_verdict_down():
+    """Motion separates perfectly; the CNN ranks every swap below every real
+    clip and, being stronger, reverses the verdict's ranking."""
+    rows = [row(False, 0.5, -1.0), row(False, 0.6, -0.8), row(True, -2.0, 1.0), row(True, -2.5, 1.2)]
+    s = summarise(rows, DETS)
+    assert s["auc_face_motion"] == 1.0
+    assert s["auc_face_swap"] == 0.0
+    assert s["auc_verdict"] == 0.0
+    assert (s["real"], s["swaps"]) == (2, 2)
+
+
+def test_a_declined_file_counts_as_no_evidence_and_labels_are_counted():
+    rows = [row(False, None, None, "no_manipulation_detected"), row(False, -1.0, -1.0, "no_manipulation_detected"),
+            row(True, None, 1.5, "likely_manipulated")]
+    s = summarise(rows, DETS)
+    assert s["auc_face_swap"] == pytest.approx(0.75)  # the swap's 0 ties the declined real clip's 0, beats -1
+    assert s["labels_real"] == {"no_manipulation_detected": 2}
+    assert s["labels_swaps"] == {"likely_manipulated": 1}
+
+
+def test_one_side_missing_gives_counts_only():
+    assert summarise([row(False, 0.1, 0.1)], DETS) == {"real": 1, "swaps": 0}
