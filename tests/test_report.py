@@ -113,6 +113,29 @@ def test_report_renders_in_headless_chromium(verifier, media_fixtures, tmp_path,
     assert (np.abs(rgb[..., 0] - rgb[..., 1]) > 20).mean() > 0.01
 
 
+def test_windows_without_their_own_llr_take_their_findings_side():
+    """Lip-sync windows carry a correlation, not an LLR: on a clip whose audio
+    leans "substituted" they are red, on one in sync green."""
+    from verifier.evidence import Finding, Segment
+    from verifier.report.timeline import timeline_svg
+
+    seg = Segment(start_s=0.5, end_s=4.5, score=0.2)
+    leans_substituted = Finding(detector="av_sync", version="1", modality="audiovisual", applicable=True, llr=0.78,
+                                segments=[seg])
+    in_sync = leans_substituted.model_copy(update={"llr": -1.7})
+
+    def fill(f: Finding) -> tuple[int, int, int]:
+        import re
+
+        r, g, b = re.findall(r'fill="rgb\((\d+),(\d+),(\d+)\)" stroke', timeline_svg([f], 5.0))[0]
+        return int(r), int(g), int(b)
+
+    r, g, b = fill(leans_substituted)
+    assert r > g and r > b
+    r, g, b = fill(in_sync)
+    assert g > r
+
+
 def test_identity_match_is_shown_as_not_counted():
     """A claim match is grey on the timeline and says it was not counted."""
     from verifier.evidence import Finding, Segment

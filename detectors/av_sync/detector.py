@@ -228,7 +228,8 @@ class AvSyncDetector:
         verdict, reason = _describe(result, cal.tolerance_frames, cal.no_match_peak_z, cal.original_offset_range, strength)
         artifacts = []
         if ctx.artifact_dir is not None:
-            png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames, title=reason[:80])
+            png = plot_sync_curve(result, ctx.artifact_dir / "av_sync_curve.png", cal.tolerance_frames,
+                                  title=f"lip sync: {verdict.replace('_', ' ')}, best offset {result.offset_frames:+d} frames")
             artifacts.append(Artifact(kind="sync_curve", media_type="image/png", path=str(png),
                                       description="mouth-speech correlation against audio offset, whole clip and per window"))
         return Finding(

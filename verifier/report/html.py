@@ -162,8 +162,9 @@ def render_html(v: Verification) -> str:
     svg = timeline_svg(v.findings, m.duration_s) if m.kind.value != "image" else None  # a still has no time axis
     if svg:
         out.append(f"<figure>{svg}<figcaption class='small'>Each row is one detector; red spans support manipulation, "
-                   "green spans support capture as-is, stronger colour is stronger support; grey spans are identity "
-                   "matches, which the verdict does not count.</figcaption></figure>")
+                   "green spans support capture as-is, stronger colour is stronger support (a span with no likelihood "
+                   "ratio of its own shows its detector's); grey spans are identity matches, which the verdict does "
+                   "not count.</figcaption></figure>")
     ran = [f for f in v.findings if f.was_run]
     not_run = [f for f in v.findings if not f.was_run]
     if v.findings:

@@ -11,10 +11,15 @@ from verifier.evidence import Finding
 WIDTH, LABEL_W, ROW_H, TOP, AXIS_H = 760, 170, 26, 8, 28
 
 
-def _colour(llr: float | None, score: float, supports_h0: bool = True) -> str:
+def _colour(llr: float | None, score: float, supports_h0: bool = True, finding_llr: float | None = None) -> str:
     """Red for support of manipulation, green for support of capture, by
-    strength; an identity-claim match (which fusion does not count) is grey."""
-    value = llr if llr is not None else (score - 0.5) * 4
+    strength; an identity-claim match (which fusion does not count) is grey.
+
+    A segment without an LLR of its own (lip sync's speech windows, which
+    all feed one whole-clip statistic) takes its finding's: its score is on
+    the detector's own scale, and reading it as a probability painted every
+    window of a clip whose audio leans "substituted" green."""
+    value = llr if llr is not None else finding_llr if finding_llr is not None else (score - 0.5) * 4
     if not supports_h0 and value <= 0:
         return "rgb(215,215,215)"
     strength = min(abs(value) / 3.0, 1.0)
@@ -56,7 +61,7 @@ def timeline_svg(findings: list[Finding], duration_s: float | None) -> str | Non
             w = max(x(s.end_s) - x(s.start_s), 1.5)
             tip = f"{s.start_s:.1f}-{s.end_s:.1f} s: score {s.score:.2f}" + (f", LLR {s.llr:+.2f}" if s.llr is not None else "")
             parts.append(f'<rect x="{x(s.start_s):.1f}" y="{y + 3}" width="{w:.1f}" height="{ROW_H - 6}" '
-                         f'fill="{_colour(s.llr, s.score, f.supports_h0)}" stroke="#666" stroke-width="0.3"><title>{escape(tip)}</title></rect>')
+                         f'fill="{_colour(s.llr, s.score, f.supports_h0, f.llr)}" stroke="#666" stroke-width="0.3"><title>{escape(tip)}</title></rect>')
     axis_y = TOP + ROW_H * len(rows) + 4
     parts.append(f'<line x1="{LABEL_W}" y1="{axis_y}" x2="{LABEL_W + plot_w}" y2="{axis_y}" stroke="#333"/>')
     for t in _ticks(end):
