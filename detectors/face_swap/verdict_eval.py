@@ -1,6 +1,6 @@
 """What `verify` concludes on pasted face swaps when the face detectors run together.
 
-    python -m detectors.face_swap.verdict_eval --work /tmp/face_motion [--detectors face_swap,face_motion]
+    python -m detectors.face_swap.verdict_eval --work /tmp/face_motion [--detectors face_swap,face_motion] [--conditions]
 
 The face-swap CNN and the face-motion cue are each measured on their own
 (MODEL_CARD.md, FACE_MOTION.md). A user runs them together, and the verdict
@@ -15,7 +15,9 @@ Reported twice: for the identities both models held out (the face-swap
 CNN's test clips d11, d18, d3, d9: 4 real clips, 16 swaps onto them), which
 is the honest figure, and for all 14 clips and 56 swaps, where both models
 had seen the other identities' real clips. Real clips are read whole; swaps
-are their first ``--seconds``.
+are their first ``--seconds``. ``--conditions``: the same files re-encoded
+(H.264 CRF 23, CRF 32, 480 lines; both classes through one encoder, the
+copies ``motion_eval --conditions`` makes), each judged the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from detectors.face_swap.evaluate_heldout import make_fakes
+from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
 from detectors.face_swap.motion_eval import SHARED, real_clips, test_identities
 from detectors.metrics import auc_between as auc
 
@@ -79,25 +81,29 @@ def summarise(rows: list[VerdictRow], detectors: tuple[str, ...]) -> dict:
     return out
 
 
-def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log=print) -> dict:
+def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log=print,
+        conditions: tuple[str, ...] = ("as_made",)) -> dict:
     clips = real_clips(media)
     if len(clips) < 4:
         raise SystemExit(f"need at least 4 talking-head clips under {media}")
     swaps = make_fakes([(c.stem, c) for c in clips], work, seconds, log)
-    files = [(c, False, c.stem, "-") for c in clips] + [(p, True, target, method) for method, target, p in swaps]
-    rows: list[VerdictRow] = []
-    with tempfile.TemporaryDirectory() as data:
-        for i, (path, is_swap, target, method) in enumerate(files):
-            label, llr, by = judge(path, detectors, Path(data))
-            rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by))
-            log(f"[{i + 1}/{len(files)}] {path.name}: {label} {llr} {by}")
+    files = [(c, False, c.stem, "-", f"real/{c.name}") for c in clips] + \
+        [(p, True, target, method, f"fake/{method}/{p.name}") for method, target, p in swaps]
     held = test_identities()
-    return dict(
-        detectors=list(detectors), profile="finance", held_out_identities=sorted(held),
-        held_out=summarise([r for r in rows if r.target in held], detectors),
-        all_clips=summarise(rows, detectors),
-        rows=[r.__dict__ for r in rows],
-    )
+    out: dict = dict(detectors=list(detectors), profile="finance", held_out_identities=sorted(held), conditions={})
+    with tempfile.TemporaryDirectory() as data:
+        for cond in conditions:
+            rows: list[VerdictRow] = []
+            for i, (path, is_swap, target, method, rel) in enumerate(files):
+                label, llr, by = judge(condition_file(path, cond, work, rel), detectors, Path(data))
+                rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by))
+                log(f"{cond} [{i + 1}/{len(files)}] {path.name}: {label} {llr} {by}")
+            out["conditions"][cond] = dict(
+                held_out=summarise([r for r in rows if r.target in held], detectors),
+                all_clips=summarise(rows, detectors),
+                rows=[r.__dict__ for r in rows],
+            )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,15 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--media", type=Path, default=SHARED)
     ap.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS))
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--conditions", action="store_true", help="also judge re-encoded copies (CRF 23, CRF 32, 480p)")
     ap.add_argument("--out", type=Path, help="write the rows and summaries here as JSON")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     result = run(args.work, tuple(d.strip() for d in args.detectors.split(",") if d.strip()), args.seconds, args.media,
-                 log=lambda m: print(m, file=sys.stderr, flush=True))
+                 log=lambda m: print(m, file=sys.stderr, flush=True),
+                 conditions=tuple(CONDITIONS) if args.conditions else ("as_made",))
     result["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+    print(json.dumps({**result, "conditions": {c: {k: v for k, v in r.items() if k != "rows"}
+                                               for c, r in result["conditions"].items()}}, indent=1))
     return 0
 
 
