@@ -37,6 +37,10 @@ from detectors.metrics import auc_between as auc
 DEFAULT_DETECTORS = ("face_swap", "face_motion")
 
 
+class TooFewClipsError(RuntimeError):
+    """Fewer than 4 talking-head clips under --media: no swaps can be made."""
+
+
 @dataclass(frozen=True)
 class VerdictRow:
     name: str
@@ -85,7 +89,7 @@ def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log
         conditions: tuple[str, ...] = ("as_made",)) -> dict:
     clips = real_clips(media)
     if len(clips) < 4:
-        raise SystemExit(f"need at least 4 talking-head clips under {media}")
+        raise TooFewClipsError(f"need at least 4 talking-head clips under {media}, found {len(clips)}")
     swaps = make_fakes([(c.stem, c) for c in clips], work, seconds, log)
     files = [(c, False, c.stem, "-", f"real/{c.name}") for c in clips] + \
         [(p, True, target, method, f"fake/{method}/{p.name}") for method, target, p in swaps]
@@ -116,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write the rows and summaries here as JSON")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    result = run(args.work, tuple(d.strip() for d in args.detectors.split(",") if d.strip()), args.seconds, args.media,
-                 log=lambda m: print(m, file=sys.stderr, flush=True),
-                 conditions=tuple(CONDITIONS) if args.conditions else ("as_made",))
+    try:
+        result = run(args.work, tuple(d.strip() for d in args.detectors.split(",") if d.strip()), args.seconds,
+                     args.media, log=lambda m: print(m, file=sys.stderr, flush=True),
+                     conditions=tuple(CONDITIONS) if args.conditions else ("as_made",))
+    except TooFewClipsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     result["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")

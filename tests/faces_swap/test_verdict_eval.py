@@ -37,3 +37,10 @@ def test_a_declined_file_counts_as_no_evidence_and_labels_are_counted():
 
 def test_one_side_missing_gives_counts_only():
     assert summarise([row(False, 0.1, 0.1)], DETS) == {"real": 1, "swaps": 0}
+
+
+def test_without_the_shared_clips_it_says_so(tmp_path, capsys):
+    from detectors.face_swap.verdict_eval import main
+
+    assert main(["--media", str(tmp_path), "--work", str(tmp_path / "work")]) == 2
+    assert "need at least 4 talking-head clips" in capsys.readouterr().err
