@@ -26,8 +26,9 @@ from pathlib import Path
 
 from benchmarks.timing import median_time
 from fixtures.make_fixtures import make_all
+from verifier.shared_dir import shared_dir
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "c2pa"
+CONFORMANCE = shared_dir() / "conformance" / "c2pa"
 ADVERSARIAL = (
     "audio/c2pa-rs/adversarial/riff_bomb_1000.wav",
     "video/c2pa-rs/adversarial/nested_moov_1000.mp4",

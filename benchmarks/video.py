@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import median_time
+from verifier.shared_dir import shared_dir
 
-DEFAULT_SOURCE = Path("/work/shared/media/video/sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4")
+DEFAULT_SOURCE = shared_dir() / "media/video/sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4"
 
 SINGLE_MODALITY = ["face_swap", "voice_clone"]
 AUDIOVISUAL = ["av_sync", "face_identity_consistency"]

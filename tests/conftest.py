@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from verifier.shared_dir import shared_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", REPO.parent / "shared"))
+SHARED = shared_dir()
 CONFORMANCE = SHARED / "conformance" / "c2pa"
 
 

@@ -14,7 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
-DEFAULT_MEDIA = Path("/work/shared/media")
+from verifier.shared_dir import shared_dir
+
+DEFAULT_MEDIA = shared_dir() / "media"
 
 
 def _echo_err(msg: str) -> None:

@@ -51,8 +51,9 @@ from detectors.face_swap.frame_grid import LOW_FPS_BELOW, FrameGrid
 from detectors.face_swap.rewrite import write_half_rate
 from detectors.metrics import auc_between as auc
 from detectors.metrics import cllr_between as cllr
+from verifier.shared_dir import shared_dir
 
-SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+SHARED = shared_dir()
 MEDIA = SHARED / "media"
 SHIFTS = (-10, -5, -3, 3, 5, 10)
 CALIBRATION = Path(__file__).with_name("calibration.json")

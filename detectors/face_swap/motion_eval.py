@@ -45,9 +45,10 @@ from detectors.face_swap.motion import relative_motion
 from detectors.face_swap.motion_detector import CALIBRATION_PATH, LOW_FPS_BELOW
 from detectors.face_swap.rewrite import write_half_rate
 from detectors.metrics import auc_between as auc
+from verifier.shared_dir import shared_dir
 
 HERE = Path(__file__).parent
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
+SHARED = shared_dir() / "media" / "video"
 
 
 def real_clips(media: Path) -> list[Path]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +40,9 @@ import numpy as np
 
 from audio.decode import AudioDecodeError, decode_audio
 from detectors.speaker.speech import speech_of_samples
+from verifier.shared_dir import shared_dir
 
-SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+SHARED = shared_dir()
 MEDIA = SHARED / "media"
 ASTERISK = Path("/usr/share/asterisk/sounds")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")

@@ -53,7 +53,9 @@ from pathlib import Path
 
 import numpy as np
 
-MEDIA = Path("/work/shared/media")
+from verifier.shared_dir import shared_dir
+
+MEDIA = shared_dir() / "media"
 FSDD = MEDIA / "audio/fsdd/recordings"
 JFK = MEDIA / "audio/whisper/tests/jfk.flac"
 BROADCAST = ("audio/sadtalker/examples/driven_audio/RD_Radio*.wav", "video/sadtalker/examples/ref_video/WDA_*.mp4")

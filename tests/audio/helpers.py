@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED_AUDIO = Path("/work/shared/media/audio")
+from verifier.shared_dir import shared_dir
+
+SHARED_AUDIO = shared_dir() / "media" / "audio"
 
 
 def tone(freq: float, seconds: float, rate: int = 16000, amp: float = 0.5) -> np.ndarray:

@@ -4,7 +4,6 @@ that sequence delayed by a known number of frames."""
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,8 +11,10 @@ import av
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
+from verifier.shared_dir import shared_dir
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("VERIFIER_SHARED_DIR", REPO.parent / "shared"))
+SHARED = shared_dir()
 FACE_PHOTO = SHARED / "media/image/gfpgan/inputs/cropped_faces/Julia_Roberts_crop.png"
 RATE = 16_000
 

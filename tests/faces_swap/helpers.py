@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-MEDIA = Path("/work/shared/media")
+from verifier.shared_dir import shared_dir
+
+MEDIA = shared_dir() / "media"
 CLIP = MEDIA / "video/sadtalker/examples/ref_video/WDA_KatieHill_000.mp4"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from detectors.face_swap.faces import FaceBox, FaceObservation, FaceTrack, Landmarks5
 from detectors.face_swap.motion import MIN_PAIRS, region_masks, relative_motion
+from verifier.shared_dir import shared_dir
 
 SIZE, MARGIN = 64, 0.25
 
@@ -84,13 +85,12 @@ def test_needs_consecutive_frames():
 def test_detector_on_a_real_clip_and_a_swap_made_from_it(tmp_path):
     """Through the registered detector: the shared real clip and a swap of
     another clip's face onto it (first 4 s)."""
-    from pathlib import Path
 
     from detectors.base import get_detector
     from detectors.face_swap.manipulate import SwapSpec, make_swap
     from tests.av_sync.test_detector import ctx
 
-    media = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
+    media = shared_dir() / "media" / "video"
     target = media / "sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4"
     donor = media / "sadtalker/examples/ref_video/WDA_KatieHill_000.mp4"
     if not (target.is_file() and donor.is_file()):
@@ -117,14 +117,13 @@ def test_webcam_rate_video_has_its_own_motion_calibration():
 
 @pytest.mark.slow
 def test_a_real_clip_at_half_rate_is_judged_by_the_half_rate_fit(tmp_path):
-    from pathlib import Path
 
     from detectors.base import get_detector
     from detectors.face_swap.motion_detector import load_calibration
     from detectors.face_swap.rewrite import write_half_rate
     from tests.av_sync.test_detector import ctx
 
-    media = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"
+    media = shared_dir() / "media" / "video"
     clip = media / "sadtalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4"
     if not clip.is_file():
         pytest.skip("shared talking-head clip not available")
