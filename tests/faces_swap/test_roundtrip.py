@@ -45,7 +45,9 @@ def dataset(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("faces_ds")
     base = astronaut()
-    faces = {"astro_a": base, "astro_b": base[:, ::-1].copy(), "astro_c": np.ascontiguousarray(base[::1, :, ::-1])}
+    # Four stand-in identities from one face, so the splits have enough groups without the shared media.
+    faces = {"astro_a": base, "astro_b": base[:, ::-1].copy(), "astro_c": np.ascontiguousarray(base[::1, :, ::-1]),
+             "astro_d": np.ascontiguousarray(base[:, ::-1, ::-1])}
     gfp = MEDIA / "image/gfpgan/inputs/cropped_faces/Adele_crop.png"
     if gfp.is_file():
         faces["adele"] = np.asarray(Image.open(gfp).convert("RGB"))
