@@ -250,12 +250,11 @@ def _describe(result: SyncResult, tol: int, no_match_z: float, seen: tuple[int, 
     z = peak_z(result) if z is None else z
     strength = (f"best correlation {result.curve.peak:.3f} over {result.frames_used} frames, {z:.1f} on Fisher's scale"
                 if own else f"{z:.1f} on Fisher's scale, the mean over the faces")
-    calibrated = int(np.max(np.abs(result.curve.offsets)))
-    searched = int(np.max(np.abs(result.reported.offsets)))
+    calibrated = result.calibrated_range
     if z < no_match_z:
         far = ""
         if result.beyond_calibrated_range:
-            far = (f"; over +-{searched} frames the best match is at {result.offset_frames:+d} frames ({abs(ms):.0f} ms "
+            far = (f"; over +-{int(np.max(np.abs(result.reported.offsets)))} frames the best match is at {result.offset_frames:+d} frames ({abs(ms):.0f} ms "
                    f"{where} the mouth; {fisher_z(result.reported.peak, result.frames_used):.1f} on Fisher's scale), "
                    f"outside the +-{calibrated} frames the likelihood ratio reads: the audio is either that far out "
                    "of step or substituted")

@@ -45,7 +45,7 @@ from detectors.av_sync.detector import MIN_SPEECH_S, sync_frames
 from detectors.av_sync.envelope import RATE, load_audio, speech_envelope, stream_start_gap
 from detectors.av_sync.features import FEATURE_NAMES, sync_features
 from detectors.av_sync.mouth import mouth_signal
-from detectors.av_sync.sync import MAX_OFFSET, REPORT_SPAN_S, sync_search
+from detectors.av_sync.sync import REPORT_SPAN_S, report_range, sync_search
 from detectors.face_swap.faces import SHARED_VIDEO_SCAN, FaceTrack, scan_faces
 from detectors.face_swap.frame_grid import LOW_FPS_BELOW, FrameGrid
 from detectors.face_swap.rewrite import write_half_rate
@@ -162,7 +162,7 @@ def build_rows(clips: list[ClipData], donors: list[tuple[str, np.ndarray]]) -> t
             declined.append(dict(row, speech_s=round(env.speech_seconds, 2)))
         else:
             rows.append(dict(row, offset=r.offset_frames, offset_calibrated_range=r.curve.best_offset,
-                             search_range=max(MAX_OFFSET, int(round(REPORT_SPAN_S * r.fps))), speech_s=round(env.speech_seconds, 2),
+                             search_range=report_range(r.fps), speech_s=round(env.speech_seconds, 2),
                              x=sync_features(r).vector().tolist()))
 
     for c in clips:

@@ -23,7 +23,7 @@ def plot_sync_curve(result: SyncResult, path: Path, tolerance_frames: int, title
             ax.plot(w.curve.offsets * ms, w.curve.r, color="0.75", lw=0.8)
         ax.plot(result.reported.offsets * ms, result.reported.r, color="C0", lw=2.2, label="whole clip")
         if result.wide is not None:  # the statistic (and its likelihood ratio) reads only the calibrated range
-            k = int(np.max(np.abs(result.curve.offsets))) * ms
+            k = result.calibrated_range * ms
             ax.axvspan(-k, k, color="0.5", alpha=0.07, label="range the likelihood ratio reads")
         ax.axvspan(-tolerance_frames * ms, tolerance_frames * ms, color="C2", alpha=0.15, label="in sync (tolerance)")
         ax.axvline(result.offset_frames * ms, color="C3", ls="--", label=f"best offset {result.offset_frames:+d} frames")

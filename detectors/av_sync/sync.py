@@ -80,6 +80,11 @@ class SyncResult:
         return self.reported.best_offset
 
     @property
+    def calibrated_range(self) -> int:
+        """The +-frames the substitution statistic (and its LLR) reads."""
+        return int(np.max(np.abs(self.curve.offsets)))
+
+    @property
     def beyond_calibrated_range(self) -> bool:
         """The offset was read outside the range the statistic searches."""
         return self.wide is not None
@@ -106,6 +111,11 @@ def fisher_z(r: float, frames: int) -> float:
     """A correlation on Fisher's scale, atanh(R) * sqrt(N - 3): about unit
     variance under chance whatever the number of frames."""
     return float(np.arctanh(float(np.clip(r, 0.0, 0.999))) * np.sqrt(max(1, frames - 3)))
+
+
+def report_range(fps: float, max_offset: int = MAX_OFFSET) -> int:
+    """How far (frames each way) a far offset is looked for at this frame rate."""
+    return max(max_offset, int(round(REPORT_SPAN_S * fps)))
 
 
 def _r_curve(z: np.ndarray, a: np.ndarray, rows: np.ndarray, max_offset: int) -> OffsetCurve:
@@ -167,7 +177,7 @@ def sync_search(
         near = maximum_filter1d(active[:n].astype(np.uint8), 2 * int(round(speech_margin_s * fps)) + 1) > 0
         keep &= near[frames]
     rows = frames[keep]
-    wide = max(max_offset, int(round(REPORT_SPAN_S * fps)) if report_offset is None else report_offset)
+    wide = report_range(fps, max_offset) if report_offset is None else max(max_offset, report_offset)
     with single_thread_blas():
         return _search(z, a, rows, active, frame_times, fps, max_offset, wide, window_s, hop_s, n)
 

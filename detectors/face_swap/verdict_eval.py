@@ -27,6 +27,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +53,8 @@ class VerdictRow:
     by_detector: dict[str, float | None]  # each finding's LLR (None: not applicable)
 
 
-def judge(path: Path, detectors: tuple[str, ...], data_dir: Path) -> tuple[str, float | None, dict[str, float | None]]:
-    from verifier.config import Settings
-    from verifier.pipeline import Verifier
-
-    out = Verifier(Settings(data_dir=data_dir, record_to_ledger=False), detector_names=list(detectors)).verify(path)
+def judge(verifier, path: Path) -> tuple[str, float | None, dict[str, float | None]]:
+    out = verifier.verify(path)
     return (out.verdict.label.value, out.verdict.llr,
             {f.detector: (f.llr if f.applicable else None) for f in out.findings})
 
@@ -78,10 +76,7 @@ def summarise(rows: list[VerdictRow], detectors: tuple[str, ...]) -> dict:
     for key in (*detectors, None):
         out[f"auc_{key or 'verdict'}"] = round(auc([val(r, key) for r in swaps], [val(r, key) for r in real]), 4)
     for side, group in (("real", real), ("swaps", swaps)):
-        labels: dict[str, int] = {}
-        for r in group:
-            labels[r.label] = labels.get(r.label, 0) + 1
-        out[f"labels_{side}"] = labels
+        out[f"labels_{side}"] = dict(Counter(r.label for r in group))
     return out
 
 
@@ -95,11 +90,15 @@ def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log
         [(p, True, target, method, f"fake/{method}/{p.name}") for method, target, p in swaps]
     held = test_identities()
     out: dict = dict(detectors=list(detectors), profile="finance", held_out_identities=sorted(held), conditions={})
+    from verifier.config import Settings
+    from verifier.pipeline import Verifier
+
     with tempfile.TemporaryDirectory() as data:
+        verifier = Verifier(Settings(data_dir=Path(data), record_to_ledger=False), detector_names=list(detectors))
         for cond in conditions:
             rows: list[VerdictRow] = []
             for i, (path, is_swap, target, method, rel) in enumerate(files):
-                label, llr, by = judge(condition_file(path, cond, work, rel), detectors, Path(data))
+                label, llr, by = judge(verifier, condition_file(path, cond, work, rel))
                 rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by))
                 log(f"{cond} [{i + 1}/{len(files)}] {path.name}: {label} {llr} {by}")
             out["conditions"][cond] = dict(
