@@ -46,16 +46,17 @@ def best_stream(container: av.container.InputContainer, kind: str):
     stream of a kind is the file writer's choice, not the viewer's: a 64x64
     decoy track placed first hid a clip's real video from every face
     detector. Every detector picks its streams here, so all of them judge
-    what the viewer sees.
+    what the viewer sees. A stream FFmpeg has no decoder for (no codec
+    context: an unknown or mangled codec tag) is never presented.
     """
-    candidates = [s for s in container.streams if s.type == kind]
+    candidates = [s for s in container.streams if s.type == kind and s.codec_context is not None]
     if not candidates:
         return None
     try:
         best = container.streams.best(kind)
     except (av.error.FFmpegError, ValueError):
         best = None
-    return best if best is not None else candidates[0]
+    return best if best is not None and best in candidates else candidates[0]
 
 
 class NoAudioStreamError(AudioDecodeError):

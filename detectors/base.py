@@ -144,13 +144,15 @@ _NEEDS_BY_MODALITY = {"audio": "an audio stream", "video": "an image or a video 
 def _streams_phrase(media: MediaInfo) -> str:
     if media.kind.value == "image":
         return "the file is a still image"
-    video = sum(s.kind == "video" for s in media.streams)
-    audio = sum(s.kind == "audio" for s in media.streams)
+    video = sum(s.kind == "video" and s.decodable for s in media.streams)
+    audio = sum(s.kind == "audio" and s.decodable for s in media.streams)
+    opaque = sum(s.kind in ("video", "audio") and not s.decodable for s in media.streams)
 
     def count(n: int, what: str) -> str:
         return f"no {what} stream" if n == 0 else f"{n} {what} stream{'s' if n > 1 else ''}"
 
-    return f"the file has {count(video, 'video')} and {count(audio, 'audio')}"
+    also = f" (plus {opaque} whose codec FFmpeg cannot decode)" if opaque else ""
+    return f"the file has {count(video, 'video')} and {count(audio, 'audio')}{also}"
 
 
 def not_run(detector: Detector, media: MediaInfo) -> Finding:

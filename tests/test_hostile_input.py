@@ -255,3 +255,24 @@ def test_inaudible_tricks_do_not_switch_the_voice_detector_off(tmp_path, data_di
     (finding,) = [f for f in json.loads(r.stdout)["findings"] if f["detector"] == "voice_clone"]
     assert finding["applicable"], finding["reason"]
     assert said in finding["reason"]
+
+
+def test_a_video_stream_with_an_unknown_codec_is_not_handed_to_the_detectors(media_fixtures, tmp_path, data_dir):
+    """Found by fuzzing (`python -m tests.fuzz.run`): an MP4 whose video sample
+    entry names a codec FFmpeg has no decoder for probes as a video stream
+    without a codec context; every face detector then failed on it
+    ("detector failed: AttributeError"). Such a stream cannot be presented, so
+    it does not count as video, and the reasons say why nothing looked."""
+    data = media_fixtures[1]["mp4"]["plain"].read_bytes()
+    assert data.count(b"avc1") >= 1
+    p = tmp_path / "call.mp4"
+    p.write_bytes(data.replace(b"avc1", b"zzzz"))
+    r = _verify(p, data_dir, "--json", "--detectors", "face_swap,face_motion,av_sync,face_identity_consistency")
+    assert r.code == EXIT_OK, r.stderr
+    doc = json.loads(r.stdout)
+    (video,) = [s for s in doc["media"]["streams"] if s["kind"] == "video"]
+    assert video["decodable"] is False and video["presented"] is False
+    for f in doc["findings"]:
+        assert f["applicable"] is False, f
+        assert "detector failed" not in f["reason"]
+        assert "1 whose codec FFmpeg cannot decode" in f["reason"], f["reason"]

@@ -61,6 +61,10 @@ class StreamInfo(Record):
     # The stream of its kind a player presents by default (FFmpeg's choice);
     # detectors examine this one and no other of its kind.
     presented: bool = False
+    # False when FFmpeg has no decoder for the stream (an unknown or mangled
+    # codec tag): nothing can look inside it, so it does not count as a
+    # video or audio stream for the detectors.
+    decodable: bool = True
 
 
 class MediaInfo(Record):
@@ -77,11 +81,11 @@ class MediaInfo(Record):
 
     @property
     def has_audio(self) -> bool:
-        return any(s.kind == "audio" for s in self.streams)
+        return any(s.kind == "audio" and s.decodable for s in self.streams)
 
     @property
     def has_video(self) -> bool:
-        return any(s.kind == "video" for s in self.streams)
+        return any(s.kind == "video" and s.decodable for s in self.streams)
 
     def unexamined_streams(self, kind: str) -> int:
         """Streams of ``kind`` beside the presented one: no detector looks at

@@ -175,6 +175,7 @@ def _stream_info(stream: av.stream.Stream) -> StreamInfo:
         "index": stream.index,
         "kind": kind,
         "codec": getattr(ctx, "name", None),
+        "decodable": ctx is not None,
         "duration_s": duration,
         "tags": {str(k): str(v) for k, v in (stream.metadata or {}).items()},
     }
