@@ -36,13 +36,21 @@ _B64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 def b64decode_strict(text: str, what: str) -> bytes:
-    """Standard base64 with padding, nothing else accepted (no whitespace, no URL alphabet)."""
+    """Standard base64 with padding, nothing else accepted (no whitespace, no URL alphabet).
+
+    Canonical too: the unused low bits of the last character before the
+    padding must be zero. Otherwise several texts decode to the same bytes,
+    and a receipt or checkpoint could be altered without failing any check,
+    so "is this byte for byte the receipt we issued?" would have no answer."""
     if not _B64_RE.match(text) or len(text) % 4:
         raise NoteError(f"{what} is not standard base64: {text[:60]!r}")
     try:
-        return base64.b64decode(text, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except binascii.Error as exc:
         raise NoteError(f"{what} is not valid base64: {exc}") from None
+    if b64(raw) != text:
+        raise NoteError(f"{what} is not canonical base64 (the unused bits before its padding are not zero)")
+    return raw
 
 
 def b64(data: bytes) -> str:
