@@ -34,6 +34,9 @@ from verifier.evidence import Artifact, Finding, MediaInfo, MediaKind, Segment
 
 MIN_FACE_S = 2.0
 MIN_SPEECH_S = 1.5
+# Syllables open and close the mouth 3-8 times a second; below this frame rate
+# the mouth signal cannot follow them (the lowest rate calibrated is 12.5 fps).
+MIN_SYNC_FPS = 10.0
 # Another face counts as a second talking head when it is at least half the
 # size of the main one and on screen beside it (boxes apart) for this long,
 # or for this share of the main face's time if that is longer.
@@ -139,7 +142,7 @@ def _start_mouth(scan: FaceScan, track: FaceTrack) -> Future | None:
     if track is not scan.main_track():
         return None
     frames = sync_frames(scan, track)
-    if frames.face_seconds < MIN_FACE_S:
+    if frames.face_seconds < MIN_FACE_S or frames.fps < MIN_SYNC_FPS:
         return None
     return _MOUTH_THREAD.submit(frames.mouth)
 
@@ -174,6 +177,9 @@ class AvSyncDetector:
         track = scan.main_track()
         assert track is not None
         frames = sync_frames(scan, track)
+        if frames.fps < MIN_SYNC_FPS:
+            return self._na(f"the video runs at {frames.fps:.2g} fps: too few frames per second to follow the mouth "
+                            f"(syllables come 3-8 times a second; need at least {MIN_SYNC_FPS:g} fps)")
         seen_s = frames.face_seconds
         if seen_s < MIN_FACE_S:
             return self._na(f"a face is visible for only {seen_s:.1f} s (need {MIN_FACE_S:.1f} s)")

@@ -74,7 +74,7 @@ def highpass(x: np.ndarray, fps: float, axis: int = 0) -> np.ndarray:
 
         lo, hi = SIGNAL_BAND_HZ
         hi = min(hi, 0.45 * fps)
-        if x.shape[axis] > 30:
+        if x.shape[axis] > 30 and hi > lo:  # a band needs >= 2.3 fps; below, only the moving average
             sos = butter(2, [lo, hi], btype="band", fs=fps, output="sos")
             return sosfiltfilt(sos, x, axis=axis)
     return x - uniform_filter1d(x, max(3, int(round(fps))), axis=axis, mode="nearest")

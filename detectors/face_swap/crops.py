@@ -21,7 +21,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from audio.decode import best_stream, open_media
+from audio.decode import best_stream, open_media, stream_frame_rate
 from detectors import still_image
 from detectors.face_swap import faces as F
 
@@ -166,7 +166,7 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
             raise F.NoVideoStreamError(f"{path}: the file has no video stream")
         stream.thread_type = "SLICE"
         tb = float(stream.time_base) if stream.time_base else 0.0
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        rate = stream_frame_rate(stream)
         clock = F.SampleClock(options.sample_fps, options.keyframes)
         t0: float | None = None
         out_index = 0

@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Literal
 import av
 import numpy as np
 
-from audio.decode import best_stream, open_media
+from audio.decode import best_stream, open_media, stream_frame_rate
 from detectors.face_swap import models
 
 Backend = Literal["dlib_hog", "haar"]
@@ -402,7 +402,7 @@ def iter_frames(
             raise NoVideoStreamError(f"{path}: the file has no video stream")
         set_decoder_threads(stream, threads)
         tb = float(stream.time_base) if stream.time_base else 0.0
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        rate = stream_frame_rate(stream)
         t0: float | None = None
         next_t = 0.0
         out_index = 0
@@ -513,7 +513,7 @@ def video_geometry(path: str | Path) -> tuple[float, int, int]:
             s = best_stream(c, "video")
             if s is None:
                 raise NoVideoStreamError(f"{path}: the file has no video stream")
-            return float(s.average_rate or s.guessed_rate or 25), int(s.codec_context.width), int(s.codec_context.height)
+            return stream_frame_rate(s), int(s.codec_context.width), int(s.codec_context.height)
     except (av.error.FFmpegError, OSError) as exc:
         raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc
 

@@ -26,7 +26,7 @@ import av
 import cv2
 import numpy as np
 
-from audio.decode import open_media
+from audio.decode import open_media, stream_frame_rate
 from detectors.face_swap import faces as F
 from detectors.face_swap.sbi import colour_transfer, face_mask
 
@@ -49,7 +49,7 @@ class SwapSpec:
 def read_frames(path: Path, max_seconds: float | None = None, max_side: int | None = None) -> tuple[list[np.ndarray], float]:
     with open_media(path) as c:
         s = c.streams.video[0]
-        fps = float(s.average_rate or s.guessed_rate or 25)
+        fps = stream_frame_rate(s)
         out = []
         for fr in c.decode(s):
             if max_seconds is not None and len(out) >= max_seconds * fps:

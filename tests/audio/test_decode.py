@@ -170,3 +170,20 @@ def test_inaudible_sound_below_20_hz_is_filtered_out_and_said(tmp_path, name):
     assert steady_noise_snr_db(d.samples, 16000) > 30
     plain = decode_audio(write_wav(tmp_path / "plain.wav", 0.5 * x, 16000))
     assert plain.sample_note is None  # ordinary audio is left as decoded
+
+
+def test_a_frame_rate_the_container_cannot_mean_is_not_believed():
+    """A mangled MP4 sample table declared 0.00003 fps (found by fuzzing):
+    the first plausible of average, guessed and base rate is used instead."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from audio.decode import stream_frame_rate
+
+    def stream(avg, guessed, base):
+        return SimpleNamespace(average_rate=avg, guessed_rate=guessed, base_rate=base)
+
+    assert stream_frame_rate(stream(Fraction(30000, 1001), 30, 30)) == pytest.approx(29.97, abs=0.01)
+    assert stream_frame_rate(stream(Fraction(12221, 359604261), Fraction(25), 25)) == 25.0
+    assert stream_frame_rate(stream(None, None, Fraction(90000))) == 25.0
+    assert stream_frame_rate(stream(0, None, 12.5)) == 12.5

@@ -132,6 +132,27 @@ def test_a_webcam_at_half_rate_is_judged_by_the_fit_made_at_half_rate(face, tmp_
         assert low.llr(SyncFeatures(z)) < cal.llr(SyncFeatures(z))
 
 
+def test_a_slideshow_frame_rate_is_not_applicable_with_the_reason(face, tmp_path):
+    """5 fps cannot show syllables (3-8 a second). Before, such a clip
+    reached the mouth filter, whose band then had no room under Nyquist
+    (the fuzzer's "0.00003 fps" MP4 found it: "detector failed: ValueError")."""
+    rgb, xy, w = face
+    opening = syllables(5 * 6, seed=11)
+    path = write_talking_video(tmp_path / "slides.mp4", rgb, xy, w, opening, speech_audio(opening, 5.0, 0, seed=12), fps=5)
+    f = get_detector("av_sync").analyze(ctx(path, tmp_path))
+    assert not f.applicable
+    assert "runs at 5 fps: too few frames per second" in f.reason, f.reason
+
+
+def test_the_mouth_filter_survives_any_frame_rate():
+    from detectors.av_sync.mouth import highpass
+
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    for fps in (0.5, 2.0, 2.3, 12.5, 30.0):
+        y = highpass(x, fps)
+        assert y.shape == x.shape and np.isfinite(y).all()
+
+
 def _gallery(face, tmp_path, name, left, right, audio):
     """A call recording's gallery: the face and its mirror image side by
     side the whole time, each with its own mouth."""
