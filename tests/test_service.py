@@ -94,3 +94,64 @@ def test_a_malformed_request_gets_the_service_error_document(client):
         r = client.post("/v1/verify", files=files)
         assert r.status_code == 422
         assert r.json()["error"]["type"] == "bad_request" and "'file'" in r.json()["error"]["message"]
+
+
+def _multipart(payload: bytes, boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_an_upload_over_the_limit_is_refused_whether_declared_or_chunked(client, tmp_path):
+    body, headers = _multipart(b"\0" * (3 << 20))
+    declared = client.post("/v1/verify", content=body, headers=headers)
+    chunked = client.post("/v1/verify", content=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                          headers=headers)
+    for r in (declared, chunked):
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == {"type": "too_large", "message": f"upload larger than the {1 << 20} byte limit"}
+    assert not list((tmp_path / "evidence").rglob("*.*")), "nothing over the limit may be stored"
+
+
+def test_the_limit_stops_reading_a_chunked_upload_at_the_cap():
+    """Measured at the ASGI boundary (the test client reads the whole body
+    first): after the cap, the app is never handed another chunk, and the
+    client gets the refusal, not the app's own answer."""
+    import asyncio
+
+    from verifier.service.limits import FORM_OVERHEAD, BodyLimitMiddleware
+
+    chunk, pulled, sent = b"\0" * 65536, [0], []
+
+    async def receive():
+        pulled[0] += 1
+        return {"type": "http.request", "body": chunk, "more_body": pulled[0] < 10_000}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):  # reads everything, then answers 400 as a parser would
+        while (await receive())["type"] == "http.request":
+            pass
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b"parse error"})
+
+    limit = 1 << 20
+    asyncio.run(BodyLimitMiddleware(app, limit)({"type": "http", "headers": []}, receive, send))
+    assert pulled[0] == (limit + FORM_OVERHEAD) // len(chunk) + 1  # 17 chunks of 10 000 offered
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
+    assert b"too_large" in sent[-1]["body"]
+
+
+def test_a_bug_answers_with_the_json_error_document(tmp_path, media_fixtures, monkeypatch):
+    from verifier.pipeline import Verifier
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Verifier, "verify", broken)
+    settings = Settings(data_dir=tmp_path, record_to_ledger=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())})
+    assert r.status_code == 500
+    assert r.json()["error"] == {"type": "internal_error", "message": "RuntimeError: simulated bug"}

@@ -8,9 +8,11 @@ enrolled with ``verifier enroll`` in the service's data directory) and
 
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
 422 bad parameters (unknown profile, detector or format; a claim about
-someone never enrolled). The upload is streamed to a temporary file in the data
-directory (never held in memory), then verified like a local file; the
-original filename is kept as ``input.path``.
+someone never enrolled); a bug gets 500 with the same JSON shape. An upload
+over the limit (``VERIFIER_MAX_UPLOAD``, 2 GiB by default) is refused while it
+arrives (``limits.py``), before it fills a disk. The upload is streamed to a
+temporary file, copied into the data directory, then verified like a local
+file; the original filename is kept as ``input.path``.
 
 Run: ``uvicorn --factory verifier.service.app:create_app`` (binds to
 127.0.0.1 by default; put it behind your own TLS and authentication).
@@ -36,6 +38,7 @@ from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, UnrecordedVerdi
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
+from verifier.service.limits import BodyLimitMiddleware
 
 DEFAULT_MAX_UPLOAD = 2 << 30
 MAX_NAME_CHARS = 1024  # of the client's file name kept in the record
@@ -63,6 +66,13 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             ledger.close()
 
     app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, limit=limit)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request, exc: Exception) -> JSONResponse:
+        """A bug still answers with the service's error document (and is
+        logged by the server), never a bare text page."""
+        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request, exc: RequestValidationError) -> JSONResponse:
