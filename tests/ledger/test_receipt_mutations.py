@@ -78,3 +78,20 @@ def test_every_single_bit_flip_of_the_signed_parts_is_rejected(receipt_and_key):
                 accepted += 1
                 assert (got.index, got.record) == (good.index, good.record)
     assert accepted == 0, f"{accepted} single-bit flips still verify"
+
+
+def test_a_mutated_verifier_key_never_verifies_a_receipt(receipt_and_key):
+    """The key string a court is handed (`verifier keys export`) is hostile
+    input too: a changed character is a malformed key or a different key,
+    and a different key verifies nothing."""
+    from verifier.ledger.note import VerifierKey
+
+    blob, key = receipt_and_key
+    text = key.encode()
+    for i in range(len(text)):
+        for c in {"A", "B", "/", "+", "=", "x", " "} - {text[i]}:
+            try:
+                other = VerifierKey.parse(text[:i] + c + text[i + 1:])
+            except LedgerError:
+                continue
+            assert _check(blob, other) is None, f"key altered at {i} ({c!r}) still verifies"
