@@ -153,6 +153,9 @@ def decode_audio(
                     f"{[s.index for s in audio_streams]}"
                 )
             stream = matches[0]
+        if stream is None or stream.codec_context is None:
+            raise AudioDecodeError(f"{path}: the audio is in a codec FFmpeg cannot decode "
+                                   "(an unknown or damaged codec tag)")
         native_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         native_channels = int(stream.codec_context.channels or 0)
         if native_rate <= 0:

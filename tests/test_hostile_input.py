@@ -276,3 +276,25 @@ def test_a_video_stream_with_an_unknown_codec_is_not_handed_to_the_detectors(med
         assert f["applicable"] is False, f
         assert "detector failed" not in f["reason"]
         assert "1 whose codec FFmpeg cannot decode" in f["reason"], f["reason"]
+
+
+def test_a_wav_whose_sample_format_no_decoder_knows_is_refused_for_enrolment(media_fixtures, tmp_path, data_dir):
+    """Found by fuzzing: a WAV declaring 21383 bits per sample has an audio
+    stream FFmpeg cannot decode. `enroll --voice` crashed on it
+    (AttributeError); now it is refused with the reason, and `verify` says
+    no detector could listen."""
+    import struct
+
+    data = bytearray(media_fixtures[1]["wav"]["plain"].read_bytes())
+    fmt = data.find(b"fmt ")
+    struct.pack_into("<H", data, fmt + 22, 21383)
+    p = tmp_path / "voicemail.wav"
+    p.write_bytes(bytes(data))
+    r = run_cli("enroll", "Jane Doe", "--voice", str(p), data_dir=data_dir, timeout=HANG_TIMEOUT_S)
+    assert_no_traceback(r)
+    assert r.code == EXIT_INPUT_ERROR, r.stderr
+    assert "codec FFmpeg cannot decode" in _one_error_line(r)
+    r = _verify(p, data_dir, "--json", "--detectors", "voice_clone")
+    assert r.code == EXIT_OK, r.stderr
+    (f,) = json.loads(r.stdout)["findings"]
+    assert not f["applicable"] and "cannot decode" in f["reason"], f["reason"]

@@ -4,6 +4,7 @@ typed input error, never an internal error, a failed detector, a crash or a hang
     python -m tests.fuzz.run --out /tmp/fuzz [--minutes 30] [--seed 0] [--case-timeout 120]
     python -m tests.fuzz.run --out /tmp/fuzz --replay CASE_ID ...   # re-run recorded cases
     python -m tests.fuzz.run --out /tmp/fuzz2 --media-seeds-only     # faces and speech only
+    python -m tests.fuzz.run --out /tmp/sweep --sweep ../shared/media  # real files, unchanged
 
 Seeds are the generated fixtures (every format, signed and unsigned, so C2PA
 parsing is reached) plus, when the shared media are present, real files with
@@ -92,6 +93,8 @@ def collect_seeds(work: Path, use_shared: bool = True) -> list[Path]:
 def build_case_bytes(case: Case) -> bytes:
     rng = np.random.default_rng(case.case_seed)
     data = Path(case.seed_file).read_bytes()
+    if case.mutator == "none":  # a sweep: the file as it is
+        return data
     if case.mutator == "splice":
         return splice(data, rng, Path(case.other_file).read_bytes())  # type: ignore[arg-type]
     out = MUTATORS[case.mutator](data, rng)
@@ -282,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=100_000)
     ap.add_argument("--case-timeout", type=float, default=120)
     ap.add_argument("--replay", nargs="*", help="case ids from a previous results.jsonl in OUT")
+    ap.add_argument("--sweep", nargs="+", type=Path,
+                    help="instead of mutating: every file under these paths, unchanged (a real corpus)")
     ap.add_argument("--media-seeds-only", action="store_true",
                     help="only the shared faces-and-speech seeds, whose cases reach deepest into the detectors")
     args = ap.parse_args(argv)
@@ -293,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
             doc = json.loads(line)
             recorded[doc["case_id"]] = Case(**doc["case"])
         cases = [recorded[c] for c in args.replay]
+    elif args.sweep:
+        files = sorted(f for root in args.sweep for f in ([root] if root.is_file() else root.rglob("*")) if f.is_file())
+        cases = [Case(f"sweep-{k}", str(f), "none", 0) for k, f in enumerate(files)]
     else:
         seeds = collect_seeds(args.out / "seeds")
         if args.media_seeds_only:
