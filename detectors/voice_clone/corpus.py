@@ -349,6 +349,13 @@ def _hours(rows: list[CorpusRow], key: Callable[[CorpusRow], str]) -> dict[str, 
     return {k: round(v / 3600, 3) for k, v in sorted(acc.items())}
 
 
+def corpus_audio_path(corpus_dir: Path, row: dict[str, str]) -> Path:
+    """Where a metadata row's audio is: ``flac/<file_id>.flac`` in a corpus
+    built here, or the row's own ``path`` in a training view of a public
+    data set (``training_view.py``), which is read in place."""
+    return Path(row["path"]) if row.get("path") else Path(corpus_dir) / "flac" / f"{row['file_id']}.flac"
+
+
 def read_metadata(corpus_dir: Path) -> list[dict[str, str]]:
     path = Path(corpus_dir) / "metadata.csv"
     if not path.is_file():

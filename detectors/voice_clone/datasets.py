@@ -109,7 +109,8 @@ def load_trials(root: Path, fmt: Format, protocol: Path | None = None, split: st
         ]
     if fmt == "wavefake":
         trials = []
-        for p in sorted(_audio_index(root).values()):
+        # Every file, not an index by stem: each vocoder folder repeats the same names.
+        for p in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXT and p.is_file()):
             parts = p.relative_to(root).parts
             if "generated_audio" in parts and parts.index("generated_audio") + 2 < len(parts) + 1:
                 i = parts.index("generated_audio")

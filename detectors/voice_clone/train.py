@@ -27,7 +27,7 @@ from audio.decode import decode_audio
 from audio.resample import resample
 from detectors.metrics import auc, eer
 from detectors.voice_clone.calibration import fit_calibration
-from detectors.voice_clone.corpus import read_metadata
+from detectors.voice_clone.corpus import corpus_audio_path, read_metadata
 from detectors.voice_clone.models import (
     GE2E_MODELS,
     INPUT_NORMS,
@@ -102,7 +102,7 @@ def load_split(
         rows = rows[:limit]
     out = []
     for r in rows:
-        d = decode_audio(Path(corpus_dir) / "flac" / f"{r['file_id']}.flac")
+        d = decode_audio(corpus_audio_path(corpus_dir, r))
         # rate rounded to 100 Hz keeps the polyphase ratio small (0.9 -> 17800/16000 = 89/80)
         variants = [
             extract_features(resample(d.samples, d.sample_rate, round(d.sample_rate / f / 100) * 100), d.sample_rate, cfg)
