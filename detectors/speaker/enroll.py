@@ -96,7 +96,7 @@ class VoiceStore:
             except NoAudioStreamError:
                 raise EnrolmentError(f"{p}: the file has no audio stream; enrol a recording of the person speaking") from None
             except AudioDecodeError as exc:
-                raise EnrolmentError(f"{p}: audio could not be decoded ({exc})") from None
+                raise EnrolmentError(f"{p}: audio could not be decoded ({str(exc).removeprefix(f'{p}: ')})") from None
             if speech.seconds < min_speech_s:
                 raise EnrolmentError(
                     f"{p}: only {speech.seconds:.1f} s of speech found ({speech.vad_backend} VAD); a voice reference needs "
