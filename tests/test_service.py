@@ -155,3 +155,28 @@ def test_a_bug_answers_with_the_json_error_document(tmp_path, media_fixtures, mo
         r = c.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())})
     assert r.status_code == 500
     assert r.json()["error"] == {"type": "internal_error", "message": "RuntimeError: simulated bug"}
+
+
+def test_any_form_field_values_get_an_answer_in_the_contract(tmp_path, media_fixtures):
+    """Property test over the form fields: whatever text a client sends as
+    profile, detectors, claims, format or file name, the answer is a verdict
+    (200) or the JSON error document with a 4xx, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    png = media_fixtures[1]["png"]["plain"].read_bytes()
+    text = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["all", "none", "finance", "legal", "html", "json",
+                                                                       "voice_clone,face_swap", "face_swap,,", " all "]))
+    app = create_app(Settings(data_dir=tmp_path, record_to_ledger=False), max_upload=1 << 20)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(profile=text, detectors=text, person=text, speaker=text, fmt=text, name=st.text(min_size=1, max_size=30))
+        def check(profile, detectors, person, speaker, fmt, name):
+            fields = {k: v for k, v in {"profile": profile, "detectors": detectors, "claimed_person": person,
+                                        "claimed_speaker": speaker, "format": fmt}.items() if v is not None}
+            r = c.post("/v1/verify", files={"file": (name, png)}, data=fields)
+            assert r.status_code == 200 or 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+            if r.status_code != 200:
+                assert set(r.json()["error"]) == {"type", "message"}
+
+        check()
