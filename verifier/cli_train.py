@@ -16,7 +16,7 @@ def voice(
     dataset: Path = typer.Option(None, "--dataset", help="Or a public data set, read in place (with --format)."),
     fmt: str = typer.Option(None, "--format", help="Layout of --dataset: asvspoof2019 | asvspoof5 | itw | wavefake | folder."),
     protocol: Path = typer.Option(None, help="--dataset: the train protocol (ASVspoof) or meta file, when not found by name."),
-    dev_protocol: Path = typer.Option(None, help="--dataset: the dev protocol (ASVspoof), when not found by name."),
+    dev_protocol: Path = typer.Option(None, help="--dataset: the dev protocol (ASVspoof). Found by name unless --protocol is given; with --protocol alone, dev is a share of its speakers."),
     dev_share: float = typer.Option(0.2, help="--dataset without a published dev split: share of speakers (or files) held out for dev."),
     out: Path = typer.Option(Path("voice_model.pt"), help="Where to write the model bundle (.pt)."),
     model: str = typer.Option("lfcc_lcnn", help="lfcc_lcnn (cepstra), spec_lcnn (log spectrogram, harmonic detail), mgd_lcnn (group delay cepstra: phase), lfcc_mgd_lcnn (both), ge2e_head (a head on the states of the pretrained GE2E speech encoder), lfcc_ge2e (LFCC CNN fused with that head) or rawnet_lite (waveform)."),
