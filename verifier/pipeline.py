@@ -43,6 +43,11 @@ LEDGER_RECORD_SCHEMA = "av-verifier/ledger-record/v1"
 LedgerWriter = Callable[[dict[str, Any]], LedgerRef]
 
 
+# How a finding reads when its detector raised: the record keeps the verdict,
+# and the fuzzer (tests/fuzz) looks for this prefix.
+DETECTOR_FAILED = "detector failed: "
+
+
 @dataclass
 class Verifier:
     """Holds what is costly to build once per run (the c2pa context with every
@@ -198,7 +203,7 @@ class Verifier:
                 finding = Finding(
                     detector=det.name, version=det.version, modality=det.modality,  # type: ignore[arg-type]
                     weights_sha256=det.weights_sha256, applicable=False,
-                    reason=f"detector failed: {type(exc).__name__}: {exc}",
+                    reason=f"{DETECTOR_FAILED}{type(exc).__name__}: {exc}",
                 )
             findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as)}))
         order = {name: i for i, name in enumerate(names)}

@@ -40,8 +40,12 @@ class Trial:
     speaker: str = "-"
 
 
+def _audio_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXT and p.is_file())
+
+
 def _audio_index(root: Path) -> dict[str, Path]:
-    return {p.stem: p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXT and p.is_file()}
+    return {p.stem: p for p in _audio_files(root)}
 
 
 def _protocol_trials(root: Path, protocol: Path, parse) -> list[Trial]:
@@ -110,7 +114,7 @@ def load_trials(root: Path, fmt: Format, protocol: Path | None = None, split: st
     if fmt == "wavefake":
         trials = []
         # Every file, not an index by stem: each vocoder folder repeats the same names.
-        for p in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXT and p.is_file()):
+        for p in _audio_files(root):
             parts = p.relative_to(root).parts
             if "generated_audio" in parts and parts.index("generated_audio") + 2 < len(parts) + 1:
                 i = parts.index("generated_audio")

@@ -42,12 +42,15 @@ from tests.fuzz.mutators import MUTATORS, splice
 from verifier.shared_dir import shared_dir
 
 ALL_DETECTORS = ("face_swap", "face_motion", "av_sync", "face_identity_consistency", "voice_clone")
+# The face and voice enrolled for the claim checks; seeds too.
+REFERENCE_FACE = "media/image/dlib/examples/johns/John_Savage/000296_01099007.jpg"
+REFERENCE_VOICE = "media/audio/whisper/tests/jfk.flac"
 SHARED_SEEDS = (
     "media/video/liveportrait/assets/examples/driving/d20.mp4",
     "media/video/sadtalker/examples/ref_video/WDA_KatieHill_000.mp4",
-    "media/audio/whisper/tests/jfk.flac",
+    REFERENCE_VOICE,
     "media/audio/sadtalker/examples/driven_audio/RD_Radio31_000.wav",
-    "media/image/dlib/examples/johns/John_Savage/000296_01099007.jpg",
+    REFERENCE_FACE,
 )
 MAX_SEED_BYTES = 8_000_000
 
@@ -116,10 +119,6 @@ def plan_cases(seeds: list[Path], seed: int, count: int) -> list[Case]:
     return cases
 
 
-REFERENCE_FACE = "media/image/dlib/examples/johns/John_Savage/000296_01099007.jpg"
-REFERENCE_VOICE = "media/audio/whisper/tests/jfk.flac"
-
-
 def _claims(data_dir: Path) -> tuple[str | None, str | None]:
     """Enrol a face and a voice from the shared media (when present), so the
     claim detectors run on every fuzzed file too."""
@@ -159,7 +158,7 @@ def _try_enrol(path: Path, data_dir: Path) -> tuple[str, str] | None:
 def _worker(conn, data_dir: str) -> None:
     from verifier.config import Settings
     from verifier.errors import VerifierError
-    from verifier.pipeline import Verifier
+    from verifier.pipeline import DETECTOR_FAILED, Verifier
     from verifier.report.html import render_html
     from verifier.selection import select_detectors
 
@@ -177,7 +176,7 @@ def _worker(conn, data_dir: str) -> None:
             result = verifier.verify(path, selection=selection)
             render_html(result)
             result.model_dump_json(by_alias=True)
-            failed = [f"{f.detector}: {f.reason}" for f in result.findings if f.reason.startswith("detector failed")]
+            failed = [f"{f.detector}: {f.reason}" for f in result.findings if f.reason.startswith(DETECTOR_FAILED)]
             answer = ("detector_failed", "; ".join(failed)) if failed else ("verdict", result.verdict.label.value)
         except VerifierError as exc:
             answer = ("input_error", f"{type(exc).__name__}: {exc}")

@@ -38,7 +38,7 @@ from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, UnrecordedVerdi
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
-from verifier.service.limits import BodyLimitMiddleware
+from verifier.service.limits import BodyLimitMiddleware, too_large_message
 
 DEFAULT_MAX_UPLOAD = 2 << 30
 MAX_NAME_CHARS = 1024  # of the client's file name kept in the record
@@ -150,5 +150,5 @@ def _copy_limited(upload: UploadFile, dest: Path, limit: int) -> None:
         while chunk := upload.file.read(1 << 20):
             copied += len(chunk)
             if copied > limit:
-                raise FileTooLargeError(f"upload larger than the {limit} byte limit")
+                raise FileTooLargeError(too_large_message(limit))
             out.write(chunk)

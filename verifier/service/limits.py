@@ -24,6 +24,11 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 FORM_OVERHEAD = 64 << 10
 
 
+def too_large_message(limit: int) -> str:
+    """One wording for both refusals: this middleware's and the endpoint's copy check."""
+    return f"upload larger than the {limit} byte limit"
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, limit: int, overhead: int = FORM_OVERHEAD):
         self.app = app
@@ -32,7 +37,7 @@ class BodyLimitMiddleware:
 
     def _refusal(self) -> tuple[Message, Message]:
         body = json.dumps({"error": {"type": "too_large",
-                                     "message": f"upload larger than the {self.limit} byte limit"}}).encode()
+                                     "message": too_large_message(self.limit)}}).encode()
         start = {"type": "http.response.start", "status": 413,
                  "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                              (b"connection", b"close")]}
