@@ -137,11 +137,32 @@ class LfccLcnn(nn.Module):
         """``feats``: (batch, frames, n_features), normalised; returns logits (batch,)."""
         if self.window_mean:
             feats = feats - feats.mean(dim=1, keepdim=True)
-        x = self.body(feats.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        x = feats.transpose(1, 2).unsqueeze(1)
+        fast = not self.training and not torch.is_grad_enabled()
+        x = self._body_inference(x) if fast else self.body(x)  # (B, C, F', T')
         b, c, f, t = x.shape
         x = self.proj(x.reshape(b, c * f, t).transpose(1, 2))  # (B, T', 64)
         pooled = torch.cat([x.mean(dim=1), x.std(dim=1, unbiased=False)], dim=1)
         return self.head(pooled).squeeze(1)
+
+    def _body_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """``body`` in eval mode, computed faster: each batch norm folded into
+        its convolution (the same affine map, applied to the weights instead of
+        the activations) and tensors in channels-last layout, which the CPU
+        convolutions run about twice as fast on these few channels (the
+        detector: 72-81x real time on dense speech before, 116-126x after).
+        Logits agree with ``body`` to float rounding (tested). Only without
+        gradients: training keeps the modules as they are, so trained weights
+        do not depend on this, and no backward pass meets channels-last
+        convolutions (oneDNN's crash on them: ``face_swap.net.to_tensor``)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        layers = list(self.body)
+        for conv, bn, mfm, pool in zip(layers[0::4], layers[1::4], layers[2::4], layers[3::4]):
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            weight = conv.weight * scale[:, None, None, None]
+            bias = bn.bias - bn.running_mean * scale
+            x = pool(mfm(nn.functional.conv2d(x, weight, bias, padding=conv.padding)))
+        return x
 
 
 class _ResBlock1d(nn.Module):
