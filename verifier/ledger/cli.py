@@ -224,18 +224,34 @@ def verify_receipt_cmd(
     key: Annotated[list[str], typer.Option("--key", help="Trusted verifier key string, or a file holding it. Repeatable.")],
     record: Annotated[Path | None, typer.Option("--record", help="The record (JSON) the receipt is for.")] = None,
     origin: Annotated[str | None, typer.Option("--origin", help="Require this log origin.")] = None,
+    media: Annotated[Path | None, typer.Option(
+        "--media", help="Also check that this file is the one the record was made for (size, SHA-256, SHA-512).")] = None,
 ) -> None:
-    """Check a receipt offline: signature, inclusion proof and (optionally) the record. No database."""
+    """Check a receipt offline: signature, inclusion proof and (optionally) the record and the
+    received file itself. No database."""
+    from verifier.ledger.originals import check_media
+
     keys = _parse_keys(key)
     rec = canonicalize_json_bytes(record.read_bytes()) if record else None
     r = Receipt.parse(_read_text(receipt_file, "receipt").encode("utf-8"))
     check = verify_receipt(r, keys, record=rec, origin=origin)
     cp = check.checkpoint.checkpoint
+    got = None
+    if media is not None:  # checked before anything is printed: no "OK" line above a failure
+        try:
+            got = check_media(check.record, media).recorded
+        except ProofError as exc:
+            raise ProofError(f"the receipt verifies (entry {check.index} of log {cp.origin}), but {exc}") from None
     typer.echo(
         f"OK: entry {check.index} (leaf {check.leaf_hash.hex()}) is in log {cp.origin} "
         f"at size {cp.size}, root {b64(cp.root_hash)}, signed by "
         + ", ".join(k.key_id_hex for k in check.signed_by)
     )
+    if got is not None:
+        typer.echo(
+            f"OK: {media} is byte for byte the file received as {got.name!r} at {got.received_at} "
+            f"by {got.operator} ({got.hashes.size} bytes, SHA-256 {got.hashes.sha256})"
+        )
 
 
 @ledger_app.command("verify")
@@ -244,10 +260,16 @@ def verify(
     from_checkpoint: Annotated[Path | None, typer.Option("--from-checkpoint", help="A checkpoint saved earlier: prove the log extends it.")] = None,
     key: Annotated[list[str] | None, typer.Option("--key", help="Pin the ledger's genesis key (verifier key string or file).")] = None,
     tsa_roots: Annotated[Path | None, typer.Option("--tsa-roots", help="PEM file of trusted TSA roots.")] = None,
+    originals: Annotated[bool, typer.Option(
+        "--originals", help="Also hash every original the verdict records name, in the data dir's evidence "
+        "store (or --store), and compare with the records.")] = False,
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Evidence store to check with --originals (default: DATA_DIR/evidence).")] = None,
     data_dir: DataDir = None,
     db: DbUrl = None,
 ) -> None:
-    """Audit the whole log: leaves, tree, checkpoint signatures, consistency, timestamps."""
+    """Audit the whole log: leaves, tree, checkpoint signatures, consistency, timestamps; with
+    --originals, also the received files the records name."""
     from verifier.ledger.tsa import load_roots
 
     saved = _read_text(from_checkpoint, "checkpoint") if from_checkpoint else None
@@ -255,19 +277,37 @@ def verify(
     roots = load_roots(tsa_roots) if tsa_roots else None
     with _open(data_dir, db) as led:
         result = led.verify(from_checkpoint=saved, trusted_keys=keys, tsa_roots=roots)
+        held = _audit_originals(led, store or _settings(data_dir, db).evidence_dir) if originals else None
     for w in result.warnings:
         _err(f"warning: {w}")
     if result.ok:
         typer.echo(result.summary())
-        return
-    if result.security_failure:
-        _err("SECURITY ERROR")
-        _err(f"ledger {result.origin} misbehavior detected!\n")
-    for p in result.problems:
-        _err(f"{p.code}: {p.message}")
-        if p.details:
-            _err(p.details.rstrip("\n"))
-    raise typer.Exit(EXIT_VERIFY)
+    else:
+        if result.security_failure:
+            _err("SECURITY ERROR")
+            _err(f"ledger {result.origin} misbehavior detected!\n")
+        for p in result.problems:
+            _err(f"{p.code}: {p.message}")
+            if p.details:
+                _err(p.details.rstrip("\n"))
+    if held is not None:
+        (typer.echo if held.ok else _err)(held.summary())
+        for p in held.problems:
+            _err(f"{p.code}: {p.message}")
+    if not result.ok or (held is not None and not held.ok):
+        raise typer.Exit(EXIT_VERIFY)
+
+
+def _audit_originals(led: Ledger, store: Path) -> Any:
+    from verifier.ledger.originals import audit_originals
+
+    def records():
+        start = 0
+        while batch := led.entries(start, 5_000):
+            yield from ((e.index, e.record) for e in batch)
+            start = batch[-1].index + 1
+
+    return audit_originals(records(), store)
 
 
 # --- key commands ------------------------------------------------------------
