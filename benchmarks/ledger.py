@@ -1,12 +1,16 @@
 """Ledger benchmark: append throughput, inclusion-proof latency and full-audit time.
 
-    python benchmarks/ledger.py [--entries 1000000] [--dir /tmp/ledger-bench]
+    python benchmarks/ledger.py [--entries 1000000] [--dir /tmp/ledger-bench] [--originals-mb 512]
 
 Appends go through ``Ledger.append`` / ``append_many`` (real transactions,
 real signatures). The 1M-entry log is bulk-loaded through the same tables
 (``ledger_entry``, ``ledger_node``, ``ledger_checkpoint``) with the same Merkle
 code, a signed checkpoint every 10,000 entries, and then audited with
 ``Ledger.verify`` exactly as ``verifier ledger verify`` does.
+
+Then ``verify --originals``'s check of the evidence store (``audit_originals``)
+on files of ``--originals-mb`` in all, each named by three verdict records,
+against the floor of hashing the same files once (``intake.hash_file``).
 """
 
 from __future__ import annotations
@@ -69,12 +73,50 @@ def bulk_load(led: Ledger, n: int, cp_every: int = 10_000) -> float:
     return time.perf_counter() - t
 
 
+def originals_rows(d: Path, total_mb: int, repeat: int) -> list[tuple[str, str, str]]:
+    """The evidence-store audit against the floor of hashing its files once."""
+    import os
+
+    from verifier.intake import EvidenceStore, hash_file
+    from verifier.ledger.originals import audit_originals
+
+    store = EvidenceStore(d / "evidence")
+    sizes = [1 << 10, 256 << 10, 8 << 20, 64 << 20]  # a photo's thumbnail to a long video
+    records, paths, left, k = [], [], total_mb << 20, 0
+    while left > 0:
+        n = min(sizes[k % len(sizes)], left)
+        src = d / "in.bin"
+        d.mkdir(parents=True, exist_ok=True)
+        src.write_bytes(os.urandom(n))
+        got = store.ingest(src)
+        paths.append(got.stored_path)
+        hashes = got.hashes.model_dump()
+        records += [(len(records) + j, canonicalize({"verification": {"input": {"hashes": hashes, "name": "x"}}}))
+                    for j in range(3)]
+        left, k = left - n, k + 1
+    floor, audit = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for p in paths:
+            hash_file(p)
+        floor.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        res = audit_originals(records, store.root)
+        audit.append(time.perf_counter() - t)
+        assert res.ok and res.originals == len(paths)
+    f, a = statistics.median(floor), statistics.median(audit)
+    what = f"{len(paths)} originals, {total_mb} MB, {len(records)} records"
+    return [(f"hash the originals once (floor): {what}", f"{f:.2f}", "s"),
+            (f"ledger verify --originals check: {what}", f"{a:.2f}", f"s ({a / f:.2f}x the floor)")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--appends", type=int, default=2_000)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--originals-mb", type=int, default=512)
     args = ap.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     rows: list[tuple[str, str, str]] = []
@@ -124,6 +166,8 @@ def main() -> None:
         assert res.ok, res.problems
     rows.append((f"full audit of {n:,} entries ({res.checkpoints_checked} checkpoints)", f"{statistics.median(audits):.1f}", "s"))
     led.close()
+    if args.originals_mb:
+        rows.extend(originals_rows(fresh("originals"), args.originals_mb, args.repeat))
 
     w = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(w)}  {'median':>10}  unit")

@@ -16,17 +16,16 @@ by trusting a path or a stored hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifier.evidence import FileHashes
+from verifier.intake import EvidenceStore, hash_file
 from verifier.ledger.errors import LedgerInputError, ProofError
 from verifier.ledger.record import ROTATION_PREFIX
 
-CHUNK = 4 << 20
 MAX_LISTED = 20  # problems listed by an audit; the counts cover all of them
 
 
@@ -60,17 +59,6 @@ def recorded_input(record: bytes) -> RecordedInput:
         raise LedgerInputError(f"the record carries no received-file hashes (verification.input.hashes): {exc}") from None
     return RecordedInput(hashes, str(given.get("name", "")), str(given.get("received_at", "")),
                          str(given.get("operator", "")))
-
-
-def hash_file(path: Path) -> FileHashes:
-    """SHA-256, SHA-512 and size of a file, read once."""
-    h256, h512, size = hashlib.sha256(), hashlib.sha512(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h256.update(chunk)
-            h512.update(chunk)
-            size += len(chunk)
-    return FileHashes(sha256=h256.hexdigest(), sha512=h512.hexdigest(), size=size)
 
 
 def _differences(found: FileHashes, recorded: FileHashes) -> list[str]:
@@ -123,8 +111,6 @@ class OriginalsAudit:
 def audit_originals(records: Iterable[tuple[int, bytes]], store_root: Path) -> OriginalsAudit:
     """Hash every original the verdict records name (once per distinct SHA-256)
     in the content-addressed store at ``store_root`` and compare with the records."""
-    from verifier.intake import EvidenceStore
-
     store = EvidenceStore(store_root)
     wanted: dict[str, tuple[FileHashes, list[int]]] = {}
     res = OriginalsAudit(store_root)
