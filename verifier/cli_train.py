@@ -29,6 +29,7 @@ def voice(
     input_norm: str = typer.Option("global", help="global (train-set mean/std) or window (also remove each window's mean: CMN)."),
     speed_perturb: list[float] = typer.Option([], help="Speed-perturbation factor for train files, e.g. 0.9 (repeatable)."),
     width: int = typer.Option(1, help="Channel multiplier of the CNN (2: four times the parameters)."),
+    head: str = typer.Option("linear", help="CNN models: linear (cross-entropy) or one_class (OC-softmax: compact bona fide, spoofs anywhere else)."),
     cnn_from: Path = typer.Option(None, "--cnn-from", help="lfcc_ge2e only: take the CNN from this lfcc_lcnn bundle instead of training one."),
     lofo_cnn: list[str] = typer.Option([], "--lofo-cnn", help="lfcc_ge2e only: FAMILY=PATH, an lfcc_lcnn bundle trained with --exclude-family FAMILY (repeatable); the fusion is then also fitted on families the models never saw."),
 ) -> None:
@@ -60,7 +61,7 @@ def voice(
     cfg = TrainConfig(
         model=model, seed=seed, epochs=epochs, batch_size=batch_size, exclude_families=tuple(exclude_family),
         max_train_files=max_train_files or None, threads=threads, input_norm=input_norm,
-        speed_perturb=tuple(speed_perturb), width=width,
+        speed_perturb=tuple(speed_perturb), width=width, head=head,
     )
     from detectors.voice_clone.models import GE2E_MODELS
     from detectors.voice_clone.scoring import BundleError

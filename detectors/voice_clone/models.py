@@ -64,6 +64,13 @@ class ModelConfig:
     # (cepstral mean normalisation), which takes out the long-term spectral
     # envelope a channel or a speaker's vocal tract puts on every frame.
     input_norm: str = "global"
+    # "linear": one logit from a linear layer on the pooled embedding (trained with
+    # cross-entropy); "one_class": OC-softmax (Zhang et al., IEEE SPL 2021), the
+    # cosine between the embedding and a learnt bona fide direction, trained to
+    # be >= 0.9 for bona fide and <= 0.2 for spoofs. It asks bona fide speech to
+    # be compact and lets spoofs lie anywhere away from it, the property wanted
+    # against spoof families never trained on.
+    head: str = "linear"
 
     @property
     def n_features(self) -> int:
@@ -98,6 +105,12 @@ class ModelConfig:
 
 
 INPUT_NORMS = ("global", "window")
+HEADS = ("linear", "one_class")
+# OC-softmax margins and scale (the paper's values). The "one_class" head
+# returns logit = SCALE * (midpoint - cosine), > 0 toward spoof like the
+# linear head's, so scoring and calibration treat both alike.
+ONE_CLASS_REAL_MARGIN, ONE_CLASS_SPOOF_MARGIN, ONE_CLASS_SCALE = 0.9, 0.2, 20.0
+ONE_CLASS_MIDPOINT = (ONE_CLASS_REAL_MARGIN + ONE_CLASS_SPOOF_MARGIN) / 2
 
 
 def _window_mean_flag(cfg: ModelConfig) -> bool:
@@ -132,6 +145,9 @@ class LfccLcnn(nn.Module):
         self.proj = nn.Linear(c_in * f_out, 64)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(128, 1))
         self.window_mean = _window_mean_flag(cfg)
+        if cfg.head not in HEADS:
+            raise ValueError(f"unknown head {cfg.head!r} ({', '.join(HEADS)})")
+        self.one_class = cfg.head == "one_class"
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """``feats``: (batch, frames, n_features), normalised; returns logits (batch,)."""
@@ -143,6 +159,9 @@ class LfccLcnn(nn.Module):
         b, c, f, t = x.shape
         x = self.proj(x.reshape(b, c * f, t).transpose(1, 2))  # (B, T', 64)
         pooled = torch.cat([x.mean(dim=1), x.std(dim=1, unbiased=False)], dim=1)
+        if self.one_class:  # the linear layer's weight is the bona fide direction; its bias is unused
+            cos = nn.functional.cosine_similarity(self.head[0](pooled), self.head[1].weight, dim=1)
+            return ONE_CLASS_SCALE * (ONE_CLASS_MIDPOINT - cos)
         return self.head(pooled).squeeze(1)
 
     def _body_inference(self, x: torch.Tensor) -> torch.Tensor:

@@ -122,6 +122,7 @@ def _config_from_dict(d: dict) -> ModelConfig:
         spec=_with_stft(LogSpecConfig, d["spec"]) if "spec" in d else LogSpecConfig(),
         mgd=_with_stft(MgdConfig, d["mgd"]) if "mgd" in d else MgdConfig(),
         channels=tuple(d["channels"]), dropout=d["dropout"], input_norm=d.get("input_norm", "global"),
+        head=d.get("head", "linear"),
     )
 
 

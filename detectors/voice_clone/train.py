@@ -30,8 +30,12 @@ from detectors.voice_clone.calibration import fit_calibration
 from detectors.voice_clone.corpus import corpus_audio_path, read_metadata
 from detectors.voice_clone.models import (
     GE2E_MODELS,
+    HEADS,
     INPUT_NORMS,
     MODEL_CONFIGS,
+    ONE_CLASS_MIDPOINT,
+    ONE_CLASS_REAL_MARGIN,
+    ONE_CLASS_SCALE,
     ModelConfig,
     create_model,
     extract_features,
@@ -68,6 +72,8 @@ class TrainConfig:
     # Channel multiplier of the CNN (1: the shipped size; 2: four times the
     # parameters, about twice the training time).
     width: int = 1
+    # ModelConfig.head: "linear" (cross-entropy) or "one_class" (OC-softmax).
+    head: str = "linear"
 
 
 @dataclass
@@ -143,6 +149,20 @@ def speaker_weights(examples: list[Example], power: float) -> np.ndarray:
     return w / w.sum()
 
 
+def one_class_loss(pos_weight: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """OC-softmax on the one-class head's logit z = s * (midpoint - cos):
+    bona fide pays softplus(s * (m_real - cos)), a spoof softplus(s * (cos - m_spoof)),
+    i.e. softplus(z + margin) and softplus(-z + margin); spoofs weighted like
+    the cross-entropy's ``pos_weight`` so both classes count alike."""
+    margin = ONE_CLASS_SCALE * (ONE_CLASS_REAL_MARGIN - ONE_CLASS_MIDPOINT)
+
+    def loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        per = torch.where(y > 0.5, pos_weight * nn.functional.softplus(margin - z), nn.functional.softplus(z + margin))
+        return per.mean()
+
+    return loss
+
+
 def train(
     corpus_dir: Path, cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] = print
 ) -> TrainResult:
@@ -156,11 +176,13 @@ def train(
         raise TrainError(f"speed perturbation factors must lie in 0.5-2.0, got {cfg.speed_perturb}")
     if cfg.width < 1:
         raise TrainError(f"width must be a positive integer, got {cfg.width}")
+    if cfg.head not in HEADS:
+        raise TrainError(f"head must be one of {', '.join(HEADS)}, got {cfg.head!r}")
     if cfg.model not in MODEL_CONFIGS or cfg.model in GE2E_MODELS:
         hint = " (GE2E models are built by train_ge2e.train_ge2e_model)" if cfg.model in GE2E_MODELS else ""
         raise TrainError(f"cannot train {cfg.model!r} by gradient descent here{hint}; models: {', '.join(MODEL_CONFIGS)}")
     base = MODEL_CONFIGS[cfg.model]
-    mcfg = replace(base, input_norm=cfg.input_norm, channels=tuple(c * cfg.width for c in base.channels))
+    mcfg = replace(base, input_norm=cfg.input_norm, channels=tuple(c * cfg.width for c in base.channels), head=cfg.head)
     t0 = time.monotonic()
     tr = load_split(corpus_dir, "train", mcfg, cfg.exclude_families, cfg.max_train_files, cfg.seed, cfg.speed_perturb)
     dev = load_split(corpus_dir, "dev", mcfg, cfg.exclude_families)
@@ -179,7 +201,8 @@ def train(
     steps = cfg.epochs * math.ceil(len(tr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
     n_pos = sum(e.label for e in tr)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(tr) - n_pos) / max(1, n_pos)))
+    pos_weight = torch.tensor((len(tr) - n_pos) / max(1, n_pos))
+    loss_fn = one_class_loss(pos_weight) if cfg.head == "one_class" else nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     bundle = ModelBundle(mcfg, model, mean, std, None)
     crop = int(cfg.crop_s * mcfg.frames_per_s)
     best: tuple[float, dict] | None = None

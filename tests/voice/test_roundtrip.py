@@ -290,3 +290,28 @@ def test_eval_lists_files_too_short_to_score_instead_of_crashing(tmp_path):
     scored = score_trials(load_bundle(DEFAULT_WEIGHTS), [Trial(short, 0, "bonafide"), Trial(longer, 0, "bonafide")])
     assert [t.path for t in scored.trials] == [longer] and len(scored.failed) == 1
     assert "too short to score" in scored.failed[0] and str(MIN_TRIAL_S) in scored.failed[0]
+
+
+def test_the_one_class_head_trains_saves_and_scores_toward_spoof_away_from_its_bona_fide_direction(tiny_corpus, tmp_path):
+    import torch
+
+    from detectors.voice_clone.models import ONE_CLASS_SCALE
+    from detectors.voice_clone.scoring import load_bundle
+    from detectors.voice_clone.train import TrainConfig, one_class_loss, train
+
+    bundle = train(tiny_corpus, TrainConfig(epochs=1, batch_size=8, head="one_class"), log=lambda m: None).bundle
+    path = tmp_path / "oc.pt"
+    bundle.save(path)
+    loaded = load_bundle(path)
+    assert loaded.config.head == "one_class" and loaded.model.one_class
+    feats = np.random.default_rng(0).standard_normal((400, bundle.config.n_features)).astype(np.float32)
+    logits = loaded.window_logits(feats)[0]
+    np.testing.assert_allclose(logits, bundle.window_logits(feats)[0], rtol=1e-5, atol=1e-5)
+    assert np.all(np.abs(logits) <= ONE_CLASS_SCALE * 1.55 + 1e-4)  # a scaled cosine, bounded
+
+    # OC-softmax: bona fide pays softplus(20 (0.9 - cos)), a spoof softplus(20 (cos - 0.2))
+    loss = one_class_loss(torch.tensor(1.0))
+    for cos in (-1.0, 0.0, 0.2, 0.55, 0.9, 1.0):
+        z = ONE_CLASS_SCALE * (0.55 - torch.tensor([cos]))
+        assert float(loss(z, torch.tensor([0.0]))) == pytest.approx(float(torch.nn.functional.softplus(torch.tensor(20 * (0.9 - cos)))), rel=1e-5)
+        assert float(loss(z, torch.tensor([1.0]))) == pytest.approx(float(torch.nn.functional.softplus(torch.tensor(20 * (cos - 0.2)))), rel=1e-5)
