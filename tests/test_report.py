@@ -90,6 +90,27 @@ def test_cli_writes_the_report(media_fixtures, data_dir, tmp_path, test_root):
     assert "Provenance verified" in out.read_text()
 
 
+def test_the_reports_ledger_section_tells_how_to_check_the_file_and_that_works(media_fixtures, tmp_path):
+    """A reader of the report alone can check, offline, that a file is the one received."""
+    import html
+    import re
+
+    data, out = tmp_path / "data", tmp_path / "r.html"
+    exhibit = media_fixtures[1]["wav"]["plain"]
+    assert run_cli("verify", "--report", str(out), str(exhibit), data_dir=data).code == 0
+    page = out.read_text()
+    command, receipt = (html.unescape(x) for x in re.findall(r"<pre>(.*?)</pre>", page, re.S)[-2:])
+    assert command.startswith("verifier ledger verify-receipt receipt.txt --key KEY --media ")
+    (tmp_path / "receipt.txt").write_text(receipt)
+    key = run_cli("keys", "export", data_dir=data).stdout.strip()
+    args = command.split()[1:]
+    args[args.index("KEY")] = key
+    args[-1] = str(exhibit)  # the report names the file as received; the reader points at their copy
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.code == 0, r.stderr
+    assert f"byte for byte the file received as '{exhibit.name}'" in r.stdout
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -219,8 +219,11 @@ def render_html(v: Verification) -> str:
     if v.ledger is not None:
         out += ["<h2>Ledger record</h2><table>", _row("Entry", v.ledger.index), _row("Log", v.ledger.origin),
                 _row("Leaf hash", v.ledger.leaf_hash), "</table>",
-                "<p class='small'>Anyone can check this receipt offline with <code>verifier ledger verify-receipt</code> "
-                "and the ledger's public key.</p>", f"<pre>{escape(v.ledger.receipt)}</pre>"]
+                "<p class='small'>Anyone can check this receipt offline with the ledger's public key, and with "
+                "<code>--media FILE</code> that a file is byte for byte the one received: save the receipt below as "
+                "<code>receipt.txt</code>, then run</p>",
+                f"<pre>verifier ledger verify-receipt receipt.txt --key KEY --media {escape(shlex.quote(v.input.name))}</pre>",
+                f"<pre>{escape(v.ledger.receipt)}</pre>"]
     out.append("</body></html>")
     return "\n".join(x for x in out if x)
 
