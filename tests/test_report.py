@@ -99,6 +99,7 @@ def test_the_reports_ledger_section_tells_how_to_check_the_file_and_that_works(m
     exhibit = media_fixtures[1]["wav"]["plain"]
     assert run_cli("verify", "--report", str(out), str(exhibit), data_dir=data).code == 0
     page = out.read_text()
+    assert "<tr><th>Entry</th><td>0</td></tr>" in page  # the first entry's index is a value, not an absence
     command, receipt = (html.unescape(x) for x in re.findall(r"<pre>(.*?)</pre>", page, re.S)[-2:])
     assert command.startswith("verifier ledger verify-receipt receipt.txt --key KEY --media ")
     (tmp_path / "receipt.txt").write_text(receipt)

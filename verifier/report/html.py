@@ -61,7 +61,9 @@ pre{background:#f7f7f7;border:1px solid #e2e2e2;padding:8px}
 
 
 def _row(k: str, v: object) -> str:
-    if v in (None, "", [], False):
+    """A table row, or nothing for an absent value. Zero is a value (ledger entry 0,
+    an empty file's size): ``v in (None, "", [], False)`` had hidden it, as 0 == False."""
+    if v is None or v is False or (isinstance(v, (str, list, tuple, dict)) and not v):
         return ""
     return f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
 
