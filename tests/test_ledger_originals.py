@@ -92,3 +92,21 @@ def test_the_originals_audit_finds_a_replaced_and_a_deleted_original(media_fixtu
 
     # without --originals the log audit alone passes, as before
     assert run_cli("ledger", "verify", data_dir=data).code == EXIT_OK
+
+
+def test_a_record_whose_hash_is_not_hex_names_no_file(tmp_path):
+    """The SHA-256 picks a file in the store, so a record cannot point the audit at a path."""
+    import pytest
+
+    from verifier.ledger.errors import LedgerInputError
+    from verifier.ledger.originals import audit_originals, recorded_input
+    from verifier.ledger.record import canonicalize
+
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"x")
+    hashes = {"sha256": "../../../secret", "sha512": "0" * 128, "size": 1}
+    record = canonicalize({"verification": {"input": {"hashes": hashes}}})
+    with pytest.raises(LedgerInputError, match="not lower-case hex"):
+        recorded_input(record)
+    res = audit_originals([(0, record)], tmp_path / "store" / "evidence")
+    assert res.records == 0 and res.ok

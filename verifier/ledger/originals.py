@@ -17,6 +17,7 @@ by trusting a path or a stored hash.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ def recorded_input(record: bytes) -> RecordedInput:
         hashes = FileHashes.model_validate(given["hashes"])
     except (ValueError, KeyError, TypeError) as exc:
         raise LedgerInputError(f"the record carries no received-file hashes (verification.input.hashes): {exc}") from None
+    if not (re.fullmatch(r"[0-9a-f]{64}", hashes.sha256) and re.fullmatch(r"[0-9a-f]{128}", hashes.sha512)):
+        # the SHA-256 names a file in the store: never a path of the record's choosing
+        raise LedgerInputError("the record's received-file hashes are not lower-case hex SHA-256 / SHA-512")
     return RecordedInput(hashes, str(given.get("name", "")), str(given.get("received_at", "")),
                          str(given.get("operator", "")))
 
