@@ -88,13 +88,18 @@ class _HashWorker(threading.Thread):
         return self.digest.hexdigest()
 
 
+def _start_hashers() -> tuple[_HashWorker, _HashWorker]:
+    workers = (_HashWorker("sha256"), _HashWorker("sha512"))
+    for w in workers:
+        w.start()
+    return workers
+
+
 def hash_file(path: Path) -> FileHashes:
     """Size, SHA-256 and SHA-512 of a file, read once, the two digests on two
     threads as at intake (1 GB: 0.97 s against 1.54 s one after the other,
     the floor being SHA-512 alone at 1.01 s)."""
-    workers = (_HashWorker("sha256"), _HashWorker("sha512"))
-    for w in workers:
-        w.start()
+    workers = _start_hashers()
     size = 0
     try:
         with open(path, "rb") as fh:
@@ -167,9 +172,7 @@ class EvidenceStore:
             tmp_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EvidenceStoreError(f"evidence store {self.root} is not writable: {exc.strerror}") from None
-        workers = (_HashWorker("sha256"), _HashWorker("sha512"))
-        for w in workers:
-            w.start()
+        workers = _start_hashers()
         tmp = tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
         copy = ReceivedCopy(self, tmp, 0, *workers)
         size = 0

@@ -178,12 +178,9 @@ def export(
     try:
         with _open(data_dir, db) as led:
             fh.write(json.dumps({"type": "ledger", "origin": led.origin, "keys": [k.encode() for k in led.verifier_keys()]}) + "\n")
-            start = 0
-            while batch := led.entries(start, 10_000):
-                for e in batch:
-                    fh.write(json.dumps({"type": "entry", "index": e.index, "leaf_hash": e.leaf_hash.hex(),
-                                         "record_b64": b64(e.record), "appended_at": e.appended_at}) + "\n")
-                start = batch[-1].index + 1
+            for e in led.iter_entries():
+                fh.write(json.dumps({"type": "entry", "index": e.index, "leaf_hash": e.leaf_hash.hex(),
+                                     "record_b64": b64(e.record), "appended_at": e.appended_at}) + "\n")
             for cp in led.checkpoints():
                 fh.write(json.dumps({"type": "checkpoint", "size": cp.size, "note": cp.note,
                                      "timestamp_b64": b64(cp.timestamp) if cp.timestamp else None}) + "\n")
@@ -270,6 +267,7 @@ def verify(
 ) -> None:
     """Audit the whole log: leaves, tree, checkpoint signatures, consistency, timestamps; with
     --originals, also the received files the records name."""
+    from verifier.ledger.originals import audit_originals
     from verifier.ledger.tsa import load_roots
 
     saved = _read_text(from_checkpoint, "checkpoint") if from_checkpoint else None
@@ -277,7 +275,8 @@ def verify(
     roots = load_roots(tsa_roots) if tsa_roots else None
     with _open(data_dir, db) as led:
         result = led.verify(from_checkpoint=saved, trusted_keys=keys, tsa_roots=roots)
-        held = _audit_originals(led, store or _settings(data_dir, db).evidence_dir) if originals else None
+        held = (audit_originals(((e.index, e.record) for e in led.iter_entries()),
+                                store or _settings(data_dir, db).evidence_dir) if originals else None)
     for w in result.warnings:
         _err(f"warning: {w}")
     if result.ok:
@@ -297,17 +296,6 @@ def verify(
     if not result.ok or (held is not None and not held.ok):
         raise typer.Exit(EXIT_VERIFY)
 
-
-def _audit_originals(led: Ledger, store: Path) -> Any:
-    from verifier.ledger.originals import audit_originals
-
-    def records():
-        start = 0
-        while batch := led.entries(start, 5_000):
-            yield from ((e.index, e.record) for e in batch)
-            start = batch[-1].index + 1
-
-    return audit_originals(records(), store)
 
 
 # --- key commands ------------------------------------------------------------

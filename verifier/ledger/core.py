@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -408,6 +408,13 @@ class Ledger:
                 .limit(limit)
             ).all()
         return [EntryView(int(r[0]), bytes(r[1]), bytes(r[2]), str(r[3])) for r in rows]
+
+    def iter_entries(self, batch: int = 10_000) -> Iterator[EntryView]:
+        """Every entry in index order, read ``batch`` at a time (the log may not fit in memory)."""
+        start = 0
+        while rows := self.entries(start, batch):
+            yield from rows
+            start = rows[-1].index + 1
 
     def raw(self, index: int) -> bytes:
         """The exact bytes hashed into leaf ``index`` (the canonical record)."""

@@ -119,12 +119,10 @@ def audit_originals(records: Iterable[tuple[int, bytes]], store_root: Path) -> O
     wanted: dict[str, tuple[FileHashes, list[int]]] = {}
     res = OriginalsAudit(store_root)
     for index, raw in records:
-        if raw.startswith(ROTATION_PREFIX):
-            continue
         try:
             hashes = recorded_input(raw).hashes
         except LedgerInputError:
-            continue  # a record of another kind: the log audit vouches for it, no file was received
+            continue  # a key rotation or another kind of record: no file was received with it
         res.records += 1
         wanted.setdefault(hashes.sha256, (hashes, []))[1].append(index)
     for sha256, (recorded, indices) in wanted.items():
