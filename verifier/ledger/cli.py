@@ -33,7 +33,7 @@ from verifier.ledger.record import canonicalize_json_bytes
 
 EXIT_OK, EXIT_USAGE, EXIT_VERIFY, EXIT_INTERNAL = 0, 2, 3, 4
 
-ledger_app = typer.Typer(help="The signed verdict ledger: show, list, export, receipts, audit.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The signed verdict ledger: show, list, export, receipts, consistency proofs, audit.", no_args_is_help=True)
 keys_app = typer.Typer(help="The ledger's Ed25519 signing key: init, show, export, rotate.", no_args_is_help=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: $VERIFIER_DATA_DIR or the user data dir).")]
@@ -249,6 +249,54 @@ def verify_receipt_cmd(
             f"OK: {media} is byte for byte the file received as {got.name!r} at {got.received_at} "
             f"by {got.operator} ({got.hashes.size} bytes, SHA-256 {got.hashes.sha256})"
         )
+
+
+@ledger_app.command("consistency")
+@_guard
+def consistency(
+    old_size: Annotated[int, typer.Argument(metavar="OLD_SIZE", help="Tree size of the checkpoint the asker holds.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the proof here.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+) -> None:
+    """Print a proof that the latest checkpoint extends the log at OLD_SIZE, for a holder of an older
+    checkpoint or receipt (the body of a C2SP tlog-witness add-checkpoint request)."""
+    from verifier.ledger.consistency import prove_extension
+
+    with _open(data_dir, db) as led:
+        text = prove_extension(led, old_size).encode()
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+@ledger_app.command("verify-consistency")
+@_guard
+def verify_consistency_cmd(
+    saved: Annotated[Path, typer.Argument(metavar="SAVED", help="A checkpoint you kept, or a receipt (its checkpoint is used).")],
+    proof: Annotated[Path, typer.Argument(metavar="PROOF", help="The proof from `ledger consistency` or GET /v1/ledger/consistency.")],
+    key: Annotated[list[str], typer.Option("--key", help="Trusted verifier key string, or a file holding it. Repeatable "
+                                           "(after a key rotation, give the old and the new key).")],
+    origin: Annotated[str | None, typer.Option("--origin", help="Require this log origin.")] = None,
+) -> None:
+    """Check offline that the log today still extends a checkpoint (or receipt) saved earlier: nothing
+    was rewritten, removed or forked since. No database."""
+    from verifier.ledger.consistency import saved_checkpoint, verify_extension
+
+    held = saved_checkpoint(_read_text(saved, "saved checkpoint"))
+    try:
+        check = verify_extension(held, _read_text(proof, "consistency proof"), _parse_keys(key), origin=origin)
+    except ProofError as exc:  # both signatures are good, so the log itself contradicts what it signed
+        _err("SECURITY ERROR")
+        _err(f"ledger {held.checkpoint.origin} misbehavior detected: {exc}")
+        raise typer.Exit(EXIT_VERIFY) from None
+    new = check.new.checkpoint
+    typer.echo(
+        f"OK: log {new.origin} at size {new.size} (root {b64(new.root_hash)}) extends the checkpoint saved at "
+        f"size {check.old.size} (root {b64(check.old.root_hash)}); signed by "
+        + ", ".join(k.key_id_hex for k in check.signed_by)
+    )
 
 
 @ledger_app.command("verify")

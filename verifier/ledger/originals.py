@@ -71,10 +71,15 @@ def _differences(found: FileHashes, recorded: FileHashes) -> list[str]:
             if getattr(found, attr) != getattr(recorded, attr)]
 
 
+def compare_media(record: bytes, media: Path) -> tuple[RecordedInput, list[str]]:
+    """What the record says was received, and how ``media`` differs from it (empty: the same bytes)."""
+    recorded = recorded_input(record)
+    return recorded, _differences(hash_file(media), recorded.hashes)
+
+
 def check_media(record: bytes, media: Path) -> MediaMatch:
     """Raise :class:`ProofError` unless ``media`` has the size and both hashes the record gives."""
-    recorded = recorded_input(record)
-    diff = _differences(hash_file(media), recorded.hashes)
+    recorded, diff = compare_media(record, media)
     if diff:
         raise ProofError(f"{media} is not the file this record was made for ({'; '.join(diff)})")
     return MediaMatch(media, recorded)

@@ -6,6 +6,10 @@ comma-separated names), ``claimed_person`` and ``claimed_speaker`` (names
 enrolled with ``verifier enroll`` in the service's data directory) and
 ``format`` (``json``, the default, or ``html`` for the self-contained report).
 
+The ledger's read side (checkpoint, consistency proof, entry with a fresh
+receipt, "is this the file you received?", public keys) is under
+``/v1/ledger/`` (``ledger_routes.py``).
+
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
 422 bad parameters (unknown profile, detector or format; a claim about
 someone never enrolled); a bug gets 500 with the same JSON shape. An upload
@@ -38,6 +42,7 @@ from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, UnrecordedVerdi
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
+from verifier.service.ledger_routes import ledger_router
 from verifier.service.limits import BodyLimitMiddleware, too_large_message
 
 DEFAULT_MAX_UPLOAD = 2 << 30
@@ -78,8 +83,10 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
     async def bad_request(_request, exc: RequestValidationError) -> JSONResponse:
         """Malformed requests (no file part, an empty file name) get the same
         error document as every other refusal, not FastAPI's own shape."""
-        problems = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
-        return _error(422, "bad_request", f"malformed request ({problems}); send the media as the multipart field 'file'")
+        errors = exc.errors()
+        problems = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors)
+        hint = "; send the media as the multipart field 'file'" if any(e.get("loc", ("",))[0] == "body" for e in errors) else ""
+        return _error(422, "bad_request", f"malformed request ({problems}){hint}")
 
     def verifier_for(profile: str) -> Verifier:
         if profile not in verifiers:
@@ -90,6 +97,9 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
                 v.ledger_writer, v.ledger_origin = _ledger_writer(ledger), ledger.origin
             verifiers[profile] = v
         return verifiers[profile]
+
+    app.include_router(ledger_router(ledger, error=_error, copy_upload=_copy_limited,
+                                     upload_dir=settings.data_dir / "uploads", limit=limit))
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:

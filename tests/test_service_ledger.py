@@ -1,0 +1,112 @@
+"""The service's ledger read side: what a receipt holder fetches later over HTTP,
+checked with the offline tools, never taken on trust."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from verifier.config import Settings
+from verifier.ledger import Ledger, verify_receipt
+from verifier.ledger.consistency import verify_extension
+from verifier.ledger.note import SignedCheckpoint
+from verifier.service.app import create_app
+
+
+@pytest.fixture
+def served(tmp_path, test_root):
+    settings = Settings(data_dir=tmp_path, trust_anchors=(test_root,), ledger_url=None)
+    ledger = Ledger.open(settings)
+    pinned = ledger.verifier_key  # what a holder would have been given out of band
+    with TestClient(create_app(settings, max_upload=1 << 20, ledger=ledger)) as c:
+        yield c, ledger, pinned
+
+
+def _upload(client, path, name):
+    r = client.post("/v1/verify", files={"file": (name, path.read_bytes())})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_receipt_holder_checks_later_that_the_log_kept_its_entry(served, media_fixtures):
+    client, _ledger, pinned = served
+    fx = media_fixtures[1]
+    first = _upload(client, fx["png"]["plain"], "exhibit-1.png")
+    receipt = first["ledger"]["receipt"]
+    for variant in ("signed", "ai"):
+        _upload(client, fx["png"][variant], f"{variant}.png")
+
+    latest = client.get("/v1/ledger/checkpoint")
+    assert latest.status_code == 200 and latest.headers["content-type"].startswith("text/plain")
+    assert SignedCheckpoint.parse(latest.text).verify([pinned])
+    assert SignedCheckpoint.parse(latest.text).checkpoint.size == 3
+
+    held = verify_receipt(receipt, [pinned]).checkpoint
+    proof = client.get("/v1/ledger/consistency", params={"old": held.checkpoint.size})
+    assert proof.status_code == 200 and proof.text.startswith(f"old {held.checkpoint.size}\n")
+    check = verify_extension(held, proof.text, [pinned])
+    assert check.new.checkpoint.size == 3
+
+    entry = client.get(f"/v1/ledger/entries/{first['ledger']['index']}").json()
+    assert entry["record"]["verification"]["input"]["hashes"] == first["input"]["hashes"]
+    fresh = verify_receipt(entry["receipt"], [pinned])  # same record, now proven against size 3
+    assert fresh.checkpoint.checkpoint.size == 3 and fresh.leaf_hash.hex() == entry["leaf_hash"]
+
+    keys = client.get("/v1/ledger/keys").json()
+    assert keys["current"] == pinned.encode() and keys["keys"] == [pinned.encode()]
+
+
+def test_is_this_the_file_you_received(served, media_fixtures):
+    client, ledger, _ = served
+    path = media_fixtures[1]["jpg"]["plain"]
+    doc = _upload(client, path, "call-screenshot.jpg")
+    index = doc["ledger"]["index"]
+    size_before = ledger.size
+
+    same = client.post(f"/v1/ledger/entries/{index}/media", files={"file": ("any-name.bin", path.read_bytes())})
+    assert same.status_code == 200
+    body = same.json()
+    assert body["match"] is True and body["differences"] == []
+    assert body["received_as"] == "call-screenshot.jpg" and body["sha256"] == doc["input"]["hashes"]["sha256"]
+
+    altered = bytearray(path.read_bytes())
+    altered[len(altered) // 2] ^= 0x01  # one bit, same size
+    other = client.post(f"/v1/ledger/entries/{index}/media", files={"file": ("x.jpg", bytes(altered))}).json()
+    assert other["match"] is False
+    assert [d.split(" ")[0] for d in other["differences"]] == ["SHA-256", "SHA-512"]
+    assert ledger.size == size_before  # a check is a read: nothing appended
+
+    assert client.post("/v1/ledger/entries/99/media", files={"file": ("x", b"x")}).status_code == 404
+    ledger.rotate_key()
+    rotation = client.post(f"/v1/ledger/entries/{ledger.size - 1}/media", files={"file": ("x", b"x")})
+    assert rotation.status_code == 422 and rotation.json()["error"]["type"] == "no_received_file"
+    too_big = client.post(f"/v1/ledger/entries/{index}/media", files={"file": ("x", b"\0" * (2 << 20))})
+    assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "too_large"
+
+
+@pytest.mark.parametrize("url,status,kind", [
+    ("/v1/ledger/entries/5", 404, "no_entry"),
+    ("/v1/ledger/entries/-1", 404, "no_entry"),
+    ("/v1/ledger/entries/abc", 422, "bad_request"),
+    ("/v1/ledger/consistency?old=9", 409, "log_smaller"),
+    ("/v1/ledger/consistency?old=-1", 422, "bad_request"),
+    ("/v1/ledger/consistency", 422, "bad_request"),
+])
+def test_bad_ledger_requests_get_json_errors(served, media_fixtures, url, status, kind):
+    client, _, _ = served
+    _upload(client, media_fixtures[1]["wav"]["plain"], "a.wav")
+    r = client.get(url)
+    assert r.status_code == status
+    assert r.json()["error"]["type"] == kind and "multipart" not in r.json()["error"]["message"]
+
+
+def test_a_fresh_log_and_a_service_without_a_ledger_say_so(served, tmp_path, test_root):
+    client, _, _ = served
+    for url in ("/v1/ledger/checkpoint", "/v1/ledger/consistency?old=0"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.json()["error"]["type"] == "no_checkpoint"
+    settings = Settings(data_dir=tmp_path / "off", trust_anchors=(test_root,), record_to_ledger=False)
+    with TestClient(create_app(settings)) as off:
+        for url in ("/v1/ledger/checkpoint", "/v1/ledger/consistency?old=0", "/v1/ledger/keys", "/v1/ledger/entries/0"):
+            r = off.get(url)
+            assert r.status_code == 404 and r.json()["error"]["type"] == "no_ledger"
