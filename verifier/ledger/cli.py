@@ -106,6 +106,14 @@ def _read_text(path: Path, what: str) -> str:
         raise LedgerInputError(f"{what} file {path} is not UTF-8 text") from None
 
 
+def _emit(text: str, out: Path | None) -> None:
+    """A proof goes to ``out`` when given, else to stdout byte for byte (no added newline)."""
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
 def _parse_keys(values: list[str]) -> list[VerifierKey]:
     """Each --key is a verifier key string or a file containing one (or several, one per line)."""
     out = []
@@ -200,10 +208,7 @@ def receipt(
     """Print a receipt (C2SP tlog-proof) for an entry against the latest checkpoint."""
     with _open(data_dir, db) as led:
         text = led.receipt(index)
-    if out:
-        out.write_text(text, encoding="utf-8")
-    else:
-        typer.echo(text, nl=False)
+    _emit(text, out)
 
 
 @ledger_app.command("checkpoint")
@@ -265,10 +270,7 @@ def consistency(
 
     with _open(data_dir, db) as led:
         text = prove_extension(led, old_size).encode()
-    if out:
-        out.write_text(text, encoding="utf-8")
-    else:
-        typer.echo(text, nl=False)
+    _emit(text, out)
 
 
 @ledger_app.command("verify-consistency")

@@ -24,7 +24,7 @@ from verifier.ledger import merkle
 from verifier.ledger.errors import LedgerInputError, NoteError, ProofError
 from verifier.ledger.note import Checkpoint, SignedCheckpoint, VerifierKey, b64, b64decode_strict
 from verifier.ledger.receipt import HEADER as RECEIPT_HEADER
-from verifier.ledger.receipt import Receipt
+from verifier.ledger.receipt import Receipt, split_before_checkpoint
 
 if TYPE_CHECKING:
     from verifier.ledger.core import Ledger
@@ -46,15 +46,7 @@ class ExtensionProof:
 
     @classmethod
     def parse(cls, text: str | bytes) -> ExtensionProof:
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError:
-                raise LedgerInputError("consistency proof is not UTF-8 text") from None
-        head, sep, cp_text = text.partition("\n\n")
-        if not sep:
-            raise LedgerInputError("consistency proof has no blank line before its checkpoint")
-        lines = head.split("\n")
+        lines, cp_text = split_before_checkpoint(text, "consistency proof")
         if not re.fullmatch(r"old (0|[1-9][0-9]*)", lines[0]):
             raise LedgerInputError("not a consistency proof: the first line must be 'old N' (c2sp.org/tlog-witness)")
         if len(lines) - 1 > MAX_PROOF_LINES:

@@ -20,6 +20,20 @@ from verifier.ledger.note import SignedCheckpoint, VerifierKey, b64, b64decode_s
 HEADER = "c2sp.org/tlog-proof@v1"
 
 
+def split_before_checkpoint(text: str | bytes, what: str) -> tuple[list[str], str]:
+    """The lines before the first blank line, and the signed checkpoint after it: the layout of
+    both a tlog-proof receipt and a tlog-witness consistency proof."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LedgerInputError(f"{what} is not UTF-8 text") from None
+    head, sep, cp_text = text.partition("\n\n")
+    if not sep:
+        raise LedgerInputError(f"{what} has no blank line before its checkpoint")
+    return head.split("\n"), cp_text
+
+
 @dataclass(frozen=True)
 class Receipt:
     index: int
@@ -37,15 +51,7 @@ class Receipt:
 
     @classmethod
     def parse(cls, text: str | bytes) -> Receipt:
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError:
-                raise LedgerInputError("receipt is not UTF-8 text") from None
-        head, sep, cp_text = text.partition("\n\n")
-        if not sep:
-            raise LedgerInputError("receipt has no blank line before its checkpoint")
-        lines = head.split("\n")
+        lines, cp_text = split_before_checkpoint(text, "receipt")
         if lines[0] != HEADER:
             raise LedgerInputError(f"not a tlog proof: first line must be {HEADER!r}")
         pos, record = 1, None
