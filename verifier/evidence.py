@@ -211,9 +211,10 @@ class Finding(Record):
     segments: list[Segment] = Field(default_factory=list)
     artifacts: list[Artifact] = Field(default_factory=list)
     validation: str = ""  # named benchmark and error rates behind the calibration
-    # False for identity claims (face, voice): a match is what a voice clone or
-    # a face swap is built to produce, so it cannot support H0; only a
-    # mismatch (positive LLR) enters the combined LLR.
+    # False where the detector's "normal" is also what the manipulation shows:
+    # identity claims (face, voice; a match is what a clone or a swap is built
+    # to produce) and identity consistency (a pasted face keeps one identity).
+    # Such a finding cannot support H0; only a positive LLR enters the combined LLR.
     supports_h0: bool = True
 
     @property

@@ -50,3 +50,9 @@ def test_detector_on_real_face_clip(tmp_path):
     assert f.applicable, f.reason
     assert f.raw_score < 0.2 and f.llr < 0  # one still face: the same identity throughout
     assert f.segments == []
+    # ... which a pasted face swap shows as well: steadiness may not clear a file
+    from verifier.fusion import PROFILES, fuse
+
+    verdict = fuse(ProvenanceResult(state=ProvenanceState.absent), MediaInfo(kind=MediaKind.video, mime_type="video/mp4"),
+                   [f], PROFILES["finance"])
+    assert verdict.label.value == "inconclusive" and "face_identity_consistency:match_not_counted" in verdict.reasons

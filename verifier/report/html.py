@@ -97,9 +97,10 @@ def _finding_html(f: Finding) -> str:
         body.append(f"<div>log10 likelihood ratio <b>{f.llr:+.2f}</b>: {escape(verbal_scale(f.llr))}"
                     + (f" (raw score {f.raw_score:.3f})" if f.raw_score is not None else "") + "</div>")
         if not f.supports_h0 and f.llr <= 0:
-            body.append("<div class='small'><b>Not counted in the verdict:</b> a match with the enrolled person is "
-                        "what a voice clone or face swap is built to produce, so it is no evidence that the file "
-                        "is genuine. A mismatch would have counted.</div>")
+            body.append("<div class='small'><b>Not counted in the verdict:</b> what this check reads as normal is "
+                        "also what the manipulation it looks for produces (a voice clone or face swap is built to "
+                        "match the enrolled person; a swapped face keeps one steady identity), so it is no evidence "
+                        "that the file is genuine. A positive result would have counted.</div>")
     if f.reason:
         body.append(f"<div class='small'>{escape(f.reason)}</div>")
     top = sorted(f.segments, key=lambda s: -(s.llr if s.llr is not None else s.score))[:5]

@@ -13,7 +13,8 @@ WIDTH, LABEL_W, ROW_H, TOP, AXIS_H = 760, 170, 26, 8, 28
 
 def _colour(llr: float | None, score: float, supports_h0: bool = True, finding_llr: float | None = None) -> str:
     """Red for support of manipulation, green for support of capture, by
-    strength; an identity-claim match (which fusion does not count) is grey.
+    strength; a finding fusion counts only when positive (an identity match, a steady
+    identity) is grey at or below zero.
 
     A segment without an LLR of its own (lip sync's speech windows, which
     all feed one whole-clip statistic) takes its finding's: its score is on
