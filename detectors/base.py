@@ -75,6 +75,11 @@ class Detector(Protocol):
     # but does not apply gets a finding saying so instead of vanishing from
     # the record. Optional; the modality stands in when it is missing.
     needs: ClassVar[str]
+    # Optional too: the kind of manipulation the detector's LLR is calibrated
+    # against ("face", "voice", "soundtrack"; ``verifier.fusion.MANIPULATION_KINDS``).
+    # Findings of one kind multiply; different kinds are alternatives the
+    # verdict weighs. Without it the detector is a kind of its own.
+    # examines: ClassVar[str]
 
     @property
     def weights_sha256(self) -> str | None: ...
@@ -153,6 +158,10 @@ def _streams_phrase(media: MediaInfo) -> str:
 
     also = f" (plus {opaque} whose codec FFmpeg cannot decode)" if opaque else ""
     return f"the file has {count(video, 'video')} and {count(audio, 'audio')}{also}"
+
+
+def manipulation_kind(detector: Detector) -> str:
+    return getattr(detector, "examines", None) or detector.name
 
 
 def not_run(detector: Detector, media: MediaInfo) -> Finding:

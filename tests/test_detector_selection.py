@@ -18,9 +18,15 @@ def test_shipped_detectors_are_listed_and_none_is_default_yet():
 
 
 def test_each_shipped_detector_creates_and_declares_itself():
+    """... including the kind of manipulation it weighs: without one, fusion would treat it
+    as an alternative of its own instead of adding it to the detectors of its kind."""
+    from detectors.base import manipulation_kind
+    from verifier.fusion import MANIPULATION_KINDS
+
     for name in available_detectors():
         det = get_detector(name)
         assert det.name == name and det.version and det.modality
+        assert manipulation_kind(det) in MANIPULATION_KINDS, name
 
 
 def test_unknown_detector_is_an_input_error(media_fixtures, data_dir):

@@ -1,4 +1,5 @@
-"""Fusion with constructed findings: provenance first, then summed LLRs by profile."""
+"""Fusion with constructed findings: provenance first, then the detectors' LLRs
+(added within a kind of manipulation, weighed as alternatives across kinds) by profile."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ MEDIA = MediaInfo(kind=MediaKind.video, mime_type="video/mp4")
 ABSENT = ProvenanceResult(state=ProvenanceState.absent)
 
 
-def finding(name: str, llr: float | None, applicable: bool = True, reason: str = "") -> Finding:
-    return Finding(detector=name, version="1", modality="audio", applicable=applicable, llr=llr, raw_score=0.5, reason=reason)
+def finding(name: str, llr: float | None, applicable: bool = True, reason: str = "", kind: str = "voice") -> Finding:
+    return Finding(detector=name, version="1", modality="audio", applicable=applicable, llr=llr, raw_score=0.5,
+                   reason=reason, manipulation=kind)
 
 
 def test_no_detectors_is_inconclusive_and_says_so():
@@ -31,7 +33,7 @@ def test_detectors_present_but_none_applicable():
     assert "no speech" in v.summary
 
 
-def test_llrs_are_summed_over_applicable_findings_only():
+def test_llrs_of_one_kind_are_summed_over_applicable_findings_only():
     fs = [finding("a", 0.7), finding("b", 0.6), finding("c", 5.0, applicable=False)]
     v = fuse(ABSENT, MEDIA, fs, get_profile("finance"))
     assert v.llr == pytest.approx(1.3)
@@ -145,7 +147,8 @@ def test_nonfinite_llr_is_rejected_by_the_detector_guard():
 def test_an_identity_match_is_not_support_for_authenticity():
     """A cloned voice matches its target: a claim match must not clear a file,
     while a mismatch still counts as evidence against it."""
-    match = Finding(detector="speaker_claim", version="1", modality="audio", applicable=True, llr=-3.0, supports_h0=False)
+    match = Finding(detector="speaker_claim", version="1", modality="audio", applicable=True, llr=-3.0, supports_h0=False,
+                    manipulation="voice")
     v = fuse(ABSENT, MEDIA, [match, finding("voice", 0.4)], get_profile("finance"))
     assert v.llr == pytest.approx(0.4)
     assert "speaker_claim:match_not_counted" in v.reasons
@@ -153,3 +156,38 @@ def test_an_identity_match_is_not_support_for_authenticity():
     mismatch = match.model_copy(update={"llr": 2.0})
     v = fuse(ABSENT, MEDIA, [mismatch, finding("voice", 0.4)], get_profile("finance"))
     assert v.llr == pytest.approx(2.4) and v.label == VerdictLabel.likely_manipulated
+
+
+def test_kinds_of_manipulation_are_alternatives_not_cumulative():
+    """A genuine voice is evidence against a voice clone, not against a face swap:
+    it must not cancel the face evidence, as a product of all LRs let it."""
+    face, voice = finding("face_swap", 1.5, kind="face"), finding("voice_clone", -1.5, kind="voice")
+    v = fuse(ABSENT, MEDIA, [face, voice], get_profile("finance"))
+    assert v.llr == pytest.approx(math.log10((10 ** 1.5 + 10 ** -1.5) / 2))  # +1.2, not 0
+    assert v.label == VerdictLabel.likely_manipulated
+    assert v.propositions.h1_kinds == ["face", "voice"]
+    assert [(k.kind, k.llr, k.detectors) for k in v.by_manipulation] == [("face", 1.5, ["face_swap"]),
+                                                                         ("voice", -1.5, ["voice_clone"])]
+    assert "replaced" in v.by_manipulation[0].description
+
+
+def test_clearing_a_file_needs_support_against_every_kind_examined():
+    both = [finding("face_swap", -2.0, kind="face"), finding("voice_clone", -2.0, kind="voice")]
+    assert fuse(ABSENT, MEDIA, both, get_profile("finance")).label == VerdictLabel.no_manipulation_detected
+    # the voice examined only by a claim that matched (no evidence either way): LR 1 for that kind
+    match = Finding(detector="speaker_claim", version="1", modality="audio", applicable=True, llr=-3.0,
+                    supports_h0=False, manipulation="voice")
+    v = fuse(ABSENT, MEDIA, [both[0], match], get_profile("finance"))
+    assert v.llr == pytest.approx(math.log10((0.01 + 1) / 2))
+    assert v.label == VerdictLabel.inconclusive
+
+
+def test_a_detector_without_a_declared_kind_is_a_kind_of_its_own():
+    v = fuse(ABSENT, MEDIA, [finding("plugin_a", 3.0, kind=""), finding("plugin_b", -3.0, kind="")], get_profile("finance"))
+    assert [k.kind for k in v.by_manipulation] == ["plugin_a", "plugin_b"]
+    assert v.llr == pytest.approx(math.log10((1e3 + 1e-3) / 2))
+
+
+def test_extreme_llrs_do_not_overflow():
+    v = fuse(ABSENT, MEDIA, [finding("a", 400.0, kind="face"), finding("b", -400.0, kind="voice")], get_profile("legal"))
+    assert v.llr == pytest.approx(6.0) and "llr_capped" in v.reasons

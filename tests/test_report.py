@@ -172,3 +172,29 @@ def test_identity_match_is_shown_as_not_counted():
     assert "rgb(215,215,215)" not in timeline_svg([other], 4.0)
     assert "Not counted in the verdict" in _finding_html(claim)
     assert "Not counted in the verdict" not in _finding_html(other)
+
+
+def test_several_kinds_of_manipulation_are_each_shown_with_their_evidence(verifier, media_fixtures):
+    """The combined figure is a mean over kinds, not a sum: the report and the terminal say
+    which kinds H1 stood for and what each one weighed."""
+    from rich.console import Console
+
+    from verifier.fusion import PROFILES, fuse
+    from verifier.output import print_summary
+
+    result = verifier.verify(media_fixtures[1]["wav"]["plain"])
+    findings = [Finding(detector="face_swap", version="1", modality="video", applicable=True, llr=1.5, manipulation="face"),
+                Finding(detector="voice_clone", version="1", modality="audio", applicable=True, llr=-1.5,
+                        manipulation="voice")]
+    verdict = fuse(result.provenance, result.media, findings, PROFILES["finance"])
+    shown = result.model_copy(update={"findings": findings, "verdict": verdict})
+    html = render_html(shown)
+    assert "H1 here is one of 2 kinds of manipulation" in html
+    assert "the face was replaced or re-animated (log10 LR +1.50: face_swap)" in html
+    console = Console(record=True, width=200)
+    print_summary(console, shown)
+    text = console.export_text()
+    assert "kind face" in text and "kind voice" in text and "equally likely alternatives" in text
+    single = result.model_copy(update={"findings": findings[:1],
+                                       "verdict": fuse(result.provenance, result.media, findings[:1], PROFILES["finance"])})
+    assert "kinds of manipulation" not in render_html(single)

@@ -216,6 +216,10 @@ class Finding(Record):
     # to produce) and identity consistency (a pasted face keeps one identity).
     # Such a finding cannot support H0; only a positive LLR enters the combined LLR.
     supports_h0: bool = True
+    # The kind of manipulation the LLR weighs against capture ("face", "voice",
+    # "soundtrack"; empty: the detector's own name). Fusion multiplies the LRs
+    # of one kind and weighs different kinds as alternatives (verifier.fusion).
+    manipulation: str = ""
 
     @property
     def was_run(self) -> bool:
@@ -243,6 +247,18 @@ class VerdictLabel(str, Enum):
 class Propositions(Record):
     h1: str = "The media was manipulated or synthetically generated."
     h0: str = "The media was captured as-is and not manipulated."
+    # The kinds of manipulation H1 stands for in this verdict (those the
+    # applicable detectors examined), weighed as equally likely a priori.
+    h1_kinds: list[str] = Field(default_factory=list)
+
+
+class KindEvidence(Record):
+    """The evidence on one kind of manipulation: the product of its detectors' LRs."""
+
+    kind: str
+    description: str
+    llr: float
+    detectors: list[str]
 
 
 class Verdict(Record):
@@ -257,6 +273,7 @@ class Verdict(Record):
     thresholds: dict[str, float] = Field(default_factory=dict)
     detectors_run: int = 0
     detectors_applicable: int = 0
+    by_manipulation: list[KindEvidence] = Field(default_factory=list)
 
 
 class ToolInfo(Record):

@@ -40,8 +40,12 @@ def print_summary(console: Console, v: Verification) -> None:
     for f in v.findings:
         val = f"llr {f.llr:+.2f}" if f.applicable and f.llr is not None else f"not applicable: {f.reason}"
         t.add_row(f"detector {f.detector}", val)
+    if len(v.verdict.by_manipulation) > 1:  # several kinds: show what each one weighs
+        for k in v.verdict.by_manipulation:
+            t.add_row(f"kind {k.kind}", f"log10 LR {k.llr:+.2f} ({', '.join(k.detectors)})")
     if v.verdict.llr is not None:
-        t.add_row("combined", f"log10 LR {v.verdict.llr:+.2f} ({v.verdict.verbal})")
+        t.add_row("combined", f"log10 LR {v.verdict.llr:+.2f} ({v.verdict.verbal})"
+                  + (" - kinds weighed as equally likely alternatives" if len(v.verdict.by_manipulation) > 1 else ""))
     t.add_row("profile", v.verdict.profile)
     if v.ledger is not None:
         t.add_row("ledger", f"entry {v.ledger.index} in {v.ledger.origin}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from detectors.base import DetectorContext, check_llr, default_detectors, get_detector, not_run
+from detectors.base import DetectorContext, check_llr, default_detectors, get_detector, manipulation_kind, not_run
 from provenance.c2pa_reader import C2paSession
 from provenance.metadata import read_hints
 from provenance.trust import load_trust
@@ -205,7 +205,9 @@ class Verifier:
                     weights_sha256=det.weights_sha256, applicable=False,
                     reason=f"{DETECTOR_FAILED}{type(exc).__name__}: {exc}",
                 )
-            findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as)}))
+            findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as),
+                                                       "manipulation": manipulation_kind(det)}))
+        skipped = [f.model_copy(update={"manipulation": manipulation_kind(get_detector(f.detector))}) for f in skipped]
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
 

@@ -154,6 +154,7 @@ class AvSyncDetector:
     name: ClassVar[str] = "av_sync"
     version: ClassVar[str] = "0.4.0"
     modality: ClassVar[str] = "audiovisual"
+    examines: ClassVar[str] = "soundtrack"
     needs: ClassVar[str] = "a video stream and an audio stream"
 
     @property

@@ -132,6 +132,7 @@ class FaceSwapDetector:
     name = "face_swap"
     version = "0.1.0"
     modality = "video"
+    examines = "face"
     needs = "an image or a video stream"
 
     def __init__(self, weights: Path | None = None):

@@ -74,6 +74,7 @@ class FaceMotionDetector:
     name: ClassVar[str] = "face_motion"
     version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "video"
+    examines: ClassVar[str] = "face"
     needs: ClassVar[str] = "a video stream (a still image has no motion)"
 
     @property

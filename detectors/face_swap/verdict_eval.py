@@ -1,6 +1,7 @@
 """What `verify` concludes on pasted face swaps when the face detectors run together.
 
     python -m detectors.face_swap.verdict_eval --work /tmp/face_motion [--detectors face_swap,face_motion] [--conditions]
+        [--with-target-audio]   # with --detectors face_swap,face_motion,face_identity_consistency,av_sync,voice_clone
 
 The face-swap CNN and the face-motion cue are each measured on their own
 (MODEL_CARD.md, FACE_MOTION.md). A user runs them together, and the verdict
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.face_swap.evaluate_heldout import CONDITIONS, condition_file, make_fakes
@@ -51,12 +52,46 @@ class VerdictRow:
     label: str  # the verdict under the finance profile
     llr: float | None  # the verdict's combined log10 LR (None: no detector applicable)
     by_detector: dict[str, float | None]  # each finding's LLR (None: not applicable)
+    findings: list[dict] = field(default_factory=list)  # the applicable findings, as the verdict weighed them
 
 
-def judge(verifier, path: Path) -> tuple[str, float | None, dict[str, float | None]]:
+def judge(verifier, path: Path) -> tuple[str, float | None, dict[str, float | None], list[dict]]:
     out = verifier.verify(path)
     return (out.verdict.label.value, out.verdict.llr,
-            {f.detector: (f.llr if f.applicable else None) for f in out.findings})
+            {f.detector: (f.llr if f.applicable else None) for f in out.findings},
+            [f.model_dump(include={"detector", "version", "modality", "applicable", "llr", "manipulation", "supports_h0"})
+             for f in out.findings if f.applicable])
+
+
+def with_target_audio(rows: list[VerdictRow]) -> list[VerdictRow]:
+    """Each swap as a face swap that kept its target's voice and mouth would be judged: its own face
+    findings, and the other kinds' findings (voice, soundtrack) of its target's real clip.
+
+    The swaps here are written without sound, and their pasted mouth moves with another clip's
+    speech; a swap made by a tool that re-renders the target's expressions keeps the target's
+    soundtrack in sync. What the audio detectors would say on it is what they say on the target's
+    real clip. Real clips are judged as they are; both sides go through the shipped fusion
+    (``verifier.fusion.fuse``) and, for comparison, through the product of every counted LR."""
+    from verifier.evidence import Finding, MediaInfo, MediaKind, ProvenanceResult, ProvenanceState
+    from verifier.fusion import PROFILES, counted, fuse
+
+    real = {r.name: r for r in rows if not r.swap}
+    media, absent, finance = (MediaInfo(kind=MediaKind.video, mime_type="video/mp4"),
+                              ProvenanceResult(state=ProvenanceState.absent), PROFILES["finance"])
+    out = []
+    for r in rows:
+        fs = [Finding(**f) for f in r.findings]
+        if r.swap and r.target in real:
+            fs = [f for f in fs if f.manipulation == "face"] + \
+                 [Finding(**f) for f in real[r.target].findings if f["manipulation"] != "face"]
+        verdict = fuse(absent, media, fs, finance) if fs else None
+        product = sum(f.llr for f in fs if counted(f) and f.llr is not None)
+        out.append(VerdictRow(r.name, r.swap, r.target, r.method,
+                              verdict.label.value if verdict else "inconclusive",
+                              verdict.llr if verdict else None,
+                              {**{f.detector: f.llr for f in fs}, "product_of_all": product},
+                              [f.model_dump() for f in fs]))
+    return out
 
 
 def summarise(rows: list[VerdictRow], detectors: tuple[str, ...]) -> dict:
@@ -80,8 +115,16 @@ def summarise(rows: list[VerdictRow], detectors: tuple[str, ...]) -> dict:
     return out
 
 
+def _label(llr: float) -> str:
+    """The finance profile's label for a combined LLR (the product rule has no Verdict to ask)."""
+    from verifier.fusion import PROFILES
+
+    p = PROFILES["finance"]
+    return "likely_manipulated" if llr >= p.manipulated_at else "no_manipulation_detected" if llr <= p.cleared_at else "inconclusive"
+
+
 def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log=print,
-        conditions: tuple[str, ...] = ("as_made",)) -> dict:
+        conditions: tuple[str, ...] = ("as_made",), target_audio: bool = False) -> dict:
     clips = real_clips(media)
     if len(clips) < 4:
         raise TooFewClipsError(f"need at least 4 talking-head clips under {media}, found {len(clips)}")
@@ -98,14 +141,23 @@ def run(work: Path, detectors: tuple[str, ...], seconds: float, media: Path, log
         for cond in conditions:
             rows: list[VerdictRow] = []
             for i, (path, is_swap, target, method, rel) in enumerate(files):
-                label, llr, by = judge(verifier, condition_file(path, cond, work, rel))
-                rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by))
+                label, llr, by, fs = judge(verifier, condition_file(path, cond, work, rel))
+                rows.append(VerdictRow(path.stem, is_swap, target, method, label, llr, by, fs))
                 log(f"{cond} [{i + 1}/{len(files)}] {path.name}: {label} {llr} {by}")
             out["conditions"][cond] = dict(
                 held_out=summarise([r for r in rows if r.target in held], detectors),
                 all_clips=summarise(rows, detectors),
                 rows=[r.__dict__ for r in rows],
             )
+            if target_audio:
+                comp = with_target_audio(rows)
+                keys = (*detectors, "product_of_all")
+                out["conditions"][cond]["with_target_audio"] = dict(
+                    held_out=summarise([r for r in comp if r.target in held], keys),
+                    all_clips=summarise(comp, keys),
+                    product_labels={side: dict(Counter(_label(r.by_detector["product_of_all"]) for r in comp
+                                                       if r.swap == is_swap)) for side, is_swap in (("real", False), ("swaps", True))},
+                )
     return out
 
 
@@ -116,13 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS))
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--conditions", action="store_true", help="also judge re-encoded copies (CRF 23, CRF 32, 480p)")
+    ap.add_argument("--with-target-audio", action="store_true",
+                    help="also judge each swap with its target clip's voice and soundtrack findings (run with the audio "
+                         "detectors among --detectors), by the shipped fusion and by the product of all LRs")
     ap.add_argument("--out", type=Path, help="write the rows and summaries here as JSON")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
         result = run(args.work, tuple(d.strip() for d in args.detectors.split(",") if d.strip()), args.seconds,
                      args.media, log=lambda m: print(m, file=sys.stderr, flush=True),
-                     conditions=tuple(CONDITIONS) if args.conditions else ("as_made",))
+                     conditions=tuple(CONDITIONS) if args.conditions else ("as_made",),
+                     target_audio=args.with_target_audio)
     except TooFewClipsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

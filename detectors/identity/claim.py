@@ -30,6 +30,7 @@ class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
     version: ClassVar[str] = "0.2.0"
     modality: ClassVar[str] = "video"
+    examines: ClassVar[str] = "face"
     needs: ClassVar[str] = "an image or a video stream"
 
     @property

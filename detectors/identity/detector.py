@@ -78,6 +78,7 @@ class FaceIdentityConsistencyDetector:
     name: ClassVar[str] = "face_identity_consistency"
     version: ClassVar[str] = "0.1.0"
     modality: ClassVar[str] = "video"
+    examines: ClassVar[str] = "face"
     needs: ClassVar[str] = "a video stream (a still image holds no face track)"
 
     @property

@@ -45,6 +45,7 @@ class SpeakerClaimDetector:
     name: ClassVar[str] = "speaker_claim"
     version: ClassVar[str] = "0.4.0"
     modality: ClassVar[str] = "audio"
+    examines: ClassVar[str] = "voice"
     needs: ClassVar[str] = "an audio stream"
 
     @property

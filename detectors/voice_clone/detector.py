@@ -56,6 +56,7 @@ class VoiceCloneDetector:
     name: ClassVar[str] = "voice_clone"
     version: ClassVar[str] = "0.4.0"
     modality: ClassVar[str] = "audio"
+    examines: ClassVar[str] = "voice"
     needs: ClassVar[str] = "an audio stream"
 
     def __init__(self, model_path: Path | None = None):

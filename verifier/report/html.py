@@ -114,6 +114,18 @@ def _finding_html(f: Finding) -> str:
     return "<div class='finding'>" + "".join(body) + "</div>"
 
 
+def _kinds_text(vd) -> str:
+    """With several kinds of manipulation examined, H1 stands for any one of them: say which, and
+    what the evidence on each was, since the combined figure is their mean, not their sum."""
+    if len(vd.by_manipulation) < 2:
+        return ""
+    parts = "; ".join(f"{escape(k.description)} (log10 LR {k.llr:+.2f}: {escape(', '.join(k.detectors))})"
+                      for k in vd.by_manipulation)
+    return (f"<div class='small'>H1 here is one of {len(vd.by_manipulation)} kinds of manipulation, weighed as "
+            f"equally likely: {parts}. The combined likelihood ratio is the mean of theirs: evidence against one kind "
+            "is not evidence against another.</div>")
+
+
 def render_html(v: Verification) -> str:
     title, tone = HEADLINE[v.verdict.label]
     p, m, vd = v.provenance, v.media, v.verdict
@@ -128,6 +140,7 @@ def render_html(v: Verification) -> str:
         f"<div class='sentence'>{escape(vd.summary)}</div>",
         f"<div class='small'>Strength of support: {escape(strength)}. Profile: {escape(vd.profile)}.</div></div>",
         f"<div class='small'>Propositions weighed: H1 - {escape(vd.propositions.h1)} H0 - {escape(vd.propositions.h0)}</div>",
+        _kinds_text(vd),
         "<h2>The file</h2><table>",
         _row("Name as received", v.input.path), _row("SHA-256", v.input.hashes.sha256), _row("SHA-512", v.input.hashes.sha512),
         _row("Size (bytes)", v.input.hashes.size), _row("Type (from its bytes)", f"{m.kind.value}, {m.mime_type}"),
