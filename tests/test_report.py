@@ -100,8 +100,9 @@ def test_the_reports_ledger_section_tells_how_to_check_the_file_and_that_works(m
     assert run_cli("verify", "--report", str(out), str(exhibit), data_dir=data).code == 0
     page = out.read_text()
     assert "<tr><th>Entry</th><td>0</td></tr>" in page  # the first entry's index is a value, not an absence
-    command, receipt = (html.unescape(x) for x in re.findall(r"<pre>(.*?)</pre>", page, re.S)[-2:])
-    assert command.startswith("verifier ledger verify-receipt receipt.txt --key KEY --media ")
+    blocks = [html.unescape(x) for x in re.findall(r"<pre>(.*?)</pre>", page, re.S)]
+    command = next(b for b in blocks if b.startswith("verifier ledger verify-receipt receipt.txt --key KEY --media "))
+    receipt = next(b for b in blocks if b.startswith("c2sp.org/tlog-proof@v1\n"))
     (tmp_path / "receipt.txt").write_text(receipt)
     key = run_cli("keys", "export", data_dir=data).stdout.strip()
     args = command.split()[1:]
@@ -110,6 +111,17 @@ def test_the_reports_ledger_section_tells_how_to_check_the_file_and_that_works(m
     r = run_cli(*args, cwd=tmp_path)
     assert r.code == 0, r.stderr
     assert f"byte for byte the file received as '{exhibit.name}'" in r.stdout
+
+    # ... and, once the log has grown, that it still extends the receipt's checkpoint
+    assert run_cli("verify", str(media_fixtures[1]["png"]["plain"]), data_dir=data).code == 0
+    later = next(b for b in blocks if b.startswith("verifier ledger verify-consistency"))
+    asked = re.search(r"<code>(verifier ledger consistency \d+)</code>", page).group(1).split()[1:]
+    made = run_cli(*asked, "--out", str(tmp_path / "proof.txt"), data_dir=data)
+    assert made.code == 0, made.stderr
+    args = later.split()[1:]
+    args[args.index("KEY")] = key
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.code == 0 and "at size 2" in r.stdout and "saved at size 1" in r.stdout, r.stderr
 
 
 def _chromium() -> str | None:

@@ -239,9 +239,24 @@ def render_html(v: Verification) -> str:
                 "<code>--media FILE</code> that a file is byte for byte the one received: save the receipt below as "
                 "<code>receipt.txt</code>, then run</p>",
                 f"<pre>verifier ledger verify-receipt receipt.txt --key KEY --media {escape(shlex.quote(v.input.name))}</pre>",
-                f"<pre>{escape(v.ledger.receipt)}</pre>"]
+                f"<pre>{escape(v.ledger.receipt)}</pre>", _later_check(v.ledger.receipt)]
     out.append("</body></html>")
     return "\n".join(x for x in out if x)
+
+
+def _later_check(receipt: str) -> str:
+    """How the holder of this receipt checks, later, that the log was not rewritten since."""
+    from verifier.ledger import LedgerError, Receipt
+
+    try:
+        size = Receipt.parse(receipt).checkpoint.checkpoint.size
+    except LedgerError:
+        return ""
+    return ("<p class='small'>Later, to check that the log still holds this entry unchanged (nothing rewritten, "
+            f"removed or forked since), ask the ledger's operator for a consistency proof from size {size} "
+            f"(<code>verifier ledger consistency {size}</code>, or <code>GET /v1/ledger/consistency?old={size}</code> "
+            "from the service), save it as <code>proof.txt</code>, then run</p>"
+            "<pre>verifier ledger verify-consistency receipt.txt proof.txt --key KEY</pre>")
 
 
 def write_report(v: Verification, path: Path) -> Path:
