@@ -110,3 +110,37 @@ def test_a_fresh_log_and_a_service_without_a_ledger_say_so(served, tmp_path, tes
         for url in ("/v1/ledger/checkpoint", "/v1/ledger/consistency?old=0", "/v1/ledger/keys", "/v1/ledger/entries/0"):
             r = off.get(url)
             assert r.status_code == 404 and r.json()["error"]["type"] == "no_ledger"
+
+
+def test_any_ledger_path_or_query_gets_an_answer_in_the_contract(served, media_fixtures):
+    """Whatever a client puts in the index or the size, the answer is the read (200) or the
+    JSON error document with a 4xx, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client, _, _ = served
+    _upload(client, media_fixtures[1]["png"]["plain"], "a.png")
+    from urllib.parse import quote
+
+    part = st.one_of(st.integers(min_value=-(2 ** 70), max_value=2 ** 70).map(str),
+                     st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20))
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(index=part, old=part)
+    def check(index, old):
+        index = quote(index, safe="")
+        for r in (client.get(f"/v1/ledger/entries/{index}"), client.get("/v1/ledger/consistency", params={"old": old}),
+                  client.post(f"/v1/ledger/entries/{index}/media", files={"file": ("x", b"x")})):
+            assert r.status_code == 200 or 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+            if r.status_code != 200:
+                assert set(r.json()["error"]) == {"type", "message"}
+
+    check()
+
+
+def test_unknown_paths_and_methods_get_the_json_error_document(served):
+    client, _, _ = served
+    r = client.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+    r = client.delete("/v1/ledger/checkpoint")
+    assert r.status_code == 405 and r.json()["error"]["type"] == "method_not_allowed" and "GET" in r.headers["allow"]

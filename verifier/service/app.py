@@ -35,6 +35,7 @@ from typing import Any
 from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verifier import __version__
 from verifier.config import Settings
@@ -78,6 +79,15 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         """A bug still answers with the service's error document (and is
         logged by the server), never a bare text page."""
         return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request, exc: StarletteHTTPException) -> JSONResponse:
+        """Routing refusals (no such path, wrong method) in the service's error document too."""
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        response = _error(exc.status_code, kind, str(exc.detail))
+        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request, exc: RequestValidationError) -> JSONResponse:
