@@ -95,6 +95,13 @@ def test_malformed_notes_rejected(text: str) -> None:
         parse_note(text)
 
 
+def test_a_copied_note_with_an_extra_newline_says_what_to_remove() -> None:
+    s = NoteSigner("log.example/x", Ed25519PrivateKey.generate())
+    cp = sign_checkpoint(Checkpoint("log.example/x", 7, b"\x01" * 32), [s])
+    with pytest.raises(NoteError, match="extra blank line"):
+        parse_note(cp.text + "\n")
+
+
 @pytest.mark.parametrize(
     "body",
     ["o\n01\n" + "A" * 43 + "=\n", "o\n1\nAAAA\n", "\n1\n" + "A" * 43 + "=\n", "o\n1\n", "o\n-1\n" + "A" * 43 + "=\n"],

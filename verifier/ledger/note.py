@@ -207,6 +207,9 @@ def parse_note(data: str | bytes) -> Note:
             raise NoteError("signed note is not valid UTF-8") from None
     if "\r" in data:
         raise NoteError("signed note must use LF line endings, found CR")
+    if data.endswith("\n\n"):  # the usual copy-and-paste damage; byte-strict, so say what to remove
+        raise NoteError("signed note ends with an extra blank line (added when it was copied or echoed?): "
+                        "it must end right after the last signature line's newline; remove the blank line")
     split = data.rfind("\n\n")
     if split < 0:
         raise NoteError("signed note has no blank line before its signatures")
