@@ -70,6 +70,8 @@ def test_a_detector_asked_for_on_a_file_without_its_streams_says_why_it_did_not_
         "not run: it needs an image or a video stream, and the file has no video stream and 1 audio stream")
     assert by_name["av_sync"]["reason"].startswith("not run: it needs a video stream and an audio stream")
     assert by_name["face_swap"]["weights_sha256"] is None  # no weights were used
+    assert {n: f["manipulation"] for n, f in by_name.items()} == {  # run or not, the record says what each weighs
+        "face_swap": "face", "av_sync": "soundtrack", "voice_clone": "voice"}
     assert not by_name["voice_clone"]["reason"].startswith("not run")  # it applies: it looked and declined
     summary = doc["verdict"]["summary"]
     assert "2 other detectors not run" in summary and "voice_clone:" in summary and "face_swap:" not in summary

@@ -187,7 +187,7 @@ class Verifier:
             if det.applies_to(media):
                 dets.append(det)
             else:
-                skipped.append(not_run(det, media))
+                skipped.append(not_run(det, media).model_copy(update={"manipulation": manipulation_kind(det)}))
         for det in dets:
             prepare = getattr(det, "prepare", None)
             if prepare is not None:
@@ -206,8 +206,7 @@ class Verifier:
                     reason=f"{DETECTOR_FAILED}{type(exc).__name__}: {exc}",
                 )
             findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as),
-                                                       "manipulation": manipulation_kind(det)}))
-        skipped = [f.model_copy(update={"manipulation": manipulation_kind(get_detector(f.detector))}) for f in skipped]
+                                                       "manipulation": finding.manipulation or manipulation_kind(det)}))
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
 
