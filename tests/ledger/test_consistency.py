@@ -107,7 +107,7 @@ def test_every_altered_proof_byte_and_foreign_signatures_fail(settings: Settings
         verify_extension(held, prove_extension(ledger, 5), key)
 
     other = Ledger.open(Settings(data_dir=tmp_path / "other", ledger_url=None), origin=ORIGIN)
-    with pytest.raises(NoteError):  # same origin, another key: not this log's checkpoint
+    with pytest.raises(NoteError, match="saved checkpoint does not verify"):  # same origin, another key
         verify_extension(held, good, [other.verifier_key])
     for i in range(11):
         other.append(record(i))

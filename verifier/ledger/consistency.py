@@ -112,7 +112,10 @@ def verify_extension(
     """
     ext = extension if isinstance(extension, ExtensionProof) else ExtensionProof.parse(extension)
     keys = list(keys)
-    saved.verify(keys, origin=origin)
+    try:
+        saved.verify(keys, origin=origin)
+    except NoteError as exc:
+        raise NoteError(f"the saved checkpoint does not verify: {exc}") from None
     old, new = saved.checkpoint, ext.checkpoint.checkpoint
     try:
         good = ext.checkpoint.verify(keys, origin=old.origin)
