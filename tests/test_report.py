@@ -207,6 +207,9 @@ def test_several_kinds_of_manipulation_are_each_shown_with_their_evidence(verifi
     print_summary(console, shown)
     text = console.export_text()
     assert "kind face" in text and "kind voice" in text and "equally likely alternatives" in text
+    assert "No detector examined these kinds of manipulation" in html and "soundtrack (the soundtrack is not" in html
     single = result.model_copy(update={"findings": findings[:1],
                                        "verdict": fuse(result.provenance, result.media, findings[:1], PROFILES["finance"])})
-    assert "kinds of manipulation" not in render_html(single)
+    page = render_html(single)
+    assert "H1 here is one of" not in page
+    assert "verdict says nothing about them: voice (the voice was synthesized" in page

@@ -207,6 +207,12 @@ def render_html(v: Verification) -> str:
     out += [f"<li>{escape(f'{f.detector} could not examine this file: {f.reason}')}</li>" for f in ran if not f.applicable]
     if not_run:
         out.append(f"<li>{escape('Not run, for want of the streams they need: ' + ', '.join(f.detector for f in not_run))}</li>")
+    if vd.decided_by == "detectors":
+        from verifier.fusion import MANIPULATION_KINDS
+
+        unseen = [f"{k} ({d})" for k, d in MANIPULATION_KINDS.items() if k not in vd.propositions.h1_kinds]
+        if unseen:
+            out.append(f"<li>{escape('No detector examined these kinds of manipulation, so the verdict says nothing about them: ' + '; '.join(unseen) + '.')}</li>")
     out += [f"<li>{escape(t)}</li>" for t in LIMITATIONS]
     out.append("</ul>")
 
