@@ -28,6 +28,7 @@ from sqlalchemy import insert
 from verifier.config import Settings
 from verifier.ledger import Ledger, merkle
 from verifier.ledger.consistency import prove_extension, verify_extension
+from verifier.ledger.export import audit_export, export_lines
 from verifier.ledger.note import Checkpoint, sign_checkpoint
 from verifier.ledger.record import canonicalize
 from verifier.ledger.store import T_CP, T_ENTRY, T_NODE
@@ -180,6 +181,18 @@ def main() -> None:
         audits.append(time.perf_counter() - t)
         assert res.ok, res.problems
     rows.append((f"full audit of {n:,} entries ({res.checkpoints_checked} checkpoints)", f"{statistics.median(audits):.1f}", "s"))
+    exports, offline = [], []
+    for _ in range(max(1, args.repeat - 2)):  # a whole export, then an auditor's offline audit of it
+        t = time.perf_counter()
+        lines = list(export_lines(led))
+        exports.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        got = audit_export(lines, key)
+        offline.append(time.perf_counter() - t)
+        assert got.ok, got.problems
+    rows.append((f"export of {n:,} entries ({sum(map(len, lines)) / 1e6:.1f} MB)", f"{statistics.median(exports):.1f}", "s"))
+    rows.append(("  audited offline from the export (verify-export)", f"{statistics.median(offline):.1f}",
+                 f"s ({statistics.median(offline) / statistics.median(audits):.1f}x the database audit)"))
     led.close()
     if args.originals_mb:
         rows.extend(originals_rows(fresh("originals"), args.originals_mb, args.repeat))

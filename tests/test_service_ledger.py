@@ -55,6 +55,13 @@ def test_a_receipt_holder_checks_later_that_the_log_kept_its_entry(served, media
     keys = client.get("/v1/ledger/keys").json()
     assert keys["current"] == pinned.encode() and keys["keys"] == [pinned.encode()]
 
+    from verifier.ledger.export import audit_export
+
+    export = client.get("/v1/ledger/export")  # the whole log, for an auditor to re-check on their own machine
+    assert export.status_code == 200 and export.headers["content-type"].startswith("application/x-ndjson")
+    audited = audit_export(export.text.splitlines(keepends=True), [pinned], from_checkpoint=held.text)
+    assert audited.ok and audited.size == 3, audited.problems
+
 
 def test_is_this_the_file_you_received(served, media_fixtures):
     client, ledger, _ = served
@@ -107,7 +114,8 @@ def test_a_fresh_log_and_a_service_without_a_ledger_say_so(served, tmp_path, tes
         assert r.status_code == 404 and r.json()["error"]["type"] == "no_checkpoint"
     settings = Settings(data_dir=tmp_path / "off", trust_anchors=(test_root,), record_to_ledger=False)
     with TestClient(create_app(settings)) as off:
-        for url in ("/v1/ledger/checkpoint", "/v1/ledger/consistency?old=0", "/v1/ledger/keys", "/v1/ledger/entries/0"):
+        for url in ("/v1/ledger/checkpoint", "/v1/ledger/consistency?old=0", "/v1/ledger/keys", "/v1/ledger/entries/0",
+                    "/v1/ledger/export"):
             r = off.get(url)
             assert r.status_code == 404 and r.json()["error"]["type"] == "no_ledger"
 

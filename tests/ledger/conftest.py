@@ -39,3 +39,14 @@ def record(i: int, **extra: object) -> dict[str, object]:
 
 def pg_url() -> str | None:
     return os.environ.get("VERIFIER_TEST_PG_URL") or None
+
+
+def twin_ledger(settings: Settings, root: Path, name: str, origin: str = "test.example/ledger") -> Ledger:
+    """Another database signed with the same key under the same origin: what an operator
+    who rewrites history (or shows two parties two logs) would run."""
+    import shutil
+
+    twin = Settings(data_dir=root / name, ledger_url=None)
+    twin.ledger_key_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(settings.ledger_key_path, twin.ledger_key_path)
+    return Ledger.open(twin, origin=origin)

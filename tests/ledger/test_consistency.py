@@ -4,7 +4,6 @@ forked or rolled-back log, a doctored proof or a foreign key does not."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,10 @@ from verifier.ledger import Ledger, LedgerInputError, NoteError, ProofError
 from verifier.ledger.consistency import ExtensionProof, prove_extension, saved_checkpoint, verify_extension
 from verifier.ledger.note import SignedCheckpoint
 
-from .conftest import record
+from .conftest import record, twin_ledger
 from .test_ledger import run_cli
 
 ORIGIN = "test.example/ledger"
-
-
-def _twin(settings: Settings, tmp_path: Path, name: str) -> Ledger:
-    """Another database signed with the same key under the same origin: what an
-    operator who rewrites history (or shows two parties two logs) would run."""
-    twin = Settings(data_dir=tmp_path / name, ledger_url=None)
-    twin.ledger_key_path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(settings.ledger_key_path, twin.ledger_key_path)
-    return Ledger.open(twin, origin=ORIGIN)
 
 
 def test_the_latest_checkpoint_extends_every_earlier_one(ledger: Ledger) -> None:
@@ -48,7 +38,7 @@ def test_a_rewritten_log_is_caught_from_the_first_changed_entry_on(settings: Set
     held = {}
     for i in range(10):
         held[i + 1] = SignedCheckpoint.parse(ledger.append(record(i)).checkpoint)
-    twin = _twin(settings, tmp_path, "rewritten")
+    twin = twin_ledger(settings, tmp_path, "rewritten")
     for i in range(12):  # entry 6 onwards differ; the log then grows past the original
         twin.append(record(i, changed=True) if i >= 6 else record(i))
     key = [ledger.verifier_key]
@@ -65,13 +55,13 @@ def test_a_log_signed_twice_at_one_size_or_rolled_back_is_caught(settings: Setti
     for i in range(5):
         ledger.append(record(i))
     held = SignedCheckpoint.parse(ledger.checkpoint())
-    twin = _twin(settings, tmp_path, "forked")
+    twin = twin_ledger(settings, tmp_path, "forked")
     for i in range(5):
         twin.append(record(i, fork=True))
     with pytest.raises(ProofError, match="two different trees were signed at size 5"):
         verify_extension(held, prove_extension(twin, 5), [ledger.verifier_key])
 
-    small = _twin(settings, tmp_path, "rolled-back")
+    small = twin_ledger(settings, tmp_path, "rolled-back")
     for i in range(3):
         small.append(record(i))
     with pytest.raises(LedgerInputError, match="truncated or rolled back"):
@@ -163,7 +153,7 @@ def test_cli_checks_a_receipt_against_a_later_proof_offline(settings: Settings, 
     assert ok.returncode == 0, ok.stderr
     assert f"log {ORIGIN} at size 5" in ok.stdout and "extends the checkpoint saved at size 1" in ok.stdout
 
-    twin = _twin(settings, tmp_path, "rewritten")
+    twin = twin_ledger(settings, tmp_path, "rewritten")
     for i in range(6):
         twin.append(record(i, rewritten=True))
     (holder / "forked.txt").write_text(prove_extension(twin, 1).encode())

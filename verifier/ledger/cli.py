@@ -182,16 +182,12 @@ def export(
     db: DbUrl = None,
 ) -> None:
     """Export the whole log as JSON lines (entries with base64 record bytes, then checkpoints and keys)."""
+    from verifier.ledger.export import export_lines
+
     fh = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         with _open(data_dir, db) as led:
-            fh.write(json.dumps({"type": "ledger", "origin": led.origin, "keys": [k.encode() for k in led.verifier_keys()]}) + "\n")
-            for e in led.iter_entries():
-                fh.write(json.dumps({"type": "entry", "index": e.index, "leaf_hash": e.leaf_hash.hex(),
-                                     "record_b64": b64(e.record), "appended_at": e.appended_at}) + "\n")
-            for cp in led.checkpoints():
-                fh.write(json.dumps({"type": "checkpoint", "size": cp.size, "note": cp.note,
-                                     "timestamp_b64": b64(cp.timestamp) if cp.timestamp else None}) + "\n")
+            fh.writelines(export_lines(led))
     finally:
         if out:
             fh.close()
@@ -301,6 +297,34 @@ def verify_consistency_cmd(
     )
 
 
+@ledger_app.command("verify-export")
+@_guard
+def verify_export_cmd(
+    export_file: Annotated[Path, typer.Argument(metavar="EXPORT", help="The JSON lines of `ledger export` or GET /v1/ledger/export.")],
+    key: Annotated[list[str], typer.Option("--key", help="The ledger's genesis key (verifier key string or file); "
+                                           "later keys are followed through the signed rotation entries.")],
+    from_checkpoint: Annotated[Path | None, typer.Option(
+        "--from-checkpoint", help="A checkpoint or receipt you kept: the exported log must extend it.")] = None,
+    tsa_roots: Annotated[Path | None, typer.Option("--tsa-roots", help="PEM file of trusted TSA roots.")] = None,
+) -> None:
+    """Audit a whole exported log offline, as `ledger verify` audits the database: every leaf, the tree,
+    every checkpoint signature and root, key rotations, timestamps. No database of the operator's."""
+    from verifier.ledger.consistency import saved_checkpoint
+    from verifier.ledger.export import audit_export
+    from verifier.ledger.tsa import load_roots
+
+    saved = saved_checkpoint(_read_text(from_checkpoint, "saved checkpoint")).text if from_checkpoint else None
+    roots = load_roots(tsa_roots) if tsa_roots else None
+    if not export_file.exists():
+        raise LedgerInputError(f"export file {export_file} not found")
+    with export_file.open(encoding="utf-8", errors="strict") as fh:
+        try:
+            result = audit_export(fh, _parse_keys(key), from_checkpoint=saved, tsa_roots=roots)
+        except UnicodeDecodeError:
+            raise LedgerInputError(f"export file {export_file} is not UTF-8 text") from None
+    _report_audit(result)
+
+
 @ledger_app.command("verify")
 @_guard
 def verify(
@@ -327,18 +351,7 @@ def verify(
         result = led.verify(from_checkpoint=saved, trusted_keys=keys, tsa_roots=roots)
         held = (audit_originals(((e.index, e.record) for e in led.iter_entries()),
                                 store or _settings(data_dir, db).evidence_dir) if originals else None)
-    for w in result.warnings:
-        _err(f"warning: {w}")
-    if result.ok:
-        typer.echo(result.summary())
-    else:
-        if result.security_failure:
-            _err("SECURITY ERROR")
-            _err(f"ledger {result.origin} misbehavior detected!\n")
-        for p in result.problems:
-            _err(f"{p.code}: {p.message}")
-            if p.details:
-                _err(p.details.rstrip("\n"))
+    _report_audit(result, exit_on_failure=False)
     if held is not None:
         (typer.echo if held.ok else _err)(held.summary())
         for p in held.problems:
@@ -346,6 +359,25 @@ def verify(
     if not result.ok or (held is not None and not held.ok):
         raise typer.Exit(EXIT_VERIFY)
 
+
+
+def _report_audit(result: Any, exit_on_failure: bool = True) -> None:
+    """Warnings and problems to stderr (SECURITY ERROR first when evidence contradicts a signature),
+    the summary to stdout when it passed."""
+    for w in result.warnings:
+        _err(f"warning: {w}")
+    if result.ok:
+        typer.echo(result.summary())
+        return
+    if result.security_failure:
+        _err("SECURITY ERROR")
+        _err(f"ledger {result.origin} misbehavior detected!\n")
+    for p in result.problems:
+        _err(f"{p.code}: {p.message}")
+        if p.details:
+            _err(p.details.rstrip("\n"))
+    if exit_on_failure:
+        raise typer.Exit(EXIT_VERIFY)
 
 
 # --- key commands ------------------------------------------------------------

@@ -12,7 +12,9 @@ from the log, and none of them should need a login to the database:
 - ``POST /v1/ledger/entries/{index}/media``: "is this file the one you
   received?", answered by hashing the upload against the record (the upload
   is not stored and nothing is appended);
-- ``GET /v1/ledger/keys``: the public keys the log has signed with.
+- ``GET /v1/ledger/keys``: the public keys the log has signed with;
+- ``GET /v1/ledger/export``: the whole log as JSON lines, audited offline with
+  ``verifier ledger verify-export``.
 
 Everything here is a read: no endpoint appends, signs or changes the log. The
 answers are checkable, not to be trusted: a checkpoint verifies against a key
@@ -27,11 +29,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from verifier.errors import FileTooLargeError
 from verifier.ledger.consistency import prove_extension
 from verifier.ledger.errors import LedgerInputError
+from verifier.ledger.export import export_lines
 from verifier.ledger.originals import compare_media, recorded_input
 
 TEXT = "text/plain; charset=utf-8"
@@ -71,6 +74,13 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
                          f"smaller than {old}: if you hold a checkpoint of size {old} signed by this log, "
                          "the log has been truncated or rolled back")
         return PlainTextResponse(prove_extension(ledger, old).encode(), media_type=TEXT)
+
+    @router.get("/export")
+    def export():
+        if ledger is None:
+            return missing()
+        return StreamingResponse(export_lines(ledger), media_type="application/x-ndjson",
+                                 headers={"Content-Disposition": 'attachment; filename="ledger-export.jsonl"'})
 
     @router.get("/keys")
     def keys():
