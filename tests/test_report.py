@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import run_cli
+from verifier.artifacts import seal
 from verifier.config import Settings
 from verifier.evidence import Artifact, Finding, Segment
 from verifier.pipeline import Verifier
@@ -33,6 +34,7 @@ def _with_detector_evidence(result, tmp_path):
                       raw_score=0.93, llr=2.4, validation="EER 3.1% on held-out families (model card)",
                       segments=[Segment(start_s=0.0, end_s=0.5, score=0.2, llr=-0.8), Segment(start_s=0.5, end_s=1.0, score=0.95, llr=2.4)],
                       artifacts=[Artifact(kind="spectrogram", media_type="image/png", path=str(png), description="flagged spans")])
+    finding = seal(finding)  # as the pipeline does before the record is signed
     skipped = Finding(detector="face_swap", version="0.1", modality="video", applicable=False, reason="no face found")
     return result.model_copy(update={"findings": [finding, skipped]})
 
@@ -213,3 +215,17 @@ def test_several_kinds_of_manipulation_are_each_shown_with_their_evidence(verifi
     page = render_html(single)
     assert "H1 here is one of" not in page
     assert "verdict says nothing about them: voice (the voice was synthesized" in page
+
+
+def test_an_evidence_image_swapped_after_the_verdict_is_not_shown(verifier, media_fixtures, tmp_path):
+    """The record holds each image's SHA-256: whoever can write the data directory must not be
+    able to change the picture a reader is shown."""
+    result = _with_detector_evidence(verifier.verify(media_fixtures[1]["wav"]["plain"]), tmp_path)
+    art = result.findings[0].artifacts[0]
+    assert art.sha256 and len(art.sha256) == 64
+    png = tmp_path / "spec.png"
+    png.chmod(0o644)
+    Image.fromarray(np.zeros((40, 120), dtype="uint8")).save(png)
+    html = render_html(result)
+    assert "data:image/png;base64," not in html
+    assert "not shown" in html and art.sha256 in html

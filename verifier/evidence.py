@@ -190,10 +190,14 @@ class Segment(Record):
 
 
 class Artifact(Record):
+    """An evidence image a detector wrote. ``sha256`` binds the file to the record (and so to
+    the ledger): a report or bundle shows the image only while its bytes still match."""
+
     kind: str  # "spectrogram", "heatmap", "sync_curve", "contact_sheet", ...
     media_type: str  # "image/png"
     path: str | None = None
     description: str = ""
+    sha256: str | None = None
 
 
 class Finding(Record):

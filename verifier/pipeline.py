@@ -19,6 +19,7 @@ from provenance.c2pa_reader import C2paSession
 from provenance.metadata import read_hints
 from provenance.trust import load_trust
 from verifier import toolinfo
+from verifier.artifacts import seal
 from verifier.config import Settings
 from verifier.errors import NotMediaError, UnrecordedVerdictError, VerifierError
 from verifier.evidence import (
@@ -205,8 +206,9 @@ class Verifier:
                     weights_sha256=det.weights_sha256, applicable=False,
                     reason=f"{DETECTOR_FAILED}{type(exc).__name__}: {exc}",
                 )
-            findings.append(finding.model_copy(update={"reason": finding.reason.replace(str(stored), shown_as),
-                                                       "manipulation": finding.manipulation or manipulation_kind(det)}))
+            findings.append(seal(finding.model_copy(update={
+                "reason": finding.reason.replace(str(stored), shown_as),
+                "manipulation": finding.manipulation or manipulation_kind(det)})))
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
 

@@ -255,5 +255,9 @@ def test_through_verify_pipeline(face, tmp_path):
     assert by["av_sync"].applicable and "offset -3 frames" in by["av_sync"].reason, by["av_sync"].reason
     assert by["face_identity_consistency"].applicable, by["face_identity_consistency"].reason
     assert by["face_identity_consistency"].llr < 0
-    png = by["av_sync"].artifacts[0].path
-    assert png and (tmp_path / "data" / "artifacts") in __import__("pathlib").Path(png).parents
+    art = by["av_sync"].artifacts[0]
+    png = __import__("pathlib").Path(art.path)
+    assert (tmp_path / "data" / "artifacts") in png.parents
+    # sealed before the record is signed: its hash is in the record and the file is read-only
+    assert art.sha256 == __import__("hashlib").sha256(png.read_bytes()).hexdigest()
+    assert not png.stat().st_mode & 0o222

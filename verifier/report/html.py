@@ -13,7 +13,8 @@ import shlex
 from html import escape
 from pathlib import Path
 
-from verifier.evidence import NOT_RUN, Finding, ProvenanceState, StreamInfo, VerdictLabel, Verification
+from verifier.artifacts import ArtifactSource, from_files
+from verifier.evidence import NOT_RUN, Artifact, Finding, ProvenanceState, StreamInfo, VerdictLabel, Verification
 from verifier.report.timeline import timeline_svg
 
 HEADLINE = {
@@ -68,14 +69,12 @@ def _row(k: str, v: object) -> str:
     return f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
 
 
-def _image_data_uri(path: str | None) -> str | None:
-    if not path:
+def _image_data_uri(art: Artifact, source: ArtifactSource) -> str | None:
+    data = source(art)
+    if data is None:
         return None
-    p = Path(path)
-    if not p.is_file() or p.stat().st_size > 8 << 20:
-        return None
-    mime = "image/svg+xml" if p.suffix == ".svg" else "image/png" if p.suffix == ".png" else "image/jpeg"
-    return f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    mime = art.media_type if art.media_type in ("image/png", "image/jpeg", "image/svg+xml") else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def _stream_text(s: StreamInfo, still: bool) -> str:
@@ -86,7 +85,7 @@ def _stream_text(s: StreamInfo, still: bool) -> str:
             + (f" {s.sample_rate} Hz" if s.sample_rate else ""))
 
 
-def _finding_html(f: Finding) -> str:
+def _finding_html(f: Finding, source: ArtifactSource = from_files) -> str:
     head = f"<b>{escape(f.detector)}</b> <span class='pill'>v{escape(f.version)}</span> <span class='pill'>{escape(f.modality)}</span>"
     if not f.applicable:
         return f"<div class='finding'>{head}<div>Not applicable: {escape(f.reason or 'no reason given')}</div></div>"
@@ -108,8 +107,13 @@ def _finding_html(f: Finding) -> str:
         body.append("<div class='small'>Strongest segments: " + "; ".join(
             f"{s.start_s:.1f}-{s.end_s:.1f} s ({s.label or 'score'} {s.score:.2f})" for s in top) + "</div>")
     for a in f.artifacts:
-        uri = _image_data_uri(a.path)
-        if uri:
+        uri = _image_data_uri(a, source)
+        if uri is None:
+            body.append(f"<div class='small'>Evidence image ({escape(a.kind)}) not shown: its file is missing or no "
+                        "longer has the SHA-256 the record gives it" + (f" (<code>{escape(a.sha256)}</code>)" if a.sha256
+                                                                         else " (none: made before images were sealed)")
+                        + ".</div>")
+        else:
             body.append(f"<figure><img src='{uri}' alt='{escape(a.kind)}'><figcaption class='small'>{escape(a.description or a.kind)}</figcaption></figure>")
     return "<div class='finding'>" + "".join(body) + "</div>"
 
@@ -126,7 +130,9 @@ def _kinds_text(vd) -> str:
             "is not evidence against another.</div>")
 
 
-def render_html(v: Verification) -> str:
+def render_html(v: Verification, artifacts: ArtifactSource = from_files) -> str:
+    """``artifacts`` gives each evidence image's bytes (by default from the file the record names;
+    an evidence bundle gives its own copies); only bytes matching the sealed SHA-256 are shown."""
     title, tone = HEADLINE[v.verdict.label]
     p, m, vd = v.provenance, v.media, v.verdict
     strength = f"{vd.verbal} (combined log10 LR {vd.llr:+.2f})" if vd.llr is not None else (
@@ -184,7 +190,7 @@ def render_html(v: Verification) -> str:
     ran = [f for f in v.findings if f.was_run]
     not_run = [f for f in v.findings if not f.was_run]
     if v.findings:
-        out += [_finding_html(f) for f in ran]
+        out += [_finding_html(f, artifacts) for f in ran]
         if not_run:
             out.append("<div class='finding small'><b>Not run</b> (asked for, but the file does not hold what they "
                        "need): " + "; ".join(escape(f"{f.detector}: {f.reason.removeprefix(NOT_RUN)}") for f in not_run)
