@@ -152,3 +152,31 @@ def test_unknown_paths_and_methods_get_the_json_error_document(served):
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
     r = client.delete("/v1/ledger/checkpoint")
     assert r.status_code == 405 and r.json()["error"]["type"] == "method_not_allowed" and "GET" in r.headers["allow"]
+
+
+def test_an_entry_s_evidence_bundle_is_served_and_checks_offline(served, media_fixtures, tmp_path):
+    from verifier.bundle import verify_bundle
+
+    client, ledger, pinned = served
+    first = _upload(client, media_fixtures[1]["wav"]["plain"], "voicemail.wav")
+    index = first["ledger"]["index"]
+    r = client.get(f"/v1/ledger/entries/{index}/bundle")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    (tmp_path / "b.zip").write_bytes(r.content)
+    check = verify_bundle(tmp_path / "b.zip", [pinned])
+    assert check.original == "original/voicemail.wav" and check.report_matches
+    assert check.verification.record_id == first["record_id"]
+    assert not list((tmp_path / "uploads").glob("*/*.zip"))  # the served copy is not left behind
+
+    light = client.get(f"/v1/ledger/entries/{index}/bundle", params={"original": "false"})
+    assert light.status_code == 200 and len(light.content) < len(r.content)
+
+    assert client.get(f"/v1/ledger/entries/{ledger.size}/bundle").json()["error"]["type"] == "no_entry"
+    from verifier.intake import EvidenceStore
+
+    # the store's copy replaced behind the ledger's back
+    held = EvidenceStore(tmp_path / "evidence").path_for(first["input"]["hashes"]["sha256"])
+    held.chmod(0o644)
+    held.write_bytes(held.read_bytes()[:-1] + b"\0")
+    bad = client.get(f"/v1/ledger/entries/{index}/bundle")
+    assert bad.status_code == 409 and bad.json()["error"]["type"] == "original_altered"

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from verifier.config import Settings
 from verifier.errors import EvidenceStoreError, FileTooLargeError, InputError
@@ -99,14 +100,23 @@ def hash_file(path: Path) -> FileHashes:
     """Size, SHA-256 and SHA-512 of a file, read once, the two digests on two
     threads as at intake (1 GB: 0.97 s against 1.54 s one after the other,
     the floor being SHA-512 alone at 1.01 s)."""
+    with open(path, "rb") as fh:
+        return hash_stream(fh)
+
+
+def hash_stream(fh: BinaryIO, max_bytes: int | None = None) -> FileHashes:
+    """:func:`hash_file` of an open stream (a member of an evidence bundle, say). With
+    ``max_bytes``, reading stops once the stream is known to be longer: the size returned then
+    exceeds it, which is all a comparison against a recorded size needs to know."""
     workers = _start_hashers()
     size = 0
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                size += len(chunk)
-                for w in workers:
-                    w.chunks.put(chunk)
+        while chunk := fh.read(CHUNK):
+            size += len(chunk)
+            for w in workers:
+                w.chunks.put(chunk)
+            if max_bytes is not None and size > max_bytes:
+                break
     finally:
         hex256, hex512 = (w.close() for w in workers)
     return FileHashes(sha256=hex256, sha512=hex512, size=size)

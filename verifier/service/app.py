@@ -109,7 +109,8 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         return verifiers[profile]
 
     app.include_router(ledger_router(ledger, error=_error, copy_upload=_copy_limited,
-                                     upload_dir=settings.data_dir / "uploads", limit=limit))
+                                     upload_dir=settings.data_dir / "uploads", limit=limit,
+                                     evidence_dir=settings.evidence_dir))
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:

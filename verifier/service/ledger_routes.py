@@ -14,7 +14,10 @@ from the log, and none of them should need a login to the database:
   is not stored and nothing is appended);
 - ``GET /v1/ledger/keys``: the public keys the log has signed with;
 - ``GET /v1/ledger/export``: the whole log as JSON lines, audited offline with
-  ``verifier ledger verify-export``.
+  ``verifier ledger verify-export``;
+- ``GET /v1/ledger/entries/{index}/bundle[?original=false]``: the entry's evidence bundle
+  (received file, record, receipt, evidence images, report), checked offline with
+  ``verifier ledger verify-bundle``.
 
 Everything here is a read: no endpoint appends, signs or changes the log. The
 answers are checkable, not to be trusted: a checkpoint verifies against a key
@@ -24,16 +27,19 @@ the holder pinned, a receipt and a consistency proof verify offline.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from verifier.errors import FileTooLargeError
+from verifier.intake import EvidenceStore
 from verifier.ledger.consistency import prove_extension
-from verifier.ledger.errors import LedgerInputError
+from verifier.ledger.errors import LedgerInputError, ProofError
 from verifier.ledger.export import export_lines
 from verifier.ledger.originals import compare_media, recorded_input
 
@@ -43,7 +49,8 @@ ErrorFn = Callable[[int, str, str], JSONResponse]
 CopyFn = Callable[[UploadFile, Path, int], None]
 
 
-def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_dir: Path, limit: int) -> APIRouter:
+def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_dir: Path, limit: int,
+                  evidence_dir: Path) -> APIRouter:
     """Routes over ``ledger`` (``None`` when the service records nothing: every route answers 404)."""
     router = APIRouter(prefix="/v1/ledger")
 
@@ -102,6 +109,31 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
             receipt = None
         return {"index": e.index, "leaf_hash": e.leaf_hash.hex(), "appended_at": e.appended_at,
                 "record": json.loads(e.record), "receipt": receipt}
+
+    @router.get("/entries/{index}/bundle")
+    def bundle(index: int, original: bool = Query(True, description="Include the received file.")):
+        from verifier.bundle import write_bundle
+
+        if ledger is None:
+            return missing()
+        if not 0 <= index < ledger.size:
+            return no_entry(index)
+        upload_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=upload_dir))
+        out = tmp / f"entry-{index}.zip"
+        cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
+        try:
+            write_bundle(ledger, index, EvidenceStore(evidence_dir), out, include_original=original)
+        except LedgerInputError as exc:  # a key rotation, no checkpoint yet, or the original is gone
+            shutil.rmtree(tmp, ignore_errors=True)
+            return error(422, "no_bundle", f"entry {index}: {exc}")
+        except ProofError as exc:  # the stored original no longer matches its record
+            shutil.rmtree(tmp, ignore_errors=True)
+            return error(409, "original_altered", f"entry {index}: {exc}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return FileResponse(out, media_type="application/zip", filename=out.name, background=cleanup)
 
     @router.post("/entries/{index}/media")
     def media(index: int, file: UploadFile = File(...)):

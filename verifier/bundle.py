@@ -1,0 +1,307 @@
+"""Evidence bundles: one file that carries a verdict, the received bytes and the proof.
+
+Legal intake is asked, months later, to show what it received, what it found and
+that nothing changed since. The pieces exist separately (the original in the
+evidence store, the record in the ledger, a receipt, the report, the evidence
+images); handed over one by one, each invites the question whether it is the
+right one. A bundle is a zip of all of them that checks as a whole, offline:
+
+- ``receipt.tlog-proof``: the C2SP tlog-proof, carrying the canonical record bytes;
+  the only signed member. Everything else is bound to it:
+- ``record.json``: the same record bytes, for reading;
+- ``original/NAME``: the received file (its size, SHA-256 and SHA-512 are in the record);
+- ``artifacts/...``: the evidence images (their SHA-256 are in the record);
+- ``report.html``: rendered from the record with those images; a checker renders it
+  again and compares, so the page cannot say something the record does not;
+- ``keys.txt``, ``README.txt``, ``bundle.json``: the log's public keys (to compare
+  with a copy obtained independently: a key found inside the bundle proves nothing),
+  how to check by hand, and the member list.
+
+A member the record does not cover makes the check fail: a court must not be
+handed a file inside the "evidence" that nothing vouches for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from verifier import __version__
+from verifier.artifacts import matches
+from verifier.evidence import Artifact, LedgerRef, Verification
+from verifier.intake import EvidenceStore, hash_stream, utcnow
+from verifier.ledger.errors import LedgerInputError, ProofError
+from verifier.ledger.note import VerifierKey
+from verifier.ledger.originals import recorded_input
+from verifier.ledger.receipt import Receipt, ReceiptCheck, verify_receipt
+from verifier.ledger.record import ROTATION_PREFIX
+
+BUNDLE_FORMAT = "av-verifier/evidence-bundle/v1"
+RECEIPT, RECORD, REPORT, KEYS, README, INDEX = (
+    "receipt.tlog-proof", "record.json", "report.html", "keys.txt", "README.txt", "bundle.json")
+MAX_MEMBERS = 512  # a record has a handful of findings with a few images each
+MAX_TEXT_BYTES = 64 << 20  # any member but the original (a report embeds its images)
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same entry bundles to the same member bytes
+
+
+@dataclass(frozen=True)
+class BundleCheck:
+    """A bundle that verified: what it holds and what it could not show."""
+
+    receipt: ReceiptCheck
+    verification: Verification
+    original: str | None  # member name, or None when the bundle was made without it
+    artifacts: int  # evidence images present and matching the record
+    artifacts_absent: int  # sealed in the record but not in the bundle (their files were gone or altered)
+    report_matches: bool  # report.html is this tool's rendering of the signed record
+    notes: list[str] = field(default_factory=list)
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    """A member name from a name someone else chose (the submitted file's): no directories,
+    nothing a zip tool would read as a path."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")
+    return base[:120] or fallback
+
+
+def artifact_member(finding_index: int, artifact_index: int, art: Artifact) -> str:
+    ext = {"image/jpeg": "jpg", "image/svg+xml": "svg"}.get(art.media_type, "png")
+    return f"artifacts/{finding_index}-{artifact_index}-{_safe_name(art.kind, 'image')}.{ext}"
+
+
+def _sealed(v: Verification) -> Iterable[tuple[str, Artifact]]:
+    for fi, f in enumerate(v.findings):
+        for ai, art in enumerate(f.artifacts):
+            if art.sha256:
+                yield artifact_member(fi, ai, art), art
+
+
+def _verification(record: bytes, check_index: int, origin: str, leaf_hash: bytes, receipt: str) -> Verification:
+    if record.startswith(ROTATION_PREFIX):
+        raise LedgerInputError("this entry is a key-rotation record: there is no verdict to bundle")
+    try:
+        doc = json.loads(record)
+        v = Verification.model_validate(doc["verification"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LedgerInputError(f"the entry is not a verdict record this tool can read: {str(exc)[:200]}") from None
+    return v.model_copy(update={"ledger": LedgerRef(index=check_index, origin=origin, leaf_hash=leaf_hash.hex(),
+                                                    receipt=receipt)})
+
+
+def _render(v: Verification, images: dict[str, bytes]) -> bytes:
+    from verifier.report import render_html
+
+    return render_html(v, artifacts=lambda art: images.get(art.sha256 or "")).encode("utf-8")
+
+
+def _readme(v: Verification, original: str | None, keys: list[VerifierKey]) -> str:
+    lines = [
+        "Evidence bundle (av-verifier)",
+        "",
+        f"Received file: {v.input.name!r} at {v.input.received_at} by {v.input.operator}",
+        f"  size {v.input.hashes.size} bytes, SHA-256 {v.input.hashes.sha256}",
+        f"Verdict: {v.verdict.label.value}: {v.verdict.summary}",
+        f"Ledger entry {v.ledger.index if v.ledger else '?'} of log {v.ledger.origin if v.ledger else '?'}",
+        "",
+        "Check everything in it, offline, with the log's public key obtained from its operator",
+        "independently of this bundle (keys.txt is a copy for comparison only):",
+        "",
+        "    verifier ledger verify-bundle THIS.zip --key KEY",
+        "",
+        "By hand: unzip, then",
+        "",
+        "    verifier ledger verify-receipt receipt.tlog-proof --key KEY --record record.json"
+        + (f" --media {original}" if original else ""),
+        "",
+        "and compare each file in artifacts/ with the sha256 the record gives it.",
+        "" if original else "This bundle was made without the received file; check it with --media as above.",
+        "Key fingerprints (Ed25519 verifier keys of this log, oldest first):",
+        *(f"  {k.encode()}  (key id {k.key_id_hex})" for k in keys),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_bundle(ledger, index: int, store: EvidenceStore, out: Path, include_original: bool = True) -> Path:
+    """Bundle entry ``index`` of ``ledger`` (a :class:`verifier.ledger.Ledger`) into ``out``.
+
+    The original is hashed against the record as it is packed: a store whose copy has changed
+    makes no bundle (``ProofError``), and a missing one needs ``include_original=False``.
+    """
+    raw = ledger.raw(index)
+    receipt_text = ledger.receipt(index)
+    check = verify_receipt(receipt_text, ledger.verifier_keys(), record=raw)
+    v = _verification(raw, index, ledger.origin, check.leaf_hash, receipt_text)
+    recorded = recorded_input(raw)
+    original_member = None
+    original_path = None
+    if include_original:
+        original_path = store.path_for(recorded.hashes.sha256)
+        if not original_path.is_file():
+            raise LedgerInputError(f"the original of entry {index} ({recorded.hashes.sha256}) is not in the evidence "
+                                   f"store {store.root}: make the bundle with --no-original, and see "
+                                   "`verifier ledger verify --originals`")
+        original_member = "original/" + _safe_name(recorded.name, "received")
+    images: dict[str, bytes] = {}
+    members: list[tuple[str, bytes]] = []
+    for name, art in _sealed(v):
+        data = Path(art.path).read_bytes() if art.path and Path(art.path).is_file() else None
+        if matches(art, data):
+            assert data is not None
+            images[art.sha256 or ""] = data
+            members.append((name, data))
+    keys = ledger.verifier_keys()
+    members = [
+        (README, _readme(v, original_member, keys).encode("utf-8")),
+        (RECEIPT, receipt_text.encode("utf-8")),
+        (RECORD, raw),
+        (REPORT, _render(v, images)),
+        (KEYS, "".join(k.encode() + "\n" for k in keys).encode("utf-8")),
+        *members,
+    ]
+    listing = [{"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in members]
+    if original_member:
+        listing.append({"name": original_member, "size": recorded.hashes.size, "sha256": recorded.hashes.sha256})
+    index_doc = {"format": BUNDLE_FORMAT, "index": index, "origin": ledger.origin, "made_at": utcnow().isoformat(),
+                 "made_with": __version__, "original": original_member, "members": listing}
+    members.append((INDEX, (json.dumps(index_doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            for name, data in members:
+                zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
+            if original_member and original_path is not None:
+                info = zipfile.ZipInfo(original_member, ZIP_TIME)
+                info.compress_type = zipfile.ZIP_STORED  # media is compressed already
+                with original_path.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                    packed = hash_stream(_Tee(src, dst))  # hashed as it is packed: one read of the file
+                if packed != recorded.hashes:
+                    diff = "; ".join(f"{k} {getattr(packed, k)}, recorded {getattr(recorded.hashes, k)}"
+                                     for k in ("size", "sha256") if getattr(packed, k) != getattr(recorded.hashes, k))
+                    raise ProofError(f"{original_path} is not the file this record was made for ({diff or 'SHA-512 differs'}): "
+                                     "the evidence store's copy has changed; see `verifier ledger verify --originals`")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+class _Tee:
+    """A reader that writes what it reads to ``dst``."""
+
+    def __init__(self, src: BinaryIO, dst: BinaryIO) -> None:
+        self.src, self.dst = src, dst
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.src.read(n)
+        self.dst.write(chunk)
+        return chunk
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise ProofError(f"bundle member {name} declares {info.file_size} bytes, more than any such member holds")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ProofError(f"bundle member {name} is larger than it declares")
+    return data
+
+
+def verify_bundle(path: Path, keys: list[VerifierKey], origin: str | None = None) -> BundleCheck:
+    """Check every member of the bundle at ``path`` against the signed record; raise
+    :class:`ProofError` on any mismatch, :class:`LedgerInputError` on what is not a bundle."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise LedgerInputError(f"bundle {path} not found") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise LedgerInputError(f"{path} is not an evidence bundle (not a readable zip: {exc})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise LedgerInputError(f"{path} has {len(infos)} members: not an evidence bundle")
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            raise ProofError("the bundle holds two members under one name: which one a reader sees depends on the tool")
+        for required in (RECEIPT, INDEX):
+            if required not in names:
+                raise LedgerInputError(f"{path} is not an evidence bundle: it has no {required}")
+        try:
+            index_doc = json.loads(_read_member(zf, INDEX))
+            if index_doc.get("format") != BUNDLE_FORMAT:
+                raise LedgerInputError(f"{path}: unknown bundle format {index_doc.get('format')!r}")
+        except (ValueError, AttributeError):
+            raise LedgerInputError(f"{path}: {INDEX} is not a JSON object") from None
+        receipt_text = _read_member(zf, RECEIPT)
+        receipt = Receipt.parse(receipt_text)
+        check = verify_receipt(receipt, keys, origin=origin)
+        record = check.record
+        covered = {RECEIPT, INDEX, README, KEYS}
+        notes: list[str] = []
+
+        if RECORD in names:
+            if _read_member(zf, RECORD) != record:
+                raise ProofError(f"{RECORD} is not the record the receipt carries")
+            covered.add(RECORD)
+
+        cp = check.checkpoint.checkpoint
+        v = _verification(record, check.index, cp.origin, check.leaf_hash, receipt_text.decode("utf-8"))
+        original = index_doc.get("original")
+        if original is not None:
+            if not isinstance(original, str) or original not in names:
+                raise ProofError(f"{INDEX} names the original {original!r}, which the bundle does not hold")
+            recorded = recorded_input(record).hashes
+            with zf.open(original) as fh:
+                found = hash_stream(fh, max_bytes=recorded.size)
+            if found != recorded:
+                raise ProofError(f"{original} is not the file the record was made for (size {found.size}, "
+                                 f"SHA-256 {found.sha256}; recorded {recorded.size}, {recorded.sha256})")
+            covered.add(original)
+        else:
+            notes.append("the bundle does not hold the received file: check it with "
+                         "`verifier ledger verify-receipt receipt.tlog-proof --key KEY --media FILE`")
+
+        images: dict[str, bytes] = {}
+        absent = 0
+        for name, art in _sealed(v):
+            if name not in names:
+                absent += 1
+                continue
+            data = _read_member(zf, name)
+            if not matches(art, data):
+                raise ProofError(f"{name} is not the evidence image the record sealed (SHA-256 "
+                                 f"{hashlib.sha256(data).hexdigest()}, recorded {art.sha256})")
+            images[art.sha256 or ""] = data
+            covered.add(name)
+        if absent:
+            notes.append(f"{absent} evidence image(s) the record seals are not in the bundle "
+                         "(their files were gone or altered when it was made); the report says which")
+
+        report_matches = False
+        if REPORT in names:
+            covered.add(REPORT)
+            report_matches = _read_member(zf, REPORT) == _render(v, images)
+            if not report_matches:
+                made_with = index_doc.get("made_with")
+                if made_with == __version__:
+                    raise ProofError(f"{REPORT} does not say what the signed record says (it differs from this "
+                                     "tool's rendering of the record, by the same tool version that made the bundle)")
+                notes.append(f"{REPORT} was rendered by av-verifier {made_with!r} and differs from this version's "
+                             f"({__version__}) rendering of the record: read the record, or re-render it")
+
+        uncovered = sorted(set(names) - covered)
+        if uncovered:
+            raise ProofError("the bundle holds files the signed record does not vouch for: " + ", ".join(uncovered[:10]))
+    return BundleCheck(receipt=check, verification=v, original=original, artifacts=len(images),
+                       artifacts_absent=absent, report_matches=report_matches, notes=notes)
+
