@@ -140,3 +140,27 @@ def test_cli_exports_and_audits_offline(settings: Settings, filled: Ledger, tmp_
     bad = run_cli("ledger", "verify-export", "forged.jsonl", "--key", key, cwd=auditor)
     assert bad.returncode == 3 and "SECURITY ERROR" in bad.stderr and "leaf-mismatch" in bad.stderr
     assert "Traceback" not in bad.stderr and "OK" not in bad.stdout
+
+
+def test_an_export_of_another_log_fails_whatever_its_header_claims(filled: Ledger, tmp_path: Path) -> None:
+    """Red-team finding: every key in an export's header became a genesis key, and a pinned key
+    not named for the export's origin was set aside, so a log forged under another origin (its
+    header listing the forger's key, then the real one) passed with the real key pinned."""
+    real = filled.verifier_key
+    for origin in ("evil.example/ledger", ORIGIN):
+        forged = Ledger.open(Settings(data_dir=tmp_path / origin.split(".")[0], ledger_url=None), origin=origin)
+        for i in range(9):
+            forged.append(record(i, verdict="forged"))
+        lines = list(export_lines(forged))
+        header = json.loads(lines[0])
+        header["keys"] = [forged.verifier_key.encode(), real.encode()]
+        lines[0] = json.dumps(header) + "\n"
+        res = audit_export(lines, [real])
+        assert not res.ok and res.security_failure and "key-unknown" in [p.code for p in res.problems], origin
+        forged.close()
+
+
+def test_an_export_with_no_checkpoint_vouches_for_nothing(filled: Ledger) -> None:
+    lines = [line for line in export_lines(filled) if json.loads(line).get("type") != "checkpoint"]
+    res = audit_export(lines, [filled.verifier_key])
+    assert not res.ok and "unsigned" in [p.code for p in res.problems]

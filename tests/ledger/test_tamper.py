@@ -156,3 +156,131 @@ def test_receipt_with_altered_record(filled: Ledger) -> None:
     other = Receipt(index=4, proof=r.proof, checkpoint=r.checkpoint, record=r.record)
     with pytest.raises(ProofError):
         verify_receipt(other.encode(), [filled.verifier_key])
+
+
+def _forged_log(root: Path, origin: str, n: int = N) -> Ledger:
+    """A whole log made by someone else, with their own key, under a name of their choosing."""
+    forged = Ledger.open(Settings(data_dir=root, ledger_url=None), origin=origin)
+    for i in range(n):
+        forged.append(record(i, verdict="authentic (forged)"))
+    return forged
+
+
+def test_a_forged_log_under_another_origin_fails_with_the_real_key_pinned(settings: Settings, filled: Ledger,
+                                                                          tmp_path: Path) -> None:
+    """Red-team finding: the audit fell back to the database's own keys when no pinned key
+    carried the log's origin, so a replaced database (holding the real public key in an extra
+    key row, so the real key file still opened it) passed `ledger verify --key REAL`."""
+    real = filled.verifier_key
+    forged = _forged_log(tmp_path / "atk", "evil.example/ledger")
+    forged.close()
+    con = sqlite3.connect(tmp_path / "atk" / "ledger.sqlite")
+    con.execute("INSERT INTO ledger_key VALUES (?, ?, ?, NULL, 'x')", ("ab" * 4, real.encode(), 10**15))
+    con.commit()
+    con.close()
+    res = forged.verify(trusted_keys=[real])
+    assert not res.ok and res.security_failure
+    assert {"key-unknown", "key-table"} <= {p.code for p in res.problems}
+    assert "not the log you pinned" in res.reason or any("not the log you pinned" in p.message for p in res.problems)
+
+    # same origin, another key: the pinned key is not the log's genesis key
+    other = _forged_log(tmp_path / "atk2", filled.origin, n=3)
+    res = other.verify(trusted_keys=[real])
+    assert not res.ok and "key-unknown" in [p.code for p in res.problems]
+    other.close()
+
+
+def test_a_key_added_to_the_table_is_flagged_and_never_published(settings: Settings, filled: Ledger,
+                                                                 tmp_path: Path) -> None:
+    """Red-team finding: an extra key row (no rotation entry announcing it) passed the audit and
+    was served as a key of the log, so receipts signed with it verified against the published keys."""
+    stranger = _forged_log(tmp_path / "atk", filled.origin, n=0)
+    con = _db(settings)
+    vk = stranger.verifier_key
+    con.execute("INSERT INTO ledger_key VALUES (?, ?, 0, NULL, 'x')", (vk.key_id_hex, vk.encode()))
+    _fail(filled, "key-table", "no rotation entry announces")
+    from verifier.ledger import LedgerStorageError
+
+    with pytest.raises(LedgerStorageError, match="no rotation entry"):
+        filled.verifier_keys()
+    stranger.close()
+
+
+# -- the signer refuses to launder rows it did not write ---------------------------------
+
+
+def _append_behind_the_signers_back(settings: Settings, raw: bytes) -> None:
+    """What someone with the database but not the key can do: add a well-formed entry at the
+    end, with the tree nodes it needs (inserts pass the append-only triggers)."""
+    from verifier.ledger import merkle
+
+    con = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"), isolation_level=None)
+    size = con.execute("SELECT COUNT(*) FROM ledger_entry").fetchone()[0]
+    inner = {seq: bytes(h) for seq, h in con.execute("SELECT seq, hash FROM ledger_node")}
+    leaves = {idx: bytes(h) for idx, h in con.execute("SELECT idx, leaf_hash FROM ledger_entry")}
+    cr = merkle.CompactRange.from_fetch(
+        size, lambda keys: {k: leaves[k[1]] if k[0] == 0 else inner[merkle.node_seq(*k)] for k in keys})
+    leaf = merkle.leaf_hash(raw)
+    con.execute("INSERT INTO ledger_entry (idx, leaf_hash, record, appended_at) VALUES (?, ?, ?, 'x')", (size, leaf, raw))
+    for level, index, h in cr.append(leaf):
+        if level == 0:
+            continue  # leaves live in ledger_entry
+        con.execute("INSERT INTO ledger_node (seq, hash) VALUES (?, ?)", (merkle.node_seq(level, index), h))
+    con.close()
+
+
+def test_an_entry_inserted_behind_the_signer_s_back_is_never_signed(settings: Settings, filled: Ledger) -> None:
+    """Red-team finding: the next ordinary append signed a checkpoint over an inserted row, so a
+    forged verdict came out with a valid receipt signed by the operator's own key."""
+    from verifier.ledger import SecurityError
+
+    _append_behind_the_signers_back(settings, b'{"schema":"x","verdict":"authentic (forged)"}')
+    fresh = Ledger.open(settings)  # another process: no cached tree edge to fall back on
+    for act in (lambda: fresh.append(record(50)), fresh.checkpoint):
+        with pytest.raises(SecurityError, match="does not vouch for that tree"):
+            act()
+    assert fresh.size == N + 1 and fresh.latest_checkpoint().checkpoint.size == N  # nothing was signed
+    res = fresh.verify()
+    assert any("13" in w or "12..12" in w for w in res.warnings)
+    out = run_cli("ledger", "checkpoint", "--data-dir", str(settings.data_dir))
+    assert out.returncode == 3 and "SECURITY ERROR" in out.stderr and "Traceback" not in out.stderr
+    fresh.close()
+
+
+def test_a_rewritten_history_with_its_checkpoints_deleted_is_never_signed(settings: Settings, filled: Ledger) -> None:
+    from verifier.ledger import SecurityError
+
+    con = _db(settings)
+    keep = [bytes(r) for (r,) in con.execute("SELECT record FROM ledger_entry ORDER BY idx")]
+    for table in ("ledger_checkpoint", "ledger_entry", "ledger_node"):
+        con.execute(f"DELETE FROM {table}")
+    for i, raw in enumerate(keep):  # the same history with entry 3 rewritten, every node consistent
+        _append_behind_the_signers_back(settings, b'{"rewritten":3}' if i == 3 else raw)
+    fresh = Ledger.open(settings)
+    with pytest.raises(SecurityError):
+        fresh.append(record(60))
+    res = fresh.verify()
+    assert not res.ok and "unsigned" in [p.code for p in res.problems]
+    fresh.close()
+
+
+def test_a_rolled_back_database_is_refused_and_lazy_checkpointing_still_works(settings: Settings,
+                                                                             tmp_path: Path) -> None:
+    from verifier.ledger import SecurityError
+
+    led = Ledger.open(settings, checkpoint_every=4)
+    for i in range(6):  # checkpoints at 4; entries 4, 5 wait for the next one
+        led.append(record(i))
+    led.close()
+    backup = tmp_path / "backup.sqlite"
+    shutil.copy(settings.ledger_db_url.removeprefix("sqlite:///"), backup)
+    again = Ledger.open(settings, checkpoint_every=4)  # a new process picks up the uncovered tail
+    again.append(record(6))
+    again.append(record(7))
+    assert again.latest_checkpoint().checkpoint.size == 8 and again.verify().ok
+    again.close()
+    shutil.copy(backup, settings.ledger_db_url.removeprefix("sqlite:///"))  # restored from an old copy
+    old = Ledger.open(settings, checkpoint_every=4)
+    with pytest.raises(SecurityError, match="rolled back"):
+        old.append(record(8))
+    old.close()

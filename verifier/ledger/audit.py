@@ -139,14 +139,30 @@ def _audit(
         ts_rows = {int(s): bytes(t) for s, t in conn.execute(select(T_TS.c.checkpoint_size, T_TS.c.token))}
 
     # -- key schedule: genesis key, then signed rotation entries --------------
-    genesis = [VerifierKey.parse(r[1]) for r in key_rows if int(r[2]) == 0]
+    # Only one key may enter the schedule without a signed rotation entry: the genesis key.
+    # With --key pinned it is the pinned key and nothing else (a key found in the database or
+    # an export's header is the log's claim about itself, not a trust anchor).
+    table_genesis = [VerifierKey.parse(r[1]) for r in key_rows if r[3] is None]
+    if len(table_genesis) > 1:
+        _add(res, "key-table",
+             f"the key table holds {len(table_genesis)} keys that no rotation entry announces "
+             f"({', '.join(k.key_id_hex for k in table_genesis)}): a log has one genesis key, and any other "
+             "key must be announced by a signed rotation entry; keys were added behind the log's back")
+    genesis = table_genesis[:1]
     if trusted_keys:
-        pinned = {k.key_id for k in trusted_keys}
-        if not any(k.key_id in pinned for k in genesis) and not any(
-            VerifierKey.parse(r[1]).key_id in pinned for r in key_rows
-        ):
-            _add(res, "key-unknown", "none of the pinned --key keys is a key of this ledger")
-        genesis = [k for k in trusted_keys if k.name == origin] or genesis
+        named = [k for k in trusted_keys if k.name == origin]
+        if not named:
+            _add(res, "key-unknown",
+                 f"none of the pinned --key keys is a key of log {origin!r} (they name "
+                 f"{', '.join(sorted({k.name for k in trusted_keys}))}): this is not the log you pinned")
+            raise _Stop
+        matching = [k for k in named if any(k.key_id == g.key_id for g in genesis)]
+        if genesis and not matching:
+            _add(res, "key-unknown",
+                 f"the log's genesis key is {genesis[0].key_id_hex}, not a pinned --key key "
+                 f"({', '.join(k.key_id_hex for k in named)}): pin the log's first key (later ones are followed "
+                 "through its signed rotation entries)")
+        genesis = matching or named[:1]
     elif genesis:
         res.warnings.append(
             f"genesis key {genesis[0].key_id_hex} taken from the database (trust on first use); "
@@ -283,6 +299,18 @@ def _audit(
         token = ts_rows.get(size)
         if token is not None:
             _check_timestamp(ledger, res, size, token, note_text, tsa_roots)
+
+    # -- what no signature covers --------------------------------------------------
+    covered = prev[0] if prev is not None else 0
+    if n and prev is None:
+        _add(res, "unsigned",
+             f"the log has {n} entries and no checkpoint signed with its key: nothing vouches for any of them "
+             "(checkpoints deleted, or never signed: `verifier ledger checkpoint` signs one)", security=False)
+    elif covered < n:
+        res.warnings.append(
+            f"entries {covered}..{n - 1} are not covered by a signed checkpoint: nothing vouches for them yet "
+            "(appended with lazy checkpointing, or added by someone without the key; the ledger's signer "
+            "refuses to sign over rows its writers did not leave)")
 
     # -- a checkpoint someone saved earlier -----------------------------------
     if from_checkpoint is not None:

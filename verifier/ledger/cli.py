@@ -25,6 +25,7 @@ from verifier.ledger.errors import (
     LedgerStorageError,
     NoteError,
     ProofError,
+    SecurityError,
     TimestampError,
 )
 from verifier.ledger.note import VerifierKey, b64
@@ -56,6 +57,9 @@ def _guard(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except SecurityError as exc:
+            _err(f"SECURITY ERROR\n{exc}")
+            raise typer.Exit(EXIT_VERIFY) from None
         except (NoteError, ProofError, TimestampError) as exc:
             _err(f"verification failed: {exc}")
             raise typer.Exit(EXIT_VERIFY) from None

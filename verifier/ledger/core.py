@@ -8,6 +8,8 @@ size n" is consistent as long as it is bounded by n.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,12 +27,23 @@ from sqlalchemy.engine import Connection
 from verifier.config import Settings
 from verifier.ledger import keys as keyfile
 from verifier.ledger import merkle
-from verifier.ledger.errors import LedgerError, LedgerInputError, LedgerKeyError, LedgerStorageError, TimestampError
-from verifier.ledger.note import Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey, sign_checkpoint
+from verifier.ledger.errors import (
+    LedgerError,
+    LedgerInputError,
+    LedgerKeyError,
+    LedgerStorageError,
+    NoteError,
+    SecurityError,
+    TimestampError,
+)
+from verifier.ledger.note import Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey, b64, sign_checkpoint
 from verifier.ledger.receipt import build_receipt
-from verifier.ledger.record import build_rotation_record, canonicalize, is_reserved
+from verifier.ledger.record import build_rotation_record, canonicalize, is_reserved, parse_rotation
 from verifier.ledger.store import SCHEMA_VERSION, T_CP, T_ENTRY, T_KEY, T_META, T_NODE, T_TS, Store
 from verifier.ledger.tsa import request_timestamp
+
+log = logging.getLogger(__name__)
+HEAD_BYTES = 512  # the tree-head note beside the key, rewritten in place
 
 TSA_URL_ENV = "VERIFIER_LEDGER_TSA_URL"
 TSA_ROOTS_ENV = "VERIFIER_LEDGER_TSA_ROOTS"
@@ -98,6 +111,7 @@ class Ledger:
         self.checkpoint_every = checkpoint_every
         self.tsa_url = tsa_url
         self._frontier: merkle.CompactRange | None = None  # cache of the tree edge we last wrote
+        self._head_fd: int | None = None
 
     # -- opening ------------------------------------------------------------
 
@@ -186,10 +200,30 @@ class Ledger:
             return self._store.size(conn)
 
     def verifier_keys(self) -> list[VerifierKey]:
-        """Every key this log has used, oldest first (from the key table)."""
+        """Every key this log has used, oldest first: the genesis key, then each key a signed
+        rotation entry announces. These are published (receipts, bundles, GET /v1/ledger/keys),
+        so a row added to the key table behind the log's back must not slip in with them."""
         with self._store.read() as conn:
-            rows = conn.execute(select(T_KEY.c.verifier_key).order_by(T_KEY.c.active_from_size)).all()
-        return [VerifierKey.parse(r[0]) for r in rows]
+            rows = conn.execute(select(T_KEY.c.verifier_key, T_KEY.c.rotation_index)
+                                .order_by(T_KEY.c.active_from_size)).all()
+            genesis = [VerifierKey.parse(r[0]) for r in rows if r[1] is None]
+            if len(genesis) != 1:
+                raise LedgerStorageError(f"the ledger's key table holds {len(genesis)} keys that no rotation entry "
+                                         "announces (one genesis key expected): run `verifier ledger verify`")
+            keys = genesis
+            for text_, rot_index in rows:
+                if rot_index is None:
+                    continue
+                rec = conn.execute(select(T_ENTRY.c.record).where(T_ENTRY.c.idx == int(rot_index))).first()
+                try:
+                    announced = parse_rotation(bytes(rec[0]), self._origin).new if rec else None
+                except LedgerError:
+                    announced = None
+                if announced is None or announced.encode() != text_:
+                    raise LedgerStorageError(f"the key table's key from entry {rot_index} is not the one that "
+                                             "entry's signed rotation announces: run `verifier ledger verify`")
+                keys.append(announced)
+        return keys
 
     # -- appending ----------------------------------------------------------
 
@@ -228,9 +262,12 @@ class Ledger:
         with self._store.write() as conn:
             size = self._store.size(conn)
             cr = self._frontier if self._frontier is not None and self._frontier.size == size else None
-            if cr is None:
+            if cr is None:  # extending a tree read from the database: make sure it is one we signed
                 cr = merkle.CompactRange.from_fetch(size, lambda keys: self._store.fetch_nodes(conn, keys))
+                self._guard_tree(conn, size, cr.root())
+            # (a cached edge is the tree this process wrote: what it signs next is its own)
             cr = cr.copy()
+            old_root = cr.root()
             first = size
             entries, nodes = [], []
             for i, (raw, lh) in enumerate(zip(raws, leaves, strict=True)):
@@ -247,6 +284,7 @@ class Ledger:
             )
             if due:
                 signed = self._write_checkpoint(conn, new_size, cr.root(), extra_signers)
+            self._record_head(size, old_root, new_size, cr.root())
         self._frontier = cr
         ts_error = self._timestamp(signed) if signed is not None else None
         out = []
@@ -258,6 +296,77 @@ class Ledger:
                 cp_text = signed.text
             out.append(AppendedEntry(idx, lh.hex(), receipt, cp_text, ts_error))
         return out
+
+    # -- the signer's guard ------------------------------------------------------
+
+    @property
+    def _head_path(self) -> Path:
+        return self._key_path.with_name(self._key_path.name + ".head")
+
+    def _read_head(self) -> dict[str, Any] | None:
+        try:
+            head = json.loads(self._head_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return head if isinstance(head, dict) and head.get("origin") == self._origin else None
+
+    def _record_head(self, old_size: int, old_root: bytes, new_size: int, new_root: bytes) -> None:
+        """Note, beside the key and before the commit, the tree this write leaves (and the one it
+        found, in case the commit fails): only this key's writers can have left it so. One
+        fixed-size write in place (no rename, no fsync: a torn or lost note only makes the guard
+        fall back on the latest signed checkpoint)."""
+        head = json.dumps({"origin": self._origin, "size": new_size, "root": b64(new_root),
+                           "prev": {"size": old_size, "root": b64(old_root)}}).encode()
+        try:
+            if self._head_fd is None:
+                self._head_fd = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.pwrite(self._head_fd, head.ljust(HEAD_BYTES), 0)
+        except OSError as exc:
+            log.warning("ledger: cannot record the tree head beside the key (%s): %s", self._head_path, exc)
+
+    def _guard_tree(self, conn: Connection, size: int, root: bytes, signer: NoteSigner | None = None) -> None:
+        """Refuse to extend (and so sign) a tree this key's writers did not leave behind.
+
+        The database may be writable by people who do not hold the key (a DBA, a backup
+        restore, an intruder). Appending and signing over whatever it holds would launder
+        their rows: an entry inserted at the end, or a history rewritten with its checkpoints
+        deleted, would come out signed by the operator's own key. So a write goes ahead only if
+        the tree it extends is (a) the one the latest checkpoint signed with this key, or (b)
+        the one this key's writers last left (the head file beside the key: lazy checkpointing),
+        and never one smaller than that head (a roll-back).
+        """
+        if signer is None:
+            self._ensure_current_key(conn)
+            signer = self._signer
+        head = self._read_head()
+        here = (size, b64(root))
+        known = set()
+        if head is not None:
+            prev = head.get("prev") or {}
+            known = {(head.get("size"), head.get("root")), (prev.get("size"), prev.get("root"))}
+            floor = min(int(head.get("size") or 0), int(prev.get("size") or 0))
+            if size < floor:
+                raise SecurityError(
+                    f"the ledger database holds {size} entries, but this key's writers left it at "
+                    f"{head.get('size')} (noted in {self._head_path}): the log was truncated or rolled back; "
+                    "refusing to sign. Run `verifier ledger verify` and restore the database")
+        if size == 0 or here in known:
+            return
+        row = conn.execute(select(T_CP.c.size, T_CP.c.note).order_by(T_CP.c.size.desc()).limit(1)).first()
+        if row is not None and int(row[0]) == size:
+            try:
+                signed = SignedCheckpoint.parse(str(row[1]))
+                signed.verify([signer.verifier_key], origin=self._origin)
+                if signed.checkpoint.root_hash == root:
+                    return
+            except NoteError:
+                pass
+        covered = int(row[0]) if row is not None else 0
+        raise SecurityError(
+            f"the ledger database holds {size} entries, but the latest checkpoint signed with this ledger's key "
+            f"does not vouch for that tree (it covers {covered}): rows were added or rewritten by someone without "
+            "the key, and signing now would vouch for them. Refusing to append or sign; run `verifier ledger "
+            "verify` and restore the database from a copy that passes")
 
     def _write_checkpoint(
         self, conn: Connection, size: int, root: bytes, extra_signers: Sequence[NoteSigner] = ()
@@ -288,7 +397,9 @@ class Ledger:
             if row is not None:
                 return str(row[0])
             root = merkle.tree_root(size, lambda keys: self._store.fetch_nodes(conn, keys))
+            self._guard_tree(conn, size, root)
             signed = self._write_checkpoint(conn, size, root)
+            self._record_head(size, root, size, root)
         self._timestamp(signed)
         return signed.text
 
@@ -370,6 +481,8 @@ class Ledger:
                 raise LedgerKeyError("the ledger key changed while rotating; retry")
             size = self._store.size(conn)
             cr = merkle.CompactRange.from_fetch(size, lambda keys: self._store.fetch_nodes(conn, keys))
+            old_root = cr.root()
+            self._guard_tree(conn, size, old_root, signer=old)
             conn.execute(insert(T_ENTRY), {"idx": size, "leaf_hash": leaf, "record": raw, "appended_at": now})
             nodes = [{"seq": merkle.node_seq(lv, ix), "hash": h} for lv, ix, h in cr.append(leaf)]
             if nodes:
@@ -382,6 +495,7 @@ class Ledger:
             )
             signed = sign_checkpoint(Checkpoint(self._origin, cr.size, cr.root()), [new, old])
             conn.execute(insert(T_CP), {"size": cr.size, "root_hash": cr.root(), "note": signed.text, "created_at": now})
+            self._record_head(size, old_root, cr.size, cr.root())
         self._frontier = cr
         self._timestamp(signed)
         return size
@@ -474,6 +588,9 @@ class Ledger:
         return audit(self, from_checkpoint=from_checkpoint, trusted_keys=trusted_keys, tsa_roots=tsa_roots)
 
     def close(self) -> None:
+        if self._head_fd is not None:
+            os.close(self._head_fd)
+            self._head_fd = None
         self._store.engine.dispose()
 
     def __enter__(self) -> Ledger:

@@ -116,7 +116,9 @@ def _load(lines: Iterable[str], store: Store) -> str:
                 conn.execute(insert(T_META), [{"key": "origin", "value": origin},
                                               {"key": "schema_version", "value": SCHEMA_VERSION},
                                               {"key": "created_at", "value": "imported"}])
-                for k in keys:
+                # The header's first key is the log's claimed genesis key; later keys must come from
+                # signed rotation entries in the log itself, so the header's list is not imported.
+                for k in keys[:1]:
                     try:
                         vk = VerifierKey.parse(str(k))
                     except NoteError as exc:
