@@ -144,3 +144,48 @@ def _crash(settings: Settings, kills: int) -> None:
         assert led.verify().ok
     finally:
         led.close()
+
+
+def test_rotations_racing_each_other_and_appenders_lose_no_key_and_no_append(settings: Settings) -> None:
+    """Red-team finding: two rotations at once (or one while others append) archived one key over
+    another and left the key file missing between two renames: appenders failed ('key file not
+    found'), and the ledger was left with a current key nobody held."""
+    Ledger.open(settings).close()
+    rotators = [subprocess.Popen([sys.executable, str(WRITER.with_name("rotator.py")), str(settings.data_dir), "4"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    writers = [_spawn(settings, f"w{i}", 40) for i in range(2)]
+    for p in rotators + writers:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    led = Ledger.open(settings)  # the key file holds the current key
+    try:
+        assert led.size == 2 * 40 + 2 * 4
+        res = led.verify()
+        assert res.ok, res.problems
+        keys = led.verifier_keys()
+        assert len(keys) == 1 + 8 and led.verifier_key == keys[-1]
+        retired = sorted(settings.ledger_key_path.parent.glob("*.retired*"))
+        assert len(retired) == 8  # every earlier private key kept, none overwritten
+        led.append({"after": "rotations"})
+    finally:
+        led.close()
+
+
+def test_a_rotation_cut_between_its_commit_and_its_rename_is_finished_on_next_open(settings: Settings) -> None:
+    from verifier.ledger import keys as keyfile
+
+    led = Ledger.open(settings)
+    led.append({"n": 0})
+    _, new, _ = led.rotate_key()
+    led.close()
+    key = settings.ledger_key_path
+    # as if killed after the commit: the new key still waits as .next and the key path is gone
+    os.replace(key, keyfile.next_path(key))
+    again = Ledger.open(settings)
+    try:
+        assert again.verifier_key == new and key.exists() and not keyfile.next_path(key).exists()
+        again.append({"n": 1})
+        assert again.verify().ok
+    finally:
+        again.close()

@@ -141,13 +141,14 @@ class Ledger:
             tsa_roots = Path(os.environ[TSA_ROOTS_ENV])
         if not store.initialized():
             cls._initialize(store, origin or default_origin(), key_path, passphrase)
-        with store.read() as conn:
-            meta = store.meta(conn)
-            current = _current_key(conn)
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            raise LedgerStorageError(f"ledger schema version {meta.get('schema_version')!r} is not supported")
-        origin_ = meta["origin"]
-        kf = _load_current_key(key_path, passphrase, current, origin_)
+        with keyfile.key_lock(key_path, exclusive=False):  # no rotation half-way through while we look
+            with store.read() as conn:
+                meta = store.meta(conn)
+                current = _current_key(conn)
+            if meta.get("schema_version") != SCHEMA_VERSION:
+                raise LedgerStorageError(f"ledger schema version {meta.get('schema_version')!r} is not supported")
+            origin_ = meta["origin"]
+            kf = _load_current_key(key_path, passphrase, current, origin_)
         led = cls(
             store, origin_, kf.signer(origin_), key_path,
             checkpoint_every=checkpoint_every, tsa_url=tsa_url, passphrase=passphrase,
@@ -259,7 +260,7 @@ class Ledger:
         leaves = [merkle.leaf_hash(r) for r in raws]
         now = _now()
         signed: SignedCheckpoint | None = None
-        with self._store.write() as conn:
+        with keyfile.key_lock(self._key_path, exclusive=False), self._store.write() as conn:
             size = self._store.size(conn)
             cr = self._frontier if self._frontier is not None and self._frontier.size == size else None
             if cr is None:  # extending a tree read from the database: make sure it is one we signed
@@ -391,7 +392,7 @@ class Ledger:
         If the current size already has a checkpoint, that one is returned.
         """
         signed = None
-        with self._store.write() as conn:
+        with keyfile.key_lock(self._key_path, exclusive=False), self._store.write() as conn:
             size = self._store.size(conn)
             row = conn.execute(select(T_CP.c.note).where(T_CP.c.size == size)).first()
             if row is not None:
@@ -447,29 +448,35 @@ class Ledger:
         The rotation entry is signed by both keys, and the checkpoint that first
         includes it is signed by both too, so a verifier pinned to the old key can
         follow the chain. The new key file is written *before* the commit (as
-        ``<key>.next``) so a crash cannot leave the log with a key nobody holds.
+        ``<key>.next``) so a crash cannot leave the log with a key nobody holds; the
+        old key is archived by a hard link and the new one renamed over it, so the key
+        path never goes missing, and the whole rotation holds the key directory's lock
+        (another rotation, or an appender finishing an interrupted one, waits).
         Returns (old key, new key, index of the rotation entry).
         """
         passphrase = new_passphrase if new_passphrase is not None else self._passphrase
-        new_priv = Ed25519PrivateKey.generate()
-        next_path = self._key_path.with_name(self._key_path.name + ".next")
-        next_path.unlink(missing_ok=True)
-        keyfile.write_new_key(next_path, passphrase, new_priv)
-        new_signer = NoteSigner(self._origin, new_priv)
-        with self._store.read() as conn:
-            self._ensure_current_key(conn)
-        old_signer = self._signer
-        raw = build_rotation_record(self._origin, old_signer, new_signer, _now())
-        # The new key takes effect from the checkpoint that includes the rotation entry.
-        self._signer = new_signer
-        try:
-            entry = self._append_rotation(raw, old_signer, new_signer)
-        except BaseException:
-            self._signer = old_signer
-            raise
-        archived = keyfile.archive_path(self._key_path, old_signer.verifier_key.key_id_hex)
-        os.replace(self._key_path, archived)
-        os.replace(next_path, self._key_path)
+        nxt = keyfile.next_path(self._key_path)
+        with keyfile.key_lock(self._key_path, exclusive=True):
+            with self._store.read() as conn:
+                current = _current_key(conn)
+            kf = _load_current_key(self._key_path, self._passphrase, current, self._origin)
+            self._signer = kf.signer(self._origin)
+            if nxt.exists():  # a rotation that never committed: its key is kept aside, not deleted
+                keyfile.set_aside(nxt)
+            new_priv = Ed25519PrivateKey.generate()
+            keyfile.write_new_key(nxt, passphrase, new_priv)
+            new_signer = NoteSigner(self._origin, new_priv)
+            old_signer = self._signer
+            raw = build_rotation_record(self._origin, old_signer, new_signer, _now())
+            # The new key takes effect from the checkpoint that includes the rotation entry.
+            self._signer = new_signer
+            try:
+                entry = self._append_rotation(raw, old_signer, new_signer)
+            except BaseException:
+                self._signer = old_signer
+                raise
+            keyfile.archive(self._key_path, old_signer.verifier_key.key_id_hex)
+            os.replace(nxt, self._key_path)
         self._passphrase = passphrase
         return old_signer.verifier_key, new_signer.verifier_key, entry
 
@@ -606,20 +613,26 @@ def _current_key(conn: Connection) -> str | None:
 
 
 def _load_current_key(path: Path, passphrase: bytes | None, current: str | None, origin: str) -> keyfile.KeyFile:
-    """Load the key file and insist it is the ledger's current key (finishing an
-    interrupted rotation if ``<key>.next`` holds it)."""
-    kf = keyfile.load_key(path, passphrase)
-    got = kf.verifier_key(origin).key_id_hex
-    if current is None or got == current:
+    """Load the key file and insist it is the ledger's current key (finishing a rotation
+    interrupted after its commit: ``<key>.next`` then holds it). A live rotation holds the key
+    lock exclusively until its files are in place, so a caller holding it shared (or opening the
+    ledger) only ever meets a finished rotation or a crashed one."""
+    nxt = keyfile.next_path(path)
+    kf = keyfile.load_key(path, passphrase) if path.exists() or not nxt.exists() else None
+    got = kf.verifier_key(origin).key_id_hex if kf is not None else None
+    if kf is not None and (current is None or got == current):
         return kf
-    nxt = path.with_name(path.name + ".next")
     if nxt.exists():
         cand = keyfile.load_key(nxt, passphrase)
         if cand.verifier_key(origin).key_id_hex == current:
-            os.replace(path, keyfile.archive_path(path, got))
-            os.replace(nxt, path)
-            return cand
+            if kf is not None and got is not None:
+                keyfile.archive(path, got)
+            try:
+                os.replace(nxt, path)
+            except FileNotFoundError:  # another process finished it first
+                pass
+            return keyfile.KeyFile(path=path, private_key=cand.private_key)
     raise LedgerKeyError(
-        f"key file {path} holds key {got}, but the ledger's current signing key is {current}; "
+        f"key file {path} holds key {got or '(none)'}, but the ledger's current signing key is {current}; "
         "point VERIFIER_LEDGER_KEY at the right key file"
     )

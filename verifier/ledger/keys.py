@@ -9,7 +9,10 @@ not two.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +111,48 @@ def load_or_create_key(path: Path, passphrase: bytes | None) -> tuple[KeyFile, b
 
 def archive_path(path: Path, key_id_hex: str) -> Path:
     return path.with_name(f"{path.name}.{key_id_hex}.retired")
+
+
+def next_path(path: Path) -> Path:
+    """Where a rotation writes the new key before its commit."""
+    return path.with_name(path.name + ".next")
+
+
+@contextlib.contextmanager
+def key_lock(path: Path, exclusive: bool) -> Iterator[None]:
+    """A lock on the key: exclusive while rotating it, shared while signing with it.
+
+    Always taken *before* the database's write lock, never while holding it, so the two
+    cannot deadlock. Two rotations at once had archived one key over another and left the
+    ledger with a current key nobody held; an append between a rotation's commit and its
+    rename had found no key file at all."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def archive(path: Path, key_id_hex: str) -> Path:
+    """Keep a copy of the key file under its retired name, never overwriting another file (a
+    hard link: the key stays in place until the new one replaces it atomically)."""
+    dest = archive_path(path, key_id_hex)
+    n = 0
+    while True:
+        try:
+            os.link(path, dest)
+            return dest
+        except FileExistsError:
+            if dest.read_bytes() == path.read_bytes():
+                return dest
+            n += 1
+            dest = archive_path(path, key_id_hex).with_name(f"{archive_path(path, key_id_hex).name}.{n}")
+
+
+def set_aside(path: Path) -> Path:
+    """A ``.next`` key that never became current (its rotation did not commit): kept, not deleted."""
+    dest = path.with_name(f"{path.name}.{os.urandom(4).hex()}.abandoned")
+    os.replace(path, dest)
+    return dest
