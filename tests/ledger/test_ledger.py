@@ -213,3 +213,33 @@ def test_cli_end_to_end_and_offline_receipt(tmp_path: Path) -> None:
     rot = run_cli("keys", "rotate", "--data-dir", str(data))
     assert rot.returncode == 0, rot.stderr
     assert run_cli("ledger", "verify", "--data-dir", str(data), "--key", vkey).returncode == 0
+
+
+def test_reading_and_auditing_need_no_private_key_and_create_nothing(settings: Settings, tmp_path: Path) -> None:
+    """Red-team finding: every read command opened (and on a wrong --data-dir created) the
+    private key, so an auditor had to be handed the signing key, and a lost or mis-permissioned
+    key made the log unreadable; `ledger verify` on a mistyped directory made a new empty ledger
+    and said OK."""
+    led = Ledger.open(settings)
+    for i in range(3):
+        led.append(record(i))
+    vkey = led.verifier_key.encode()
+    led.close()
+    data = str(settings.data_dir)
+    settings.ledger_key_path.rename(tmp_path / "key-held-elsewhere")
+    for args in (["ledger", "verify", "--key", vkey], ["ledger", "show", "1"], ["ledger", "list"],
+                 ["ledger", "export"], ["ledger", "receipt", "2"], ["ledger", "consistency", "1"]):
+        out = run_cli(*args, "--data-dir", data)
+        assert out.returncode == 0, (args, out.stderr)
+    assert not settings.ledger_key_path.exists()  # and no new key was made in its place
+    sign = run_cli("ledger", "checkpoint", "--data-dir", data)
+    assert sign.returncode == 2 and "not found" in sign.stderr
+
+    nowhere = tmp_path / "typo"
+    out = run_cli("ledger", "verify", "--data-dir", str(nowhere))
+    assert out.returncode == 2 and "no ledger" in out.stderr and not nowhere.exists()
+    ro = Ledger.open(settings, readonly=True)
+    with pytest.raises(LedgerInputError, match="read-only"):
+        ro.append(record(9))
+    assert ro.verifier_key.encode() == vkey
+    ro.close()

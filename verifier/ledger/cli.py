@@ -146,7 +146,7 @@ def show(
     db: DbUrl = None,
 ) -> None:
     """Show one entry."""
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         e = led.entry(index)
     if raw:
         sys.stdout.buffer.write(e.record)
@@ -167,7 +167,7 @@ def list_entries(
     db: DbUrl = None,
 ) -> None:
     """List entries: index, leaf hash, time appended, schema."""
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         rows = led.entries(start, limit)
         typer.echo(f"# {led.origin}  size {led.size}")
     for e in rows:
@@ -190,7 +190,7 @@ def export(
 
     fh = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
-        with _open(data_dir, db) as led:
+        with _open(data_dir, db, readonly=True) as led:
             fh.writelines(export_lines(led))
     finally:
         if out:
@@ -206,7 +206,7 @@ def receipt(
     db: DbUrl = None,
 ) -> None:
     """Print a receipt (C2SP tlog-proof) for an entry against the latest checkpoint."""
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         text = led.receipt(index)
     _emit(text, out)
 
@@ -268,7 +268,7 @@ def consistency(
     checkpoint or receipt (the body of a C2SP tlog-witness add-checkpoint request)."""
     from verifier.ledger.consistency import prove_extension
 
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         text = prove_extension(led, old_size).encode()
     _emit(text, out)
 
@@ -345,7 +345,7 @@ def bundle_cmd(
     from verifier.bundle import write_bundle
     from verifier.intake import EvidenceStore
 
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         write_bundle(led, index, EvidenceStore(store or _settings(data_dir, db).evidence_dir), out,
                      include_original=not no_original)
     typer.echo(f"wrote {out} ({out.stat().st_size} bytes): check it with "
@@ -403,7 +403,7 @@ def verify(
     saved = _read_text(from_checkpoint, "checkpoint") if from_checkpoint else None
     keys = _parse_keys(key) if key else None
     roots = load_roots(tsa_roots) if tsa_roots else None
-    with _open(data_dir, db) as led:
+    with _open(data_dir, db, readonly=True) as led:
         result = led.verify(from_checkpoint=saved, trusted_keys=keys, tsa_roots=roots)
         held = (audit_originals(((e.index, e.record) for e in led.iter_entries()),
                                 store or _settings(data_dir, db).evidence_dir) if originals else None)

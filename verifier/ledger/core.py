@@ -96,7 +96,7 @@ class Ledger:
         self,
         store: Store,
         origin: str,
-        signer: NoteSigner,
+        signer: NoteSigner | None,
         key_path: Path,
         *,
         checkpoint_every: int,
@@ -126,13 +126,19 @@ class Ledger:
         passphrase: bytes | None = None,
         origin: str | None = None,
         sqlite_synchronous: str = "FULL",
+        readonly: bool = False,
     ) -> Ledger:
         """Open (creating on first use) the ledger database and signing key named by ``settings``.
 
         ``origin`` only matters when the ledger is created; afterwards the stored one wins.
+        ``readonly`` opens an existing ledger without its private key and creates nothing: what
+        an auditor, an export or a proof needs (the key's holder need not hand it over, and a
+        lost key must not make the log unreadable).
         """
         if checkpoint_every < 0:
             raise LedgerInputError("checkpoint_every must be >= 1 (or 0 for on-demand checkpoints only)")
+        if readonly:
+            return cls._open_readonly(settings)
         store = Store(settings.ledger_db_url, sqlite_synchronous=sqlite_synchronous)
         passphrase = passphrase if passphrase is not None else keyfile.env_passphrase()
         key_path = settings.ledger_key_path
@@ -156,6 +162,27 @@ class Ledger:
         if tsa_roots is not None:
             led.add_tsa_roots(tsa_roots)
         return led
+
+    @classmethod
+    def _open_readonly(cls, settings: Settings) -> Ledger:
+        url = settings.ledger_db_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            raise LedgerInputError(f"no ledger at {url.removeprefix('sqlite:///')}: nothing to read "
+                                   "(wrong --data-dir or --db?)")
+        store = Store(url)
+        if not store.initialized():
+            raise LedgerInputError(f"no ledger in {url}: nothing to read (wrong --data-dir or --db?)")
+        with store.read() as conn:
+            meta = store.meta(conn)
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise LedgerStorageError(f"ledger schema version {meta.get('schema_version')!r} is not supported")
+        return cls(store, meta["origin"], None, settings.ledger_key_path, checkpoint_every=0, tsa_url=None,
+                   passphrase=None)
+
+    def _need_signer(self) -> NoteSigner:
+        if self._signer is None:
+            raise LedgerInputError("this ledger was opened read-only, without its signing key: it cannot append or sign")
+        return self._signer
 
     @staticmethod
     def _initialize(store: Store, origin: str, key_path: Path, passphrase: bytes | None) -> None:
@@ -193,7 +220,8 @@ class Ledger:
 
     @property
     def verifier_key(self) -> VerifierKey:
-        return self._signer.verifier_key
+        """The key signing now (read-only: the latest key the log itself announces)."""
+        return self._signer.verifier_key if self._signer is not None else self.verifier_keys()[-1]
 
     @property
     def size(self) -> int:
@@ -237,6 +265,7 @@ class Ledger:
     ) -> list[AppendedEntry]:
         """Append several records in one transaction, then one checkpoint covering all of them
         (unless ``checkpoint_every == 0``). The batching path for throughput."""
+        self._need_signer()
         raws = []
         for rec in records:
             if isinstance(rec, Mapping) and is_reserved(rec):
@@ -391,6 +420,7 @@ class Ledger:
 
         If the current size already has a checkpoint, that one is returned.
         """
+        self._need_signer()
         signed = None
         with keyfile.key_lock(self._key_path, exclusive=False), self._store.write() as conn:
             size = self._store.size(conn)
@@ -454,6 +484,7 @@ class Ledger:
         (another rotation, or an appender finishing an interrupted one, waits).
         Returns (old key, new key, index of the rotation entry).
         """
+        self._need_signer()
         passphrase = new_passphrase if new_passphrase is not None else self._passphrase
         nxt = keyfile.next_path(self._key_path)
         with keyfile.key_lock(self._key_path, exclusive=True):
