@@ -180,3 +180,24 @@ def test_an_entry_s_evidence_bundle_is_served_and_checks_offline(served, media_f
     held.write_bytes(held.read_bytes()[:-1] + b"\0")
     bad = client.get(f"/v1/ledger/entries/{index}/bundle")
     assert bad.status_code == 409 and bad.json()["error"]["type"] == "original_altered"
+
+
+def test_a_tampered_database_answers_409_in_json_not_500(served, media_fixtures, tmp_path):
+    """Red-team finding: a record that is not JSON, or a checkpoint that does not parse, gave 500s."""
+    import sqlite3
+
+    from verifier.ledger.store import TABLE_NAMES
+
+    client, ledger, _ = served
+    _upload(client, media_fixtures[1]["png"]["plain"], "a.png")
+    _upload(client, media_fixtures[1]["png"]["signed"], "b.png")
+    con = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
+    for t in TABLE_NAMES:
+        con.execute(f"DROP TRIGGER IF EXISTS {t}_no_update")
+    con.execute("UPDATE ledger_entry SET record = x'ff00' WHERE idx = 0")
+    con.execute("UPDATE ledger_checkpoint SET note = 'garbage' WHERE size = 2")
+    con.close()
+    for path in ("/v1/ledger/entries/0", "/v1/ledger/checkpoint", "/v1/ledger/consistency?old=1", "/v1/ledger/entries/1"):
+        r = client.get(path)
+        assert r.status_code == 409, (path, r.status_code, r.text)
+        assert r.json()["error"]["type"] == "ledger_inconsistent" and "ledger verify" in r.json()["error"]["message"]

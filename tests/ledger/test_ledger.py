@@ -243,3 +243,14 @@ def test_reading_and_auditing_need_no_private_key_and_create_nothing(settings: S
         ro.append(record(9))
     assert ro.verifier_key.encode() == vkey
     ro.close()
+
+
+def test_a_receipt_with_its_line_ends_changed_is_not_the_signed_receipt(ledger: Ledger, tmp_path: Path) -> None:
+    """Red-team finding: the CLI read receipts with newline translation, so a CRLF copy verified."""
+    entry = ledger.append(record(0))
+    (tmp_path / "r.tlog-proof").write_bytes(entry.receipt.replace("\n", "\r\n").encode())
+    (tmp_path / "ok.tlog-proof").write_bytes(entry.receipt.encode())
+    key = ledger.verifier_key.encode()
+    bad = run_cli("ledger", "verify-receipt", str(tmp_path / "r.tlog-proof"), "--key", key)
+    assert bad.returncode in (2, 3) and "OK" not in bad.stdout and "Traceback" not in bad.stderr
+    assert run_cli("ledger", "verify-receipt", str(tmp_path / "ok.tlog-proof"), "--key", key).returncode == 0

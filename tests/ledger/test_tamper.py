@@ -284,3 +284,12 @@ def test_a_rolled_back_database_is_refused_and_lazy_checkpointing_still_works(se
     with pytest.raises(SecurityError, match="rolled back"):
         old.append(record(8))
     old.close()
+
+
+def test_a_row_under_a_negative_index_is_flagged_and_never_shown(settings: Settings, filled: Ledger) -> None:
+    from verifier.ledger import LedgerInputError
+
+    _db(settings).execute("INSERT INTO ledger_entry (idx, leaf_hash, record, appended_at) VALUES (-1, x'00', '{}', 'x')")
+    _fail(filled, "entry-stray", "negative indexes")
+    with pytest.raises(LedgerInputError, match="numbered from 0"):
+        filled.entry(-1)

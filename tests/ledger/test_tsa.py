@@ -136,6 +136,7 @@ def test_checkpoints_are_timestamped_and_audited(settings: Settings, tsa: tuple[
     con = sqlite3.connect(path, isolation_level=None)
     for t in TABLE_NAMES:
         con.execute(f"DROP TRIGGER IF EXISTS {t}_no_update")
+        con.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
     token = bytearray(con.execute("SELECT token FROM ledger_timestamp WHERE checkpoint_size = 2").fetchone()[0])
     token[len(token) // 2] ^= 0x01
     con.execute("UPDATE ledger_timestamp SET token = ? WHERE checkpoint_size = 2", (bytes(token),))
@@ -149,6 +150,11 @@ def test_checkpoints_are_timestamped_and_audited(settings: Settings, tsa: tuple[
     con.execute("UPDATE ledger_timestamp SET token = ? WHERE checkpoint_size = 2", (good,))
     res = led.verify()
     assert not res.ok and "size 2" in res.problems[0].message
+
+    # a deleted token is a gap the audit reports (red-team finding: it said nothing)
+    con.execute("DELETE FROM ledger_timestamp WHERE checkpoint_size = 2")
+    res = led.verify()
+    assert any("1 of 3 checkpoints have no RFC 3161 timestamp token" in w for w in res.warnings), res.warnings
     led.close()
 
 
@@ -171,4 +177,6 @@ def test_tsa_outage_does_not_lose_the_verdict(settings: Settings) -> None:
     e = led.append(record(0))
     assert e.index == 0 and e.receipt and e.timestamp_error and "unreachable" in e.timestamp_error
     assert led.verify().ok
+    led.add_tsa_roots([_make_pki(settings.data_dir)[0]])  # a log set up for timestamps: the gap is reported
+    assert any("no RFC 3161 timestamp token" in w for w in led.verify().warnings)
     led.close()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from verifier.ledger import merkle
 from verifier.ledger.errors import LedgerError, NoteError, ProofError, TimestampError
@@ -137,6 +137,9 @@ def _audit(
         ).all()
         cp_rows = conn.execute(select(T_CP.c.size, T_CP.c.root_hash, T_CP.c.note).order_by(T_CP.c.size)).all()
         ts_rows = {int(s): bytes(t) for s, t in conn.execute(select(T_TS.c.checkpoint_size, T_TS.c.token))}
+        stray = conn.execute(select(func.count()).select_from(T_ENTRY).where(T_ENTRY.c.idx < 0)).scalar_one()
+    if stray:
+        _add(res, "entry-stray", f"{stray} row(s) stored under negative indexes: rows were added outside the log")
 
     # -- key schedule: genesis key, then signed rotation entries --------------
     # Only one key may enter the schedule without a signed rotation entry: the genesis key.
@@ -299,6 +302,13 @@ def _audit(
         token = ts_rows.get(size)
         if token is not None:
             _check_timestamp(ledger, res, size, token, note_text, tsa_roots)
+
+    # -- timestamps expected but absent -------------------------------------------
+    untimed = [size for size, _, _ in cps if size not in ts_rows]
+    if untimed and (ts_rows or ledger.tsa_roots()):
+        res.warnings.append(
+            f"{len(untimed)} of {len(cps)} checkpoints have no RFC 3161 timestamp token although this log is "
+            f"timestamped (first: size {untimed[0]}): the TSA was unreachable then, or tokens were deleted")
 
     # -- what no signature covers --------------------------------------------------
     covered = prev[0] if prev is not None else 0

@@ -102,8 +102,10 @@ def _open(data_dir: Path | None, db: str | None, passphrase: bool = False, **kw:
 
 
 def _read_text(path: Path, what: str) -> str:
+    """The file's text byte for byte: a signed note is checked on its exact bytes, so no newline
+    translation (read_text turned a CRLF-edited receipt back into the signed one)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise LedgerInputError(f"{what} file {path} not found") from None
     except UnicodeDecodeError:

@@ -541,6 +541,8 @@ class Ledger:
     # -- reading ------------------------------------------------------------
 
     def entry(self, index: int) -> EntryView:
+        if index < 0:  # no such entry; a row stored under a negative index is not part of the log
+            raise LedgerInputError(f"no ledger entry with index {index}: entries are numbered from 0")
         with self._store.read() as conn:
             row = conn.execute(
                 select(T_ENTRY.c.idx, T_ENTRY.c.leaf_hash, T_ENTRY.c.record, T_ENTRY.c.appended_at).where(

@@ -26,6 +26,8 @@ the holder pinned, a receipt and a consistency proof verify offline.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import shutil
 import tempfile
@@ -39,7 +41,7 @@ from starlette.background import BackgroundTask
 from verifier.errors import FileTooLargeError
 from verifier.intake import EvidenceStore
 from verifier.ledger.consistency import prove_extension
-from verifier.ledger.errors import LedgerInputError, ProofError
+from verifier.ledger.errors import LedgerError, LedgerInputError, LedgerStorageError, ProofError
 from verifier.ledger.export import export_lines
 from verifier.ledger.originals import compare_media, recorded_input
 
@@ -60,7 +62,24 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
     def no_entry(index: int) -> JSONResponse:
         return error(404, "no_entry", f"no ledger entry with index {index} (log size {ledger.size})")
 
+    def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """What the database holds is not trusted to be well-formed (it may have been edited):
+        a row that does not parse answers 409 with what to do, not a 500."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except LedgerStorageError as exc:
+                return error(503, "ledger_unavailable", str(exc))
+            except (LedgerError, ValueError) as exc:
+                return error(409, "ledger_inconsistent", f"the ledger's stored data does not read as this log "
+                             f"wrote it ({type(exc).__name__}: {str(exc)[:300]}); run `verifier ledger verify`")
+
+        return wrapper
+
     @router.get("/checkpoint")
+    @guarded
     def checkpoint():
         if ledger is None:
             return missing()
@@ -70,6 +89,7 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
         return PlainTextResponse(latest.text, media_type=TEXT)
 
     @router.get("/consistency")
+    @guarded
     def consistency(old: int = Query(..., ge=0, description="Tree size of the checkpoint the asker holds.")):
         if ledger is None:
             return missing()
@@ -83,13 +103,17 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
         return PlainTextResponse(prove_extension(ledger, old).encode(), media_type=TEXT)
 
     @router.get("/export")
+    @guarded
     def export():
         if ledger is None:
             return missing()
-        return StreamingResponse(export_lines(ledger), media_type="application/x-ndjson",
+        lines = export_lines(ledger)
+        first = next(lines)  # the header: a key table that does not read fails here, before the 200
+        return StreamingResponse(itertools.chain([first], lines), media_type="application/x-ndjson",
                                  headers={"Content-Disposition": 'attachment; filename="ledger-export.jsonl"'})
 
     @router.get("/keys")
+    @guarded
     def keys():
         if ledger is None:
             return missing()
@@ -97,6 +121,7 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
                 "keys": [k.encode() for k in ledger.verifier_keys()]}
 
     @router.get("/entries/{index}")
+    @guarded
     def entry(index: int):
         if ledger is None:
             return missing()
@@ -111,6 +136,7 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
                 "record": json.loads(e.record), "receipt": receipt}
 
     @router.get("/entries/{index}/bundle")
+    @guarded
     def bundle(index: int, original: bool = Query(True, description="Include the received file.")):
         from verifier.bundle import write_bundle
 
@@ -136,6 +162,7 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
         return FileResponse(out, media_type="application/zip", filename=out.name, background=cleanup)
 
     @router.post("/entries/{index}/media")
+    @guarded
     def media(index: int, file: UploadFile = File(...)):
         if ledger is None:
             return missing()
