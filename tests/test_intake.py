@@ -175,3 +175,34 @@ def test_prepare_runs_first_and_its_failure_does_not_stop_the_run(media_fixtures
         media_fixtures[1]["png"]["plain"])
     assert _PrepareProbe.calls == ["prepare", "analyze"]
     assert [f.reason for f in result.findings] == ["probe"]
+
+
+def test_a_file_that_changes_while_it_is_copied_is_refused_not_recorded(tmp_path, monkeypatch):
+    """Red-team finding: a 1.5 GB file truncated while intake copied it got a record (exit 0) for
+    109 MB that never existed together as one file."""
+    import verifier.intake as intake
+
+    src = tmp_path / "growing.wav"
+    src.write_bytes(b"RIFF" + b"\0" * 5000)
+    real_open = intake.open_regular
+
+    def opened_when_smaller(path):
+        fh, st = real_open(path)
+        return fh, os.stat_result((*st[:6], st.st_size - 100, *st[7:]))  # its size as first seen
+
+    monkeypatch.setattr(intake, "open_regular", opened_when_smaller)
+    store = EvidenceStore(tmp_path / "store")
+    with pytest.raises(InputError, match="changed while it was being read"):
+        store.ingest(src)
+    assert not list((tmp_path / "store").rglob("*.part")) and not (tmp_path / "store" / "sha256").exists()
+
+
+def test_a_fifo_is_refused_when_opened_not_read_forever(tmp_path):
+    from verifier.intake import hash_file, open_regular
+
+    fifo = tmp_path / "call.mp4"
+    os.mkfifo(fifo)  # no writer: a plain open() would block here for ever
+    with pytest.raises(InputError, match="not a regular file"):
+        open_regular(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        hash_file(fifo)

@@ -110,3 +110,18 @@ def test_a_record_whose_hash_is_not_hex_names_no_file(tmp_path):
         recorded_input(record)
     res = audit_originals([(0, record)], tmp_path / "store" / "evidence")
     assert res.records == 0 and res.ok
+
+
+def test_checking_a_fifo_or_a_device_against_a_receipt_ends_at_once(media_fixtures, tmp_path):
+    """Red-team finding: `verify-receipt --media /dev/zero` (or a FIFO) never returned."""
+    import os
+
+    data = tmp_path / "data"
+    out = _verified(lambda *a: run_cli(*a, data_dir=data), media_fixtures[1]["png"]["plain"])[0]
+    (tmp_path / "r.tlog-proof").write_text(out["ledger"]["receipt"])
+    key = run_cli("keys", "export", data_dir=data).stdout.strip()
+    os.mkfifo(tmp_path / "fifo.png")
+    for media in ("/dev/zero", str(tmp_path / "fifo.png")):
+        res = run_cli("ledger", "verify-receipt", str(tmp_path / "r.tlog-proof"), "--key", key, "--media", media,
+                      timeout=30)
+        assert res.code == 2 and "not a regular file" in res.stderr, (media, res.stderr)

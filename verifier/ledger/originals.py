@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from verifier.errors import InputError
 from verifier.evidence import FileHashes
 from verifier.intake import EvidenceStore, hash_file
 from verifier.ledger.errors import LedgerInputError, ProofError
@@ -74,7 +75,11 @@ def _differences(found: FileHashes, recorded: FileHashes) -> list[str]:
 def compare_media(record: bytes, media: Path) -> tuple[RecordedInput, list[str]]:
     """What the record says was received, and how ``media`` differs from it (empty: the same bytes)."""
     recorded = recorded_input(record)
-    return recorded, _differences(hash_file(media), recorded.hashes)
+    try:
+        found = hash_file(media)  # a FIFO or a device is refused, not read forever
+    except InputError as exc:
+        raise LedgerInputError(str(exc)) from None
+    return recorded, _differences(found, recorded.hashes)
 
 
 def check_media(record: bytes, media: Path) -> MediaMatch:
