@@ -298,3 +298,42 @@ def test_a_wav_whose_sample_format_no_decoder_knows_is_refused_for_enrolment(med
     assert r.code == EXIT_OK, r.stderr
     (f,) = json.loads(r.stdout)["findings"]
     assert not f["applicable"] and "cannot decode" in f["reason"], f["reason"]
+
+
+def test_a_file_name_that_is_not_utf8_is_verified_recorded_and_reported(media_fixtures, tmp_path, data_dir):
+    """Red-team finding: such a name (POSIX names are bytes) crashed `--json` with a traceback,
+    kept the verdict out of the ledger and left a half-written report."""
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9\xff.jpg"
+    with open(raw, "wb") as fh:
+        fh.write(media_fixtures[1]["jpg"]["plain"].read_bytes())
+    name = os.fsdecode(raw)
+    r = run_cli("verify", "--json", "--report", str(tmp_path / "r.html"), name, data_dir=data_dir,
+                timeout=HANG_TIMEOUT_S)
+    assert_no_traceback(r)
+    doc = json.loads(r.stdout)
+    assert doc["input"]["name"] == "caf\\xe9\\xff.jpg" and "ledger_error" not in doc
+    assert isinstance(doc["ledger"]["index"], int)
+    assert (tmp_path / "r.html").is_file() and not list(tmp_path.glob("*.partial"))
+    assert "caf\\xe9\\xff.jpg" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root without setpriv reads anything")
+def test_a_directory_that_cannot_be_read_is_reported_not_silently_skipped(media_fixtures, tmp_path, data_dir):
+    walk = tmp_path / "in"
+    (walk / "locked").mkdir(parents=True)
+    shutil.copy(media_fixtures[1]["png"]["plain"], walk / "a.png")
+    shutil.copy(media_fixtures[1]["png"]["plain"], walk / "locked" / "secret.png")
+    os.mkfifo(walk / "pipe.png")  # met while walking: skipped with a word, not an error
+    (walk / "locked").chmod(0)
+    drop = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+            "-dac_override,-dac_read_search", "--") if os.geteuid() == 0 else ()
+    try:
+        r = run_cli("verify", "--no-ledger", "--json", str(walk), data_dir=data_dir, timeout=60, prefix=drop)
+    finally:
+        (walk / "locked").chmod(0o755)
+    assert_no_traceback(r)
+    assert r.code == EXIT_INPUT_ERROR
+    assert "locked: cannot read this directory" in r.stderr
+    assert "skipped" in r.stderr and "pipe.png: not a regular file" in r.stderr
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert any(d["input"]["path"].endswith("a.png") and "verdict" in d for d in docs)

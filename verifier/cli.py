@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Iterator, NamedTuple, Optional
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ from verifier.errors import (
     EXIT_OK,
     EXIT_SECURITY_ERROR,
     EXIT_TAMPERED,
+    InputError,
     NotMediaError,
     UnrecordedVerdictError,
     VerifierError,
@@ -32,6 +33,7 @@ from verifier.errors import (
 )
 from verifier.evidence import VerdictLabel, Verification
 from verifier.fusion import PROFILES, UnknownProfileError
+from verifier.intake import printable_path
 
 app = typer.Typer(
     name="verifier",
@@ -60,19 +62,35 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
-    """(path, path as shown, found by walking a directory). Directories are
-    walked in sorted order, hidden entries skipped, symlinks not followed."""
+class Input(NamedTuple):
+    """One thing to verify, as found on the command line or by walking a directory."""
+
+    path: Path
+    shown: str  # printable: a name that is not UTF-8 is shown (and recorded) with \x escapes
+    walked: bool
+    error: str | None = None  # a directory that could not be walked: an input error, not silence
+    skip: str | None = None  # met while walking and not a file to read (a FIFO, a device)
+
+
+def iter_inputs(paths: list[Path]) -> Iterator[Input]:
+    """Directories are walked in sorted order, hidden entries skipped, symlinks not followed."""
     for p in paths:
         if p.is_dir():
-            for root, dirs, files in os.walk(p):
+            unreadable: list[OSError] = []
+            for root, dirs, files in os.walk(p, onerror=unreadable.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     full = Path(root) / name
-                    if not name.startswith(".") and not full.is_symlink():
-                        yield full, str(full), True
+                    if name.startswith(".") or full.is_symlink():
+                        continue
+                    special = None if full.is_file() or not full.exists() else "not a regular file"
+                    yield Input(full, printable_path(str(full)), True, skip=special)
+            for exc in unreadable:
+                where = printable_path(str(exc.filename or p))
+                yield Input(Path(exc.filename or p), where, True,
+                            error=f"{where}: cannot read this directory ({exc.strerror}): its files were not verified")
         else:
-            yield p, str(p), False
+            yield Input(p, printable_path(str(p)), False)
 
 
 class LedgerUnavailableError(VerifierError):
@@ -157,7 +175,15 @@ def verify(
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
         inputs = list(iter_inputs([Path(f) for f in files]))
-        for path, shown, walked in inputs:
+        for path, shown, walked, problem, skip in inputs:
+            if problem is not None:
+                codes.append(_report_error(InputError(problem), shown, as_json))
+                continue
+            if skip is not None:
+                err.print(f"skipped: {shown}: {skip}", markup=False, soft_wrap=True)
+                if as_json:
+                    print(json.dumps({"input": {"path": shown}, "skipped": {"reason": skip}}), flush=True)
+                continue
             report_path = None
             if report is not None:
                 report_path = report if len(inputs) == 1 and not report.is_dir() else report / f"{path.stem}.report.html"
@@ -210,6 +236,9 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
         except OSError as exc:
             err.print(f"error: cannot write report {report}: {exc.strerror}", markup=False)
             codes.append(EXIT_INPUT_ERROR)
+        except Exception as exc:  # a rendering bug must not hide the verdict already printed
+            err.print(f"internal error writing report {report}: {type(exc).__name__}: {exc}", markup=False)
+            codes.append(EXIT_INTERNAL_ERROR)
     if unrecorded is not None:
         err.print(f"error: {unrecorded}", markup=False, soft_wrap=True)
         codes.append(unrecorded.exit_code)

@@ -53,6 +53,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def printable_path(text: str) -> str:
+    """A path or file name as text any JSON, terminal or HTML page can carry. POSIX names are
+    bytes; Python hands over the ones that are not UTF-8 with lone surrogates, which no JSON
+    encoder accepts (the verdict could not be printed or logged). Those bytes become ``\\xNN``
+    escapes, so the record still names the file unambiguously."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def check_input_path(path: Path) -> None:
     """Turn every way a path can be unusable into one clear InputError."""
     try:

@@ -32,7 +32,7 @@ from verifier.evidence import (
     Verification,
 )
 from verifier.fusion import fuse, get_profile, integrity_failures
-from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, utcnow
+from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, printable_path, utcnow
 from verifier.media import probe, sniff_file
 from verifier.selection import DetectorSelection
 
@@ -108,12 +108,14 @@ class Verifier:
         file (the HTTP service keeps one verifier per profile)."""
         s = self.settings
         profile = get_profile(s.profile)  # fail on a bad profile before touching the file
+        shown = printable_path(display_path if display_path is not None else str(path))
+        name = printable_path(Path(display_path).name if display_path else path.name)
         custody = CustodyLog(s.custody_log)
         check_input_path(path)
         try:
             sniffed = sniff_file(path)
         except NotMediaError as exc:
-            custody.append(custody_event(s, "rejected", "", detail=f"{display_path or path}: {exc}"))
+            custody.append(custody_event(s, "rejected", "", detail=f"{shown}: {exc}"))
             raise
         received_at = utcnow()
         copy = EvidenceStore(s.evidence_dir).receive(path)
@@ -121,7 +123,7 @@ class Verifier:
             # The private copy is complete and read-only; its hashes finish on
             # their own threads while PyAV probes it (worker thread) and c2pa
             # validates it (this thread).
-            probing = self._pool.submit(probe, copy.path, sniffed, path.name)
+            probing = self._pool.submit(probe, copy.path, sniffed, name)
             prov = self.session.read(copy.path, sniffed.mime_type)
             media = probing.result()
             prov = prov.model_copy(update={"hints": read_hints(copy.path, media)})
@@ -132,7 +134,7 @@ class Verifier:
         sha = stored.sha256
         hashes = stored.hashes
         events = [
-            custody.append(custody_event(s, "received", sha, detail=str(display_path or path), at=received_at), sync=False),
+            custody.append(custody_event(s, "received", sha, detail=shown, at=received_at), sync=False),
             custody.append(custody_event(
                 s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)")), sync=False),
         ]
@@ -142,15 +144,15 @@ class Verifier:
             selection = DetectorSelection(
                 tuple(self.detector_names) if self.detector_names is not None else None, dict(self.detector_options))
         findings, available = self._run_detectors(
-            stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id, selection, path.name)
+            stored.stored_path, media, prov, s.data_dir / "artifacts" / record_id, selection, name)
         verdict = fuse(prov, media, findings, profile, detectors_available=available)
         events.append(custody.append(custody_event(s, "verified", sha, detail=f"{verdict.label.value} ({profile.name})")))
 
         result = Verification(
             record_id=record_id,
             input=InputInfo(
-                path=display_path if display_path is not None else str(path),
-                name=Path(display_path).name if display_path else path.name,
+                path=shown,
+                name=name,
                 hashes=hashes,
                 stored_as=str(stored.stored_path),
                 received_at=received_at,

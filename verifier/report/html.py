@@ -274,6 +274,10 @@ def _later_check(receipt: str) -> str:
 def write_report(v: Verification, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(render_html(v), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(render_html(v), encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # no half-written page left where a finished one is expected
+        tmp.unlink(missing_ok=True)
+        raise
     return path
