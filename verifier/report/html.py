@@ -251,7 +251,11 @@ def render_html(v: Verification, artifacts: ArtifactSource = from_files) -> str:
                 "<code>--media FILE</code> that a file is byte for byte the one received: save the receipt below as "
                 "<code>receipt.txt</code>, then run</p>",
                 f"<pre>verifier ledger verify-receipt receipt.txt --key KEY --media {escape(shlex.quote(v.input.name))}</pre>",
-                f"<pre>{escape(v.ledger.receipt)}</pre>", _later_check(v.ledger.receipt)]
+                f"<pre>{escape(v.ledger.receipt)}</pre>", _later_check(v.ledger.receipt),
+                "<p class='small'>To hand this verification over as one file (the received file, this record and "
+                "its receipt, the evidence images and this report, each checkable against the signed record), the "
+                f"operator runs <code>verifier ledger bundle {v.ledger.index} --out case.zip</code>; the recipient "
+                "checks it with <code>verifier ledger verify-bundle case.zip --key KEY</code>.</p>"]
     out.append("</body></html>")
     return "\n".join(x for x in out if x)
 
