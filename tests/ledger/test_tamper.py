@@ -293,3 +293,66 @@ def test_a_row_under_a_negative_index_is_flagged_and_never_shown(settings: Setti
     _fail(filled, "entry-stray", "negative indexes")
     with pytest.raises(LedgerInputError, match="numbered from 0"):
         filled.entry(-1)
+
+
+def test_a_database_rolled_back_by_a_single_write_is_refused(settings: Settings, filled: Ledger, tmp_path: Path) -> None:
+    """Second red-team round: the head note kept the tree before the last write as acceptable (for
+    a commit that fails), so restoring the database from just before the last append let the
+    operator's key sign a second, different checkpoint at that size."""
+    from verifier.ledger import SecurityError
+
+    db = Path(settings.ledger_db_url.removeprefix("sqlite:///"))
+    filled.close()
+    shutil.copy(db, tmp_path / "before.sqlite")
+    led = Ledger.open(settings)
+    led.append(record(100))  # the entry someone would rather not have on record
+    led.close()
+    shutil.copy(tmp_path / "before.sqlite", db)
+    for name in ("ledger.sqlite-wal", "ledger.sqlite-shm"):
+        (db.parent / name).unlink(missing_ok=True)
+    again = Ledger.open(settings)
+    with pytest.raises(SecurityError, match="rolled back"):
+        again.append(record(101))
+    again.close()
+
+
+def test_a_checkpoint_note_copied_to_another_size_vouches_for_nothing(settings: Settings, filled: Ledger) -> None:
+    from verifier.ledger import SecurityError
+
+    note = filled.latest_checkpoint()
+    for i in range(3):
+        _append_behind_the_signers_back(settings, f'{{"planted":{i}}}'.encode())
+    con = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"), isolation_level=None)
+    con.execute("INSERT INTO ledger_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, 'x')",
+                (N + 3, note.checkpoint.root_hash, note.text))
+    con.close()
+    fresh = Ledger.open(settings)
+    with pytest.raises(SecurityError, match="does not vouch"):
+        fresh.append(record(7))
+    fresh.close()
+
+
+def test_lazy_checkpointing_survives_a_lost_note_only_by_a_deliberate_adopt(settings: Settings) -> None:
+    """Second red-team round: losing the note beside the key (a crash, a restored key directory)
+    wedged a lazily checkpointed ledger for good. Now the writer refuses, the operator audits and
+    adopts the rows, and appending resumes."""
+    from verifier.ledger import SecurityError
+
+    led = Ledger.open(settings, checkpoint_every=5)
+    for i in range(3):
+        led.append(record(i))
+    led.close()
+    (settings.ledger_key_path.with_name(settings.ledger_key_path.name + ".head")).unlink()
+    again = Ledger.open(settings, checkpoint_every=5)
+    with pytest.raises(SecurityError, match="checkpoint --adopt"):
+        again.append(record(3))
+    assert _size_of(again.checkpoint(adopt=True)) == 3
+    again.append(record(3))
+    assert again.verify().ok
+    again.close()
+
+
+def _size_of(checkpoint_text: str) -> int:
+    from verifier.ledger.note import SignedCheckpoint
+
+    return SignedCheckpoint.parse(checkpoint_text).checkpoint.size

@@ -215,10 +215,17 @@ def receipt(
 
 @ledger_app.command("checkpoint")
 @_guard
-def checkpoint(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
+def checkpoint(
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    passphrase: Passphrase = False,
+    adopt: Annotated[bool, typer.Option(
+        "--adopt", help="Sign entries nothing vouches for yet (lazy checkpointing whose note beside the key a "
+        "crash lost), after a full audit passes: you state that they are this ledger's own.")] = False,
+) -> None:
     """Sign a checkpoint for the current log size now and print it."""
     with _open(data_dir, db, passphrase) as led:
-        typer.echo(led.checkpoint(), nl=False)
+        typer.echo(led.checkpoint(adopt=adopt), nl=False)
 
 
 @ledger_app.command("verify-receipt")

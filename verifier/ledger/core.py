@@ -8,11 +8,12 @@ size n" is consistent as long as it is bounded by n.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -314,7 +315,8 @@ class Ledger:
             )
             if due:
                 signed = self._write_checkpoint(conn, new_size, cr.root(), extra_signers)
-            self._record_head(size, old_root, new_size, cr.root())
+            pending = self._head_pending((size, old_root), (new_size, cr.root()), durable=not due)
+        self._head_committed(pending)
         self._frontier = cr
         ts_error = self._timestamp(signed) if signed is not None else None
         out = []
@@ -335,24 +337,46 @@ class Ledger:
 
     def _read_head(self) -> dict[str, Any] | None:
         try:
-            head = json.loads(self._head_path.read_text(encoding="utf-8"))
+            head = json.loads(self._head_path.read_bytes().rstrip(b" \0") or b"null")
         except (OSError, ValueError):
             return None
         return head if isinstance(head, dict) and head.get("origin") == self._origin else None
 
-    def _record_head(self, old_size: int, old_root: bytes, new_size: int, new_root: bytes) -> None:
-        """Note, beside the key and before the commit, the tree this write leaves (and the one it
-        found, in case the commit fails): only this key's writers can have left it so. One
-        fixed-size write in place (no rename, no fsync: a torn or lost note only makes the guard
-        fall back on the latest signed checkpoint)."""
-        head = json.dumps({"origin": self._origin, "size": new_size, "root": b64(new_root),
-                           "prev": {"size": old_size, "root": b64(old_root)}}).encode()
+    @staticmethod
+    def _tree(size: int, root: bytes) -> dict[str, Any]:
+        return {"size": size, "root": b64(root)}
+
+    def _write_head(self, update: Callable[[dict[str, Any] | None], dict[str, Any] | None], durable: bool) -> None:
+        """Read-modify-write the head note beside the key under its own lock (a writer's note
+        after its commit may race the next writer's note before its commit)."""
         try:
             if self._head_fd is None:
                 self._head_fd = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.pwrite(self._head_fd, head.ljust(HEAD_BYTES), 0)
+            fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+            try:
+                new = update(self._read_head())
+                if new is not None:
+                    os.pwrite(self._head_fd, json.dumps({"origin": self._origin, **new}).encode().ljust(HEAD_BYTES), 0)
+                    if durable:
+                        os.fsync(self._head_fd)
+            finally:
+                fcntl.flock(self._head_fd, fcntl.LOCK_UN)
         except OSError as exc:
             log.warning("ledger: cannot record the tree head beside the key (%s): %s", self._head_path, exc)
+
+    def _head_pending(self, found: tuple[int, bytes], leaves: tuple[int, bytes], durable: bool) -> dict[str, Any]:
+        """Before the commit: the tree this write found (now vouched for) and the one it leaves,
+        should the commit land but the note after it not. Made durable when no checkpoint
+        covers the new tree (lazy checkpointing): the note is then all that vouches for it."""
+        pending = self._tree(*leaves)
+        self._write_head(lambda _: {"committed": self._tree(*found), "pending": pending}, durable)
+        return pending
+
+    def _head_committed(self, pending: dict[str, Any]) -> None:
+        """After the commit: the tree left is now the committed one, unless another writer has
+        noted a later tree since (then its note stands)."""
+        self._write_head(lambda head: {"committed": pending, "pending": None}
+                         if head is not None and head.get("pending") == pending else None, durable=False)
 
     def _guard_tree(self, conn: Connection, size: int, root: bytes, signer: NoteSigner | None = None) -> None:
         """Refuse to extend (and so sign) a tree this key's writers did not leave behind.
@@ -361,33 +385,33 @@ class Ledger:
         restore, an intruder). Appending and signing over whatever it holds would launder
         their rows: an entry inserted at the end, or a history rewritten with its checkpoints
         deleted, would come out signed by the operator's own key. So a write goes ahead only if
-        the tree it extends is (a) the one the latest checkpoint signed with this key, or (b)
-        the one this key's writers last left (the head file beside the key: lazy checkpointing),
-        and never one smaller than that head (a roll-back).
+        the tree it extends is (a) the one the latest checkpoint signed with this key, at this
+        very size, or (b) the one this key's writers last left (the head note beside the key:
+        lazy checkpointing), and never one smaller than the last committed one (a roll-back,
+        even by a single write).
         """
         if signer is None:
             self._ensure_current_key(conn)
             signer = self._signer
         head = self._read_head()
-        here = (size, b64(root))
-        known = set()
+        here = self._tree(size, root)
         if head is not None:
-            prev = head.get("prev") or {}
-            known = {(head.get("size"), head.get("root")), (prev.get("size"), prev.get("root"))}
-            floor = min(int(head.get("size") or 0), int(prev.get("size") or 0))
-            if size < floor:
+            committed = head.get("committed") or {}
+            if size < int(committed.get("size") or 0):
                 raise SecurityError(
                     f"the ledger database holds {size} entries, but this key's writers left it at "
-                    f"{head.get('size')} (noted in {self._head_path}): the log was truncated or rolled back; "
+                    f"{committed.get('size')} (noted in {self._head_path}): the log was truncated or rolled back; "
                     "refusing to sign. Run `verifier ledger verify` and restore the database")
-        if size == 0 or here in known:
+            if here in (head.get("committed"), head.get("pending")):
+                return
+        if size == 0 and (head is None or not head.get("committed", {}).get("size")):
             return
         row = conn.execute(select(T_CP.c.size, T_CP.c.note).order_by(T_CP.c.size.desc()).limit(1)).first()
         if row is not None and int(row[0]) == size:
             try:
                 signed = SignedCheckpoint.parse(str(row[1]))
                 signed.verify([signer.verifier_key], origin=self._origin)
-                if signed.checkpoint.root_hash == root:
+                if signed.checkpoint.size == size and signed.checkpoint.root_hash == root:
                     return
             except NoteError:
                 pass
@@ -396,7 +420,9 @@ class Ledger:
             f"the ledger database holds {size} entries, but the latest checkpoint signed with this ledger's key "
             f"does not vouch for that tree (it covers {covered}): rows were added or rewritten by someone without "
             "the key, and signing now would vouch for them. Refusing to append or sign; run `verifier ledger "
-            "verify` and restore the database from a copy that passes")
+            "verify`, and restore the database from a copy that passes (if the audit passes and the unsigned "
+            "rows are this ledger's own, lost from the note beside the key by a crash: `verifier ledger "
+            "checkpoint --adopt`)")
 
     def _write_checkpoint(
         self, conn: Connection, size: int, root: bytes, extra_signers: Sequence[NoteSigner] = ()
@@ -415,12 +441,19 @@ class Ledger:
             kf = _load_current_key(self._key_path, self._passphrase, current, self._origin)
             self._signer = kf.signer(self._origin)
 
-    def checkpoint(self) -> str:
+    def checkpoint(self, *, adopt: bool = False) -> str:
         """Sign a checkpoint for the current size now (on demand); return it.
 
-        If the current size already has a checkpoint, that one is returned.
+        If the current size already has a checkpoint, that one is returned. ``adopt`` signs
+        entries that no checkpoint and no head note vouch for (lazy checkpointing whose note a
+        crash lost), after a full audit finds nothing contradicting a signature: an operator's
+        deliberate statement that those rows are the ledger's own.
         """
         self._need_signer()
+        if adopt:
+            res = self.verify()
+            if res.security_failure:
+                raise SecurityError(f"not adopting: the audit failed ({res.reason}); run `verifier ledger verify`")
         signed = None
         with keyfile.key_lock(self._key_path, exclusive=False), self._store.write() as conn:
             size = self._store.size(conn)
@@ -428,9 +461,11 @@ class Ledger:
             if row is not None:
                 return str(row[0])
             root = merkle.tree_root(size, lambda keys: self._store.fetch_nodes(conn, keys))
-            self._guard_tree(conn, size, root)
+            if not adopt:
+                self._guard_tree(conn, size, root)
             signed = self._write_checkpoint(conn, size, root)
-            self._record_head(size, root, size, root)
+            pending = self._head_pending((size, root), (size, root), durable=False)
+        self._head_committed(pending)
         self._timestamp(signed)
         return signed.text
 
@@ -533,7 +568,8 @@ class Ledger:
             )
             signed = sign_checkpoint(Checkpoint(self._origin, cr.size, cr.root()), [new, old])
             conn.execute(insert(T_CP), {"size": cr.size, "root_hash": cr.root(), "note": signed.text, "created_at": now})
-            self._record_head(size, old_root, cr.size, cr.root())
+            pending = self._head_pending((size, old_root), (cr.size, cr.root()), durable=False)
+        self._head_committed(pending)
         self._frontier = cr
         self._timestamp(signed)
         return size
