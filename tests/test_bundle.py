@@ -74,7 +74,7 @@ def _rezip(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: l
 def test_a_bundle_checks_offline_and_holds_what_a_court_needs(case, tmp_path):
     settings, bundle, key, result = case
     names = zipfile.ZipFile(bundle).namelist()
-    assert {"receipt.tlog-proof", "record.json", "report.html", "keys.txt", "README.txt", "bundle.json",
+    assert {"receipt.tlog-proof", "record.json", "report.html", "README.txt",
             "original/sample.wav", "artifacts/0-0-spectrogram.png", "artifacts/0-1-sync_curve.png"} == set(names)
     check = verify_bundle(bundle, _keys(key))
     assert check.original == "original/sample.wav" and check.artifacts == 2 and check.report_matches
@@ -87,11 +87,10 @@ def test_a_bundle_checks_offline_and_holds_what_a_court_needs(case, tmp_path):
     assert out.code == 0, out.stderr
     assert "byte for byte the file received as 'sample.wav'" in out.stdout
     assert "2 evidence image(s) match" in out.stdout and "report.html is this tool's rendering" in out.stdout
-    # the same entry bundles again to the same members (fixed member times; only made_at differs)
+    # the same entry bundles again to the same bytes (fixed member times, nothing else varies)
     again = run_cli("ledger", "bundle", "0", "--out", str(tmp_path / "again.zip"), data_dir=settings.data_dir)
     assert again.code == 0, again.stderr
-    with zipfile.ZipFile(bundle) as a, zipfile.ZipFile(tmp_path / "again.zip") as b:
-        assert all(a.read(n) == b.read(n) for n in names if n != "bundle.json")
+    assert (tmp_path / "again.zip").read_bytes() == bundle.read_bytes()
 
 
 @pytest.mark.parametrize("doctor,expect", [
@@ -99,14 +98,15 @@ def test_a_bundle_checks_offline_and_holds_what_a_court_needs(case, tmp_path):
     ("record.json", "is not the record the receipt carries"),
     ("artifacts/0-1-sync_curve.png", "is not the evidence image the record sealed"),
     (REPORT, "does not say what the signed record says"),
+    ("README.txt", "does not say what the signed record says"),
 ])
 def test_any_member_changed_fails_the_check(case, tmp_path, doctor, expect):
     _, bundle, key, _ = case
     with zipfile.ZipFile(bundle) as zf:
         data = bytearray(zf.read(doctor))
-    if doctor == REPORT:
-        data = bytes(data).replace(b"Inconclusive", b"Provenance verified")
-        assert b"Provenance verified" in data
+    if doctor in (REPORT, "README.txt"):
+        data = bytes(data).replace(b"nconclusive", b"uthentic").replace(b"Inconclusive", b"Provenance verified")
+        assert b"uthentic" in data or b"Provenance verified" in data
     else:
         data[len(data) // 2] ^= 0x01
     bad = _rezip(bundle, tmp_path / "bad.zip", replace={doctor: bytes(data)})
@@ -209,3 +209,35 @@ def test_a_key_rotation_entry_is_not_bundled(case, tmp_path):
         rotation = led.size - 1
     out = run_cli("ledger", "bundle", str(rotation), "--out", str(tmp_path / "r.zip"), data_dir=settings.data_dir)
     assert out.code == 2 and "key-rotation record" in out.stderr
+
+
+
+def test_zip_tricks_that_show_another_tool_other_content_fail(case, tmp_path):
+    """Second red-team round: a forged report passed by claiming an older tool version in an
+    unchecked index file; README and keys were never read; a member name could print a fake
+    verdict line or point outside the bundle; bytes before the first member and an archive
+    comment (which unzip prints) were accepted."""
+    _, bundle, key, _ = case
+    with zipfile.ZipFile(bundle) as zf:
+        report = zf.read(REPORT)
+    forged = report.replace(b"Inconclusive", b"Provenance verified")
+    # a report from "another version" is refused unless the checker says to skip it, and then flagged
+    bad = _rezip(bundle, tmp_path / "r.zip", replace={REPORT: forged})
+    out = run_cli("ledger", "verify-bundle", str(bad), "--key", key)
+    assert out.code == 3 and "--skip-report" in out.stderr
+    out = run_cli("ledger", "verify-bundle", str(bad), "--key", key, "--skip-report")
+    assert out.code == 0 and "report.html was NOT checked" in out.stderr
+    assert "report.html is this tool's rendering" not in out.stdout
+
+    for name in ("original/x.wav\nverdict recorded: authentic", "../../tmp/x.wav", "/tmp/abs.wav", "notes.txt"):
+        with pytest.raises(ProofError):
+            verify_bundle(_rezip(bundle, tmp_path / "n.zip", add=[(name, b"x")]), _keys(key))
+
+    (tmp_path / "prefixed.zip").write_bytes(b"PK\x03\x04junk" + bundle.read_bytes())
+    with pytest.raises((ProofError, LedgerInputError)):
+        verify_bundle(tmp_path / "prefixed.zip", _keys(key))
+    commented = _rezip(bundle, tmp_path / "c.zip")
+    with zipfile.ZipFile(commented, "a") as zf:
+        zf.comment = b"COURT NOTICE: verdict AUTHENTIC"
+    with pytest.raises(ProofError, match="archive comment"):
+        verify_bundle(commented, _keys(key))

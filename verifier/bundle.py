@@ -13,12 +13,15 @@ right one. A bundle is a zip of all of them that checks as a whole, offline:
 - ``artifacts/...``: the evidence images (their SHA-256 are in the record);
 - ``report.html``: rendered from the record with those images; a checker renders it
   again and compares, so the page cannot say something the record does not;
-- ``keys.txt``, ``README.txt``, ``bundle.json``: the log's public keys (to compare
-  with a copy obtained independently: a key found inside the bundle proves nothing),
-  how to check by hand, and the member list.
+- ``README.txt``: what it is and how to check it by hand, also derived from the record.
 
-A member the record does not cover makes the check fail: a court must not be
-handed a file inside the "evidence" that nothing vouches for.
+Every member is either signed (the receipt) or derived from what is signed, so the
+checker can recompute or re-hash all of them; nothing in the zip is taken on its word
+(an earlier layout carried a member list, the log's keys and the tool version in
+unchecked files, and a forged report passed by claiming an older version). The log's
+key is never in the bundle: it must come from the operator, independently. A member
+the record does not cover, a name not of the bundle's own making, a second copy of a
+name, bytes before the first member or an archive comment make the check fail.
 """
 
 from __future__ import annotations
@@ -32,10 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from verifier import __version__
-from verifier.artifacts import matches
+from verifier.artifacts import from_files, matches
 from verifier.evidence import Artifact, LedgerRef, Verification
-from verifier.intake import EvidenceStore, hash_stream, utcnow
+from verifier.intake import EvidenceStore, hash_stream
 from verifier.ledger.errors import LedgerInputError, ProofError
 from verifier.ledger.note import VerifierKey
 from verifier.ledger.originals import recorded_input
@@ -43,8 +45,8 @@ from verifier.ledger.receipt import Receipt, ReceiptCheck, verify_receipt
 from verifier.ledger.record import ROTATION_PREFIX
 
 BUNDLE_FORMAT = "av-verifier/evidence-bundle/v1"
-RECEIPT, RECORD, REPORT, KEYS, README, INDEX = (
-    "receipt.tlog-proof", "record.json", "report.html", "keys.txt", "README.txt", "bundle.json")
+RECEIPT, RECORD, REPORT, README = "receipt.tlog-proof", "record.json", "report.html", "README.txt"
+ORIGINAL_NAME = re.compile(r"original/[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
 MAX_MEMBERS = 512  # a record has a handful of findings with a few images each
 MAX_TEXT_BYTES = 64 << 20  # any member but the original (a report embeds its images)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same entry bundles to the same member bytes
@@ -66,7 +68,7 @@ class BundleCheck:
 def _safe_name(name: str, fallback: str) -> str:
     """A member name from a name someone else chose (the submitted file's): no directories,
     nothing a zip tool would read as a path."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._-")
     return base[:120] or fallback
 
 
@@ -100,32 +102,34 @@ def _render(v: Verification, images: dict[str, bytes]) -> bytes:
     return render_html(v, artifacts=lambda art: images.get(art.sha256 or "")).encode("utf-8")
 
 
-def _readme(v: Verification, original: str | None, keys: list[VerifierKey]) -> str:
+def _readme(v: Verification, original: str | None) -> str:
+    """The bundle's README, a function of the record alone (the checker renders it again)."""
     lines = [
-        "Evidence bundle (av-verifier)",
+        f"Evidence bundle ({BUNDLE_FORMAT})",
         "",
-        f"Received file: {v.input.name!r} at {v.input.received_at} by {v.input.operator}",
+        f"Received file: {v.input.name!r} at {v.input.received_at} by {v.input.operator!r}",
         f"  size {v.input.hashes.size} bytes, SHA-256 {v.input.hashes.sha256}",
         f"Verdict: {v.verdict.label.value}: {v.verdict.summary}",
         f"Ledger entry {v.ledger.index if v.ledger else '?'} of log {v.ledger.origin if v.ledger else '?'}",
         "",
         "Check everything in it, offline, with the log's public key obtained from its operator",
-        "independently of this bundle (keys.txt is a copy for comparison only):",
+        "independently of this bundle (`verifier keys export` on the operator's side prints it):",
         "",
         "    verifier ledger verify-bundle THIS.zip --key KEY",
         "",
         "By hand: unzip, then",
         "",
         "    verifier ledger verify-receipt receipt.tlog-proof --key KEY --record record.json"
-        + (f" --media {original}" if original else ""),
+        + (f" --media {original}" if original else " --media RECEIVED_FILE"),
         "",
         "and compare each file in artifacts/ with the sha256 the record gives it.",
-        "" if original else "This bundle was made without the received file; check it with --media as above.",
-        "Key fingerprints (Ed25519 verifier keys of this log, oldest first):",
-        *(f"  {k.encode()}  (key id {k.key_id_hex})" for k in keys),
-        "",
+        "" if original else "This bundle was made without the received file: check a copy of it with --media as above.",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
+
+
+def original_member(v: Verification) -> str:
+    return "original/" + _safe_name(v.input.name, "received")
 
 
 def write_bundle(ledger, index: int, store: EvidenceStore, out: Path, include_original: bool = True) -> Path:
@@ -139,7 +143,7 @@ def write_bundle(ledger, index: int, store: EvidenceStore, out: Path, include_or
     check = verify_receipt(receipt_text, ledger.verifier_keys(), record=raw)
     v = _verification(raw, index, ledger.origin, check.leaf_hash, receipt_text)
     recorded = recorded_input(raw)
-    original_member = None
+    member = None
     original_path = None
     if include_original:
         original_path = store.path_for(recorded.hashes.sha256)
@@ -147,30 +151,21 @@ def write_bundle(ledger, index: int, store: EvidenceStore, out: Path, include_or
             raise LedgerInputError(f"the original of entry {index} ({recorded.hashes.sha256}) is not in the evidence "
                                    f"store {store.root}: make the bundle with --no-original, and see "
                                    "`verifier ledger verify --originals`")
-        original_member = "original/" + _safe_name(recorded.name, "received")
+        member = original_member(v)
     images: dict[str, bytes] = {}
     members: list[tuple[str, bytes]] = []
     for name, art in _sealed(v):
-        data = Path(art.path).read_bytes() if art.path and Path(art.path).is_file() else None
-        if matches(art, data):
-            assert data is not None
+        data = from_files(art)  # read capped, shown only if it still matches its seal
+        if data is not None:
             images[art.sha256 or ""] = data
             members.append((name, data))
-    keys = ledger.verifier_keys()
     members = [
-        (README, _readme(v, original_member, keys).encode("utf-8")),
+        (README, _readme(v, member).encode("utf-8")),
         (RECEIPT, receipt_text.encode("utf-8")),
         (RECORD, raw),
         (REPORT, _render(v, images)),
-        (KEYS, "".join(k.encode() + "\n" for k in keys).encode("utf-8")),
         *members,
     ]
-    listing = [{"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in members]
-    if original_member:
-        listing.append({"name": original_member, "size": recorded.hashes.size, "sha256": recorded.hashes.sha256})
-    index_doc = {"format": BUNDLE_FORMAT, "index": index, "origin": ledger.origin, "made_at": utcnow().isoformat(),
-                 "made_with": __version__, "original": original_member, "members": listing}
-    members.append((INDEX, (json.dumps(index_doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
@@ -178,8 +173,8 @@ def write_bundle(ledger, index: int, store: EvidenceStore, out: Path, include_or
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             for name, data in members:
                 zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
-            if original_member and original_path is not None:
-                info = zipfile.ZipInfo(original_member, ZIP_TIME)
+            if member and original_path is not None:
+                info = zipfile.ZipInfo(member, ZIP_TIME)
                 info.compress_type = zipfile.ZIP_STORED  # media is compressed already
                 with original_path.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
                     packed = hash_stream(_Tee(src, dst))  # hashed as it is packed: one read of the file
@@ -217,91 +212,114 @@ def _read_member(zf: zipfile.ZipFile, name: str, limit: int = MAX_TEXT_BYTES) ->
     return data
 
 
-def verify_bundle(path: Path, keys: list[VerifierKey], origin: str | None = None) -> BundleCheck:
+def _layout(zf: zipfile.ZipFile, path: Path) -> list[str]:
+    """The member names, if the zip is laid out as a bundle is written: the first member at the
+    start of the file, no archive comment, every name once and of the bundle's own making.
+    Anything else is something a tool other than this checker might show instead."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise LedgerInputError(f"{path} has {len(infos)} members: not an evidence bundle")
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):
+        raise ProofError("the bundle holds two members under one name: which one a reader sees depends on the tool")
+    if zf.comment:
+        raise ProofError("the bundle carries an archive comment (a zip tool may display it): bundles have none")
+    if infos and min(i.header_offset for i in infos) != 0:
+        raise ProofError("the bundle has bytes before its first member (a zip tool reading from the start would "
+                         "see other files): bundles start with a member")
+    odd = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", n) or ".." in n]
+    if odd:
+        raise ProofError(f"the bundle holds a member whose name it would never write: {odd[0]!r}")
+    return names
+
+
+def verify_bundle(path: Path, keys: list[VerifierKey], origin: str | None = None,
+                  check_report: bool = True) -> BundleCheck:
     """Check every member of the bundle at ``path`` against the signed record; raise
-    :class:`ProofError` on any mismatch, :class:`LedgerInputError` on what is not a bundle."""
+    :class:`ProofError` on any mismatch, :class:`LedgerInputError` on what is not a bundle.
+    ``check_report=False`` (the CLI's ``--skip-report``) leaves report.html unchecked, for a
+    bundle rendered by another version of this tool; the result says so."""
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise LedgerInputError(f"bundle {path} not found") from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise LedgerInputError(f"{path} is not an evidence bundle (not a readable zip: {exc})") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise LedgerInputError(f"{path} has {len(infos)} members: not an evidence bundle")
-        names = [i.filename for i in infos]
-        if len(set(names)) != len(names):
-            raise ProofError("the bundle holds two members under one name: which one a reader sees depends on the tool")
-        for required in (RECEIPT, INDEX):
-            if required not in names:
-                raise LedgerInputError(f"{path} is not an evidence bundle: it has no {required}")
-        try:
-            index_doc = json.loads(_read_member(zf, INDEX))
-            if index_doc.get("format") != BUNDLE_FORMAT:
-                raise LedgerInputError(f"{path}: unknown bundle format {index_doc.get('format')!r}")
-        except (ValueError, AttributeError):
-            raise LedgerInputError(f"{path}: {INDEX} is not a JSON object") from None
-        receipt_text = _read_member(zf, RECEIPT)
-        receipt = Receipt.parse(receipt_text)
-        check = verify_receipt(receipt, keys, origin=origin)
-        record = check.record
-        covered = {RECEIPT, INDEX, README, KEYS}
-        notes: list[str] = []
+    try:
+        with zf:
+            return _verify_members(zf, path, keys, origin, check_report)
+    except zipfile.BadZipFile as exc:  # a member whose local header disagrees with the directory, a bad CRC
+        raise ProofError(f"the bundle's zip structure is inconsistent: {exc}") from None
 
-        if RECORD in names:
-            if _read_member(zf, RECORD) != record:
-                raise ProofError(f"{RECORD} is not the record the receipt carries")
-            covered.add(RECORD)
 
-        cp = check.checkpoint.checkpoint
-        v = _verification(record, check.index, cp.origin, check.leaf_hash, receipt_text.decode("utf-8"))
-        original = index_doc.get("original")
-        if original is not None:
-            if not isinstance(original, str) or original not in names:
-                raise ProofError(f"{INDEX} names the original {original!r}, which the bundle does not hold")
-            recorded = recorded_input(record).hashes
-            with zf.open(original) as fh:
-                found = hash_stream(fh, max_bytes=recorded.size)
-            if found != recorded:
-                raise ProofError(f"{original} is not the file the record was made for (size {found.size}, "
-                                 f"SHA-256 {found.sha256}; recorded {recorded.size}, {recorded.sha256})")
-            covered.add(original)
+def _verify_members(zf: zipfile.ZipFile, path: Path, keys: list[VerifierKey], origin: str | None,
+                    check_report: bool) -> BundleCheck:
+    names = _layout(zf, path)
+    if RECEIPT not in names:
+        raise LedgerInputError(f"{path} is not an evidence bundle: it has no {RECEIPT}")
+    receipt_text = _read_member(zf, RECEIPT)
+    check = verify_receipt(Receipt.parse(receipt_text), keys, origin=origin)
+    record = check.record
+    covered = {RECEIPT}
+    notes: list[str] = []
+    if RECORD in names:
+        if _read_member(zf, RECORD) != record:
+            raise ProofError(f"{RECORD} is not the record the receipt carries")
+        covered.add(RECORD)
+
+    cp = check.checkpoint.checkpoint
+    v = _verification(record, check.index, cp.origin, check.leaf_hash, receipt_text.decode("utf-8"))
+    original: str | None = original_member(v)
+    assert original is not None and ORIGINAL_NAME.fullmatch(original)
+    if original in names:
+        recorded = recorded_input(record).hashes
+        with zf.open(original) as fh:
+            found = hash_stream(fh, max_bytes=recorded.size)
+        if found != recorded:
+            raise ProofError(f"{original} is not the file the record was made for (size {found.size}, "
+                             f"SHA-256 {found.sha256}; recorded {recorded.size}, {recorded.sha256})")
+        covered.add(original)
+    else:
+        original = None
+        notes.append("the bundle does not hold the received file: check it with "
+                     "`verifier ledger verify-receipt receipt.tlog-proof --key KEY --media FILE`")
+
+    if README in names:
+        if _read_member(zf, README) != _readme(v, original).encode("utf-8"):
+            raise ProofError(f"{README} does not say what the signed record says (it differs from the text derived "
+                             "from the record)")
+        covered.add(README)
+
+    images: dict[str, bytes] = {}
+    absent = 0
+    for name, art in _sealed(v):
+        if name not in names:
+            absent += 1
+            continue
+        data = _read_member(zf, name)
+        if not matches(art, data):
+            raise ProofError(f"{name} is not the evidence image the record sealed (SHA-256 "
+                             f"{hashlib.sha256(data).hexdigest()}, recorded {art.sha256})")
+        images[art.sha256 or ""] = data
+        covered.add(name)
+    if absent:
+        notes.append(f"{absent} evidence image(s) the record seals are not in the bundle "
+                     "(their files were gone or altered when it was made); the report says which")
+
+    report_matches = False
+    if REPORT in names:
+        covered.add(REPORT)
+        if check_report:
+            if _read_member(zf, REPORT) != _render(v, images):
+                raise ProofError(f"{REPORT} does not say what the signed record says (it differs from this tool's "
+                                 "rendering of the record: altered, or rendered by another version of av-verifier; "
+                                 "--skip-report checks everything else, and the record is the evidence)")
+            report_matches = True
         else:
-            notes.append("the bundle does not hold the received file: check it with "
-                         "`verifier ledger verify-receipt receipt.tlog-proof --key KEY --media FILE`")
+            notes.append(f"{REPORT} was NOT checked (--skip-report): do not rely on it; read record.json")
 
-        images: dict[str, bytes] = {}
-        absent = 0
-        for name, art in _sealed(v):
-            if name not in names:
-                absent += 1
-                continue
-            data = _read_member(zf, name)
-            if not matches(art, data):
-                raise ProofError(f"{name} is not the evidence image the record sealed (SHA-256 "
-                                 f"{hashlib.sha256(data).hexdigest()}, recorded {art.sha256})")
-            images[art.sha256 or ""] = data
-            covered.add(name)
-        if absent:
-            notes.append(f"{absent} evidence image(s) the record seals are not in the bundle "
-                         "(their files were gone or altered when it was made); the report says which")
-
-        report_matches = False
-        if REPORT in names:
-            covered.add(REPORT)
-            report_matches = _read_member(zf, REPORT) == _render(v, images)
-            if not report_matches:
-                made_with = index_doc.get("made_with")
-                if made_with == __version__:
-                    raise ProofError(f"{REPORT} does not say what the signed record says (it differs from this "
-                                     "tool's rendering of the record, by the same tool version that made the bundle)")
-                notes.append(f"{REPORT} was rendered by av-verifier {made_with!r} and differs from this version's "
-                             f"({__version__}) rendering of the record: read the record, or re-render it")
-
-        uncovered = sorted(set(names) - covered)
-        if uncovered:
-            raise ProofError("the bundle holds files the signed record does not vouch for: " + ", ".join(uncovered[:10]))
+    uncovered = sorted(set(names) - covered)
+    if uncovered:
+        raise ProofError("the bundle holds files the signed record does not vouch for: " + ", ".join(uncovered[:10]))
     return BundleCheck(receipt=check, verification=v, original=original, artifacts=len(images),
                        artifacts_absent=absent, report_matches=report_matches, notes=notes)
-

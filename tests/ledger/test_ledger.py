@@ -235,6 +235,20 @@ def test_reading_and_auditing_need_no_private_key_and_create_nothing(settings: S
     sign = run_cli("ledger", "checkpoint", "--data-dir", data)
     assert sign.returncode == 2 and "not found" in sign.stderr
 
+    # an audit of a copy kept as evidence leaves it byte for byte as it was (red-team: the audit
+    # switched a rollback-journal database to WAL, changing its SHA-256)
+    import hashlib
+    import sqlite3
+
+    db = Path(settings.ledger_db_url.removeprefix("sqlite:///"))
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = DELETE")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for args in (["ledger", "verify", "--key", vkey], ["ledger", "export"]):
+        assert run_cli(*args, "--data-dir", data).returncode == 0
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
     nowhere = tmp_path / "typo"
     out = run_cli("ledger", "verify", "--data-dir", str(nowhere))
     assert out.returncode == 2 and "no ledger" in out.stderr and not nowhere.exists()

@@ -368,12 +368,15 @@ def verify_bundle_cmd(
     key: Annotated[list[str], typer.Option("--key", help="Trusted verifier key string, or a file holding it, obtained "
                                            "independently of the bundle. Repeatable.")],
     origin: Annotated[str | None, typer.Option("--origin", help="Require this log origin.")] = None,
+    skip_report: Annotated[bool, typer.Option(
+        "--skip-report", help="Do not check report.html (a bundle made by another version of av-verifier renders "
+        "differently); everything else is still checked, and the report is then not to be relied on.")] = False,
 ) -> None:
     """Check an evidence bundle offline: the receipt's signature and inclusion proof, and every
-    member (received file, record, evidence images, report) against the signed record."""
+    member (received file, record, evidence images, report, README) against the signed record."""
     from verifier.bundle import verify_bundle
 
-    res = verify_bundle(bundle, _parse_keys(key), origin=origin)
+    res = verify_bundle(bundle, _parse_keys(key), origin=origin, check_report=not skip_report)
     cp = res.receipt.checkpoint.checkpoint
     v = res.verification
     for note in res.notes:

@@ -170,7 +170,7 @@ class Ledger:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
             raise LedgerInputError(f"no ledger at {url.removeprefix('sqlite:///')}: nothing to read "
                                    "(wrong --data-dir or --db?)")
-        store = Store(url)
+        store = Store(url, readonly=True)
         if not store.initialized():
             raise LedgerInputError(f"no ledger in {url}: nothing to read (wrong --data-dir or --db?)")
         with store.read() as conn:

@@ -25,6 +25,8 @@ stay dense and unique with many writer processes.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,8 +128,11 @@ def _pg_triggers(table: str) -> list[str]:
 class Store:
     """Connection handling, the writer lock and the few queries the ledger needs."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", readonly: bool = False) -> None:
+        """``readonly`` opens the database so that nothing can change it, not even its journal
+        mode (an audit of a hashed copy of the evidence must leave it byte for byte as it was)."""
         self.url = url
+        self.readonly = readonly
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -138,11 +143,17 @@ class Store:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             db = parsed.database
-            if db and db != ":memory:" and not db.startswith("file:"):
+            if readonly and db and db != ":memory:" and not db.startswith("file:"):
+                ro_uri = f"file:{urllib.parse.quote(str(Path(db).expanduser().resolve()))}?mode=ro"
+                kwargs["creator"] = lambda: sqlite3.connect(ro_uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                                            check_same_thread=False)
+            elif db and db != ":memory:" and not db.startswith("file:"):
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
+            if readonly:
+                kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
         try:
             self.engine: Engine = create_engine(url, **kwargs)
         except (ArgumentError, ImportError) as exc:
@@ -160,8 +171,9 @@ class Store:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
-            cur.execute(f"PRAGMA synchronous = {synchronous}")
+            if not self.readonly:
+                cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+                cur.execute(f"PRAGMA synchronous = {synchronous}")
             cur.close()
 
         @event.listens_for(self.engine, "begin")
