@@ -61,16 +61,20 @@ def printable_path(text: str) -> str:
     return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
+def _unusable(path: Path, exc: OSError, doing: str) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"{path}: no such file")
+    if isinstance(exc, PermissionError):
+        return InputError(f"{path}: permission denied")
+    return InputError(f"{path}: cannot {doing} ({exc.strerror})")
+
+
 def check_input_path(path: Path) -> None:
     """Turn every way a path can be unusable into one clear InputError."""
     try:
         st = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot access ({exc.strerror})") from None
+        raise _unusable(path, exc, "access") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory (verify walks directories only when given one)")
     if not stat.S_ISREG(st.st_mode):
@@ -87,12 +91,8 @@ def open_regular(path: Path) -> tuple[BinaryIO, os.stat_result]:
     never reach end of file (``/dev/zero``)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+        raise _unusable(path, exc, "open") from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
