@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -26,16 +27,41 @@ class AudioDecodeError(RuntimeError):
     """The file could not be decoded as audio; the message says why."""
 
 
-def open_media(path: str | Path) -> av.container.InputContainer:
+# Largest picture any decoder may allocate: Pillow's refusal threshold, ~179
+# megapixels (three bytes each, ~0.5 GB as RGB). The biggest phone and camera
+# sensors are ~100-150 MP; beyond this a file is more likely a decompression
+# bomb than a photo. Defined here, at the bottom of the stack, so the still-image
+# reader, the probe and every FFmpeg decoder share one limit. Opening a file
+# already decodes a first frame when the container does not give the pixel
+# format (a PNG file, PNG frames in a MOV): a 2 MB PNG declaring 16000 x 16000
+# 16-bit RGBA pixels took 2 GB and 8 s there, before any check of ours could
+# run. FFmpeg's ``max_pixels`` makes the decoder refuse such a frame before
+# allocating it (the stream then reads as having no dimensions).
+MAX_PIXELS = 2 * 89_478_485  # 2 x PIL.Image.MAX_IMAGE_PIXELS (Pillow's bomb-error threshold)
+DECODER_LIMITS = {"max_pixels": str(MAX_PIXELS)}
+
+
+def open_media(path: str | Path | BinaryIO, options: dict[str, str] | None = None) -> av.container.InputContainer:
     """Open ``path`` for reading with tags that are not UTF-8 dropped, not fatal.
 
     PyAV decodes every tag as UTF-8 and by default fails the whole open on one
     Latin-1 or CP1251 byte: real recordings carry such tags (a Russian
     ``ENGINEER`` field in CP1251), and a forger could add one to make a file
     un-examinable by every detector. Tags are not evidence here; the streams are.
-    Every read-side open in the project goes through this function.
+    Every read-side open in the project goes through this function, so every
+    one probes under ``DECODER_LIMITS``; ``options`` adds FFmpeg options.
     """
-    return av.open(str(path), mode="r", metadata_errors="ignore")
+    source = path if hasattr(path, "read") else str(path)  # a file object (bytes in memory) as is
+    return av.open(source, mode="r", metadata_errors="ignore", options={**DECODER_LIMITS, **(options or {})})
+
+
+def cap_decoder(stream) -> None:
+    """Put ``DECODER_LIMITS`` on the decoder that will decode ``stream``'s
+    frames: the options given when opening reach only the probe's decoders,
+    and PyAV opens a fresh one for ``container.decode``."""
+    ctx = stream.codec_context
+    if ctx is not None:
+        ctx.options = {**(ctx.options or {}), **DECODER_LIMITS}
 
 
 def best_stream(container: av.container.InputContainer, kind: str):
@@ -104,12 +130,24 @@ class DecodedAudio:
     channel_note: str | None = None
     # Set when samples no player plays as stored were repaired (see ``_repair_samples``).
     sample_note: str | None = None
+    # Set when ``examine_s`` ended the decode here: the file's audio goes on.
+    stopped_at_s: float | None = None
 
     @property
     def reading_clause(self) -> str:
         """How the audio was read, when it was not read plainly, as a clause to
         append to a finding's reason ("" when it was)."""
-        return "".join(f"; {n}" for n in (self.channel_note, self.sample_note) if n)
+        return "".join(f"; {n}" for n in (self.channel_note, self.sample_note, self.time_guard_note) if n)
+
+    @property
+    def time_guard_note(self) -> str | None:
+        """What a finding must say when only the start of the audio was read:
+        a forger could otherwise put the manipulation after it (worded as
+        the video scans' time guard, ``faces.time_guard_note``)."""
+        if self.stopped_at_s is None:
+            return None
+        return (f"only the first {self.stopped_at_s:g} s of the audio were examined (time guard): "
+                "anything later was not looked at")
 
     @property
     def duration_s(self) -> float:
@@ -122,12 +160,15 @@ def decode_audio(
     target_rate: int | None = TARGET_RATE,
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     stream_index: int | None = None,
+    examine_s: float | None = None,
 ) -> DecodedAudio:
     """Decode the first (or the given) audio stream of ``path``.
 
     ``target_rate=None`` keeps the native sample rate. Raises
     ``NoAudioStreamError`` when there is no audio, ``AudioTooLongError`` past
     ``max_duration_s`` and ``AudioDecodeError`` for anything FFmpeg rejects.
+    With ``examine_s``, longer audio is not refused: decoding stops after
+    that many seconds and ``stopped_at_s`` says so.
     """
     path = Path(path)
     if not path.is_file():
@@ -162,7 +203,8 @@ def decode_audio(
             raise AudioDecodeError(f"{path}: audio stream {stream.index} declares no sample rate")
         out_rate = int(target_rate or native_rate)
         limit = int(max_duration_s * out_rate) + out_rate  # one second of slack
-        samples, check = _decode_mono(container, stream, out_rate, limit, path, max_duration_s)
+        guard = _Guard(limit, path, max_duration_s, None if examine_s is None else int(examine_s * out_rate))
+        samples, check = _decode_mono(container, stream, out_rate, guard)
         codec = stream.codec_context.name or "unknown"
         index = stream.index
         note = None
@@ -172,7 +214,7 @@ def decode_audio(
             loudest = check.loudest
             try:
                 container.seek(0)
-                samples, _ = _decode_mono(container, stream, out_rate, limit, path, max_duration_s, channel=loudest)
+                samples, _ = _decode_mono(container, stream, out_rate, guard, channel=loudest)
                 note = f"channel {loudest + 1} of {len(check.power)} was analysed: {cancel}"
             except (av.error.FFmpegError, AudioDecodeError) as exc:  # keep the mix, and say why it is quiet
                 note = f"{cancel}; the channels could not be read one at a time ({exc})"
@@ -189,6 +231,7 @@ def decode_audio(
         stream_index=index,
         channel_note=note,
         sample_note=sample_note,
+        stopped_at_s=examine_s if guard.stopped else None,
     )
 
 
@@ -353,7 +396,40 @@ def _channel_square_sums(frame) -> tuple[np.ndarray | None, float, int]:
     return np.einsum("ij,ij->i", x, x).astype(np.float64), float(np.dot(m, m)), int(x.shape[1])
 
 
-def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_duration_s: float,
+@dataclass
+class _Guard:
+    """Where a decode ends: refused past ``limit`` samples (``max_duration_s``),
+    or cut at ``stop`` samples (``examine_s``), noted in ``stopped``."""
+
+    limit: int
+    path: Path
+    max_duration_s: float
+    stop: int | None = None
+    stopped: bool = False
+
+    def reached(self, total: int) -> bool:
+        """True when decoding should end; raises past the refusal limit."""
+        if self.stop is not None and total > self.stop:
+            self.stopped = True
+            return True
+        if total > self.limit:
+            raise AudioTooLongError(
+                f"{self.path}: the audio is longer than {_hours(self.max_duration_s)}, the duration guard that bounds "
+                "memory and time: cut the recording into parts of at most that length and verify each part"
+            )
+        return False
+
+    def cut(self, samples: np.ndarray) -> np.ndarray:
+        return samples[: self.stop] if self.stopped else samples
+
+
+def _hours(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} hours ({seconds:.0f} s)"
+    return f"{seconds:g} s"
+
+
+def _decode_mono(container, stream, out_rate: int, guard: _Guard,
                  channel: int | None = None) -> tuple[np.ndarray, _ChannelCheck | None]:
     """Mono samples at ``out_rate`` (FFmpeg's mix, or one ``channel``) and,
     for a multi-channel mix, the channel check (None otherwise)."""
@@ -386,17 +462,15 @@ def _decode_mono(container, stream, out_rate: int, limit: int, path: Path, max_d
                     chunk = out.to_ndarray().reshape(-1)
                     chunks.append(chunk)
                     total += chunk.size
-            if total > limit:
-                raise AudioTooLongError(
-                    f"{path}: audio is longer than the {max_duration_s:.0f} s guard; "
-                    "cut the file or raise max_duration_s"
-                )
-        for out in (resampler.resample(None) if mono else planar.resample(None) if planar else []):
+            if guard.reached(total):
+                break
+        flush = [] if guard.stopped else resampler.resample(None) if mono else planar.resample(None) if planar else []
+        for out in flush:
             arr = out.to_ndarray()
             chunks.append(arr.reshape(-1) if mono else np.ascontiguousarray(arr[min(channel, arr.shape[0] - 1)]))
     except AudioDecodeError:
         raise
     except (av.error.FFmpegError, ValueError) as exc:
-        raise AudioDecodeError(f"{path}: audio stream {stream.index} failed to decode ({exc})") from exc
+        raise AudioDecodeError(f"{guard.path}: audio stream {stream.index} failed to decode ({exc})") from exc
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-    return samples, check
+    return guard.cut(samples), check

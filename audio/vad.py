@@ -68,10 +68,8 @@ def energy_vad(x: np.ndarray, rate: int, cfg: EnergyVadConfig = EnergyVadConfig(
     hop = max(1, int(rate * cfg.hop_ms / 1000))
     if x.size < frame:
         return []
-    frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    rms, zcr = _frame_measures(x, frame, hop)
     level = 20 * np.log10(rms)
-    zcr = np.mean(np.abs(np.diff(np.signbit(frames), axis=1)), axis=1)
     floor = np.percentile(level, cfg.floor_percentile)
     peak = level.max()
     thresh = max(floor + cfg.above_floor_db, peak - cfg.below_peak_db, cfg.min_level_db)
@@ -79,6 +77,24 @@ def energy_vad(x: np.ndarray, rate: int, cfg: EnergyVadConfig = EnergyVadConfig(
     # hiss: high ZCR frames count only when clearly loud
     active &= ~((zcr > cfg.max_zcr) & (level < thresh + 6.0))
     return _to_segments(active, hop, frame, rate, x.size, cfg)
+
+
+# Frames measured at a time. All frames at once made a float64 copy of every
+# frame (overlapping 2.5 times): 3.4 GB for 3 hours of audio at 16 kHz.
+FRAME_CHUNK = 8192
+
+
+def _frame_measures(x: np.ndarray, frame: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """RMS and zero-crossing rate of each ``frame``-sample frame, ``hop``
+    apart, a chunk of frames at a time (the same numbers as all at once)."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
+    rms = np.empty(len(frames))
+    zcr = np.empty(len(frames))
+    for a in range(0, len(frames), FRAME_CHUNK):
+        part = frames[a:a + FRAME_CHUNK]
+        rms[a:a + FRAME_CHUNK] = np.sqrt(np.mean(part.astype(np.float64) ** 2, axis=1) + 1e-12)
+        zcr[a:a + FRAME_CHUNK] = np.mean(np.abs(np.diff(np.signbit(part), axis=1)), axis=1)
+    return rms, zcr
 
 
 def _to_segments(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import av
 
-from audio.decode import best_stream
+from audio.decode import best_stream, open_media
+from detectors.still_image import ImageReadError, ImageTooLargeError, image_size
 from verifier.errors import NotMediaError
 from verifier.evidence import MediaInfo, MediaKind, StreamInfo
 
@@ -187,6 +188,29 @@ def _stream_info(stream: av.stream.Stream) -> StreamInfo:
     return StreamInfo(**info)  # type: ignore[arg-type]
 
 
+def _too_large_to_decode(path: Path) -> bool:
+    """The image's header declares more pixels than any detector decodes
+    (``detectors.still_image.MAX_PIXELS``). Read by Pillow without decoding:
+    FFmpeg's probe decodes the picture to learn its pixel format, which a
+    2 MB PNG declaring 16000 x 16000 16-bit pixels turned into 2 GB. A header
+    Pillow cannot read (HEIC, AVIF) is left to FFmpeg, which probes under the
+    same limit (``audio.decode.DECODER_LIMITS``)."""
+    try:
+        image_size(path)
+    except ImageTooLargeError:
+        return True
+    except ImageReadError:
+        return False
+    return False
+
+
+def _undecoded_picture() -> StreamInfo:
+    """The one picture of an image too large to decode: the file is still
+    verified (its provenance does not need the pixels), and each detector
+    that needs them says that they were too many."""
+    return StreamInfo(index=0, kind="video", presented=True)
+
+
 def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> MediaInfo:
     """Probe the container. A container FFmpeg refuses still yields a MediaInfo
     (from the sniffed type) with ``probe_error`` set: provenance may still be
@@ -195,8 +219,10 @@ def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> 
     suffix = Path(name).suffix.lower()
     mismatch = bool(suffix) and suffix not in sniffed.extensions
     base = {"kind": sniffed.kind, "mime_type": sniffed.mime_type, "extension_mismatch": mismatch}
+    if sniffed.kind == MediaKind.image and _too_large_to_decode(path):
+        return MediaInfo(**base, streams=[_undecoded_picture()])
     try:
-        with av.open(str(path), mode="r", metadata_errors="ignore", options=PROBE_OPTIONS) as container:
+        with open_media(path, PROBE_OPTIONS) as container:  # under the decoders' pixel limit
             presented = {best.index for kind in ("video", "audio") if (best := best_stream(container, kind)) is not None}
             streams = [_stream_info(s).model_copy(update={"presented": s.index in presented}) for s in container.streams]
             duration = container.duration / av.time_base if container.duration else None

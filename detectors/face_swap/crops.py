@@ -164,6 +164,7 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
         stream = best_stream(container, "video")
         if stream is None:
             raise F.NoVideoStreamError(f"{path}: the file has no video stream")
+        F.frame_size_limit(stream, path)
         stream.thread_type = "SLICE"
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = stream_frame_rate(stream)
@@ -196,7 +197,7 @@ def iter_sampled_frames(path: str | Path, options: CropOptions, timings: dict[st
                 out_index += 1
         except (av.error.FFmpegError, ValueError) as exc:
             if out_index == 0:
-                raise F.FaceScanError(f"{path}: video stream failed to decode ({exc})") from exc
+                raise F.first_frame_failure(path, stream, exc) from exc
         timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t_start
 
 

@@ -40,8 +40,9 @@ from typing import Callable, Iterator, Literal
 import av
 import numpy as np
 
-from audio.decode import best_stream, open_media, stream_frame_rate
+from audio.decode import best_stream, cap_decoder, open_media, stream_frame_rate
 from detectors.face_swap import models
+from detectors.still_image import MAX_PIXELS
 
 Backend = Literal["dlib_hog", "haar"]
 
@@ -52,6 +53,10 @@ class FaceScanError(RuntimeError):
 
 class NoVideoStreamError(FaceScanError):
     """The file has no video stream, so there are no faces to look at."""
+
+
+class FrameTooLargeError(FaceScanError):
+    """The video's frames exceed the decoders' pixel limit: none is decoded."""
 
 
 # ---------------------------------------------------------------- records
@@ -384,6 +389,35 @@ def set_decoder_threads(stream, threads: int) -> None:
     stream.thread_type = "AUTO" if threads > 1 else "SLICE"
 
 
+def frame_size_limit(stream, path: str | Path) -> None:
+    """Refuse a stream whose declared frame size exceeds ``MAX_PIXELS``
+    before any frame is decoded, and cap its decoder at that size (a frame
+    that grows mid-stream, or a size the probe could not read, is refused by
+    FFmpeg instead of allocated). A 6 MB MOV of 16000 x 16000 PNG frames took
+    6.4 GB and 56 s in the face scan before."""
+    ctx = stream.codec_context
+    w, h = int(ctx.width or 0), int(ctx.height or 0)
+    if w * h > MAX_PIXELS:
+        raise FrameTooLargeError(f"{path}: the video's frames are {w} x {h} pixels ({w * h / 1e6:,.0f} megapixels), above the "
+                                 f"{MAX_PIXELS / 1e6:.0f}-megapixel limit on a decoded picture: not decoded, as a "
+                                 "possible decompression bomb (downscale the video to analyse it)")
+    cap_decoder(stream)
+
+
+def first_frame_failure(path: str | Path, stream, exc: Exception) -> FaceScanError:
+    """The error for a video whose first frame does not decode. A frame over
+    the pixel limit is refused by FFmpeg with EINVAL ("Invalid argument"),
+    and a probe that met such a frame keeps no frame size, so that case is
+    named: otherwise the user reads only FFmpeg's generic error."""
+    ctx = stream.codec_context
+    if isinstance(exc, av.error.ArgumentError) and not (ctx.width and ctx.height):
+        return FrameTooLargeError(f"{path}: the first video frame could not be decoded ({exc}) and the stream's frame "
+                                  "size could not be read: the pattern of a frame above the "
+                                  f"{MAX_PIXELS / 1e6:.0f}-megapixel limit on a decoded picture, which is refused "
+                                  "as a possible decompression bomb (downscale the video to analyse it)")
+    return FaceScanError(f"{path}: video stream failed to decode ({exc})")
+
+
 def iter_frames(
     path: str | Path, *, sample_fps: float | None = None, work_max_side: int = 640,
     max_seconds: float | None = None, threads: int = 1, stopped: list[float] | None = None,
@@ -400,6 +434,7 @@ def iter_frames(
         stream = best_stream(container, "video")
         if stream is None:
             raise NoVideoStreamError(f"{path}: the file has no video stream")
+        frame_size_limit(stream, path)
         set_decoder_threads(stream, threads)
         tb = float(stream.time_base) if stream.time_base else 0.0
         rate = stream_frame_rate(stream)
@@ -433,7 +468,7 @@ def iter_frames(
                 out_index += 1
         except (av.error.FFmpegError, ValueError) as exc:
             if out_index == 0:
-                raise FaceScanError(f"{path}: video stream failed to decode ({exc})") from exc
+                raise first_frame_failure(path, stream, exc) from exc
             # A damaged tail: keep what decoded; the frame count tells the caller.
 
 
@@ -513,6 +548,7 @@ def video_geometry(path: str | Path) -> tuple[float, int, int]:
             s = best_stream(c, "video")
             if s is None:
                 raise NoVideoStreamError(f"{path}: the file has no video stream")
+            frame_size_limit(s, path)
             return stream_frame_rate(s), int(s.codec_context.width), int(s.codec_context.height)
     except (av.error.FFmpegError, OSError) as exc:
         raise FaceScanError(f"{path}: not a readable media file ({exc})") from exc

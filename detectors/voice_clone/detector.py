@@ -104,7 +104,8 @@ class VoiceCloneDetector:
         if vad.speech_s < MIN_SPEECH_S:
             return self._na(
                 f"speech shorter than {MIN_SPEECH_S} s ({vad.speech_s:.1f} s found by the {vad.backend} VAD); "
-                "music, silence or too little speech to judge" + unrecognised_sound_note(audio.samples, audio.sample_rate, vad),
+                "music, silence or too little speech to judge" + unrecognised_sound_note(audio.samples, audio.sample_rate, vad)
+                + audio.reading_clause,
                 bundle.sha256,
             )
         snr = steady_noise_snr_db(audio.samples, audio.sample_rate)
@@ -119,7 +120,8 @@ class VoiceCloneDetector:
         windows = speech_windows(vad.segments, audio.duration_s)
         if not windows:
             return self._na(
-                f"{vad.speech_s:.1f} s of speech, but in pieces shorter than 1 s; too fragmented to judge",
+                f"{vad.speech_s:.1f} s of speech, but in pieces shorter than 1 s; too fragmented to judge"
+                + audio.reading_clause,
                 bundle.sha256,
             )
         rate = audio.sample_rate
