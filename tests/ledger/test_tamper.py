@@ -356,3 +356,17 @@ def _size_of(checkpoint_text: str) -> int:
     from verifier.ledger.note import SignedCheckpoint
 
     return SignedCheckpoint.parse(checkpoint_text).checkpoint.size
+
+
+def test_a_checkpoint_row_planted_beyond_the_log_is_named_not_a_storage_error(settings: Settings, filled: Ledger) -> None:
+    from verifier.ledger import SecurityError
+
+    note = filled.latest_checkpoint()
+    con = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"), isolation_level=None)
+    con.execute("INSERT INTO ledger_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, 'x')",
+                (N + 1, note.checkpoint.root_hash, note.text))
+    con.close()
+    fresh = Ledger.open(settings)
+    with pytest.raises(SecurityError, match="checkpoint row for size 13"):
+        fresh.append(record(1))
+    fresh.close()

@@ -393,6 +393,11 @@ class Ledger:
         if signer is None:
             self._ensure_current_key(conn)
             signer = self._signer
+        row = conn.execute(select(T_CP.c.size, T_CP.c.note).order_by(T_CP.c.size.desc()).limit(1)).first()
+        if row is not None and int(row[0]) > size:
+            raise SecurityError(
+                f"the ledger database holds {size} entries but a checkpoint row for size {row[0]}: entries were "
+                "removed, or a checkpoint was planted; refusing to sign. Run `verifier ledger verify`")
         head = self._read_head()
         here = self._tree(size, root)
         if head is not None:
@@ -406,7 +411,6 @@ class Ledger:
                 return
         if size == 0 and (head is None or not head.get("committed", {}).get("size")):
             return
-        row = conn.execute(select(T_CP.c.size, T_CP.c.note).order_by(T_CP.c.size.desc()).limit(1)).first()
         if row is not None and int(row[0]) == size:
             try:
                 signed = SignedCheckpoint.parse(str(row[1]))
