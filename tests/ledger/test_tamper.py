@@ -370,3 +370,64 @@ def test_a_checkpoint_row_planted_beyond_the_log_is_named_not_a_storage_error(se
     with pytest.raises(SecurityError, match="checkpoint row for size 13"):
         fresh.append(record(1))
     fresh.close()
+
+
+def _snapshot(settings: Settings, to: Path) -> None:
+    """A consistent copy of the live database (WAL included), as a backup tool takes one."""
+    src = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(to)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def _restore(settings: Settings, frm: Path) -> None:
+    """Write an old copy back over the live database, through SQLite (as a restore would)."""
+    src = sqlite3.connect(frm)
+    dst = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"))
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def test_a_long_lived_writer_refuses_a_database_rolled_back_to_its_own_last_size(settings: Settings,
+                                                                               tmp_path: Path) -> None:
+    """Third red-team round: a writer kept open (the service) trusted its cached tree edge when the
+    database's size matched it, so a restore to that size after another writer's appends let the
+    key sign a second tree at the next size, and lowered the note's floor."""
+    from verifier.ledger import SecurityError
+
+    service = Ledger.open(settings)
+    for i in range(3):
+        service.append(record(i))
+    _snapshot(settings, tmp_path / "at3.sqlite")
+    cli = Ledger.open(settings)
+    cli.append(record(3))
+    cli.append(record(4))
+    cli.close()
+    _restore(settings, tmp_path / "at3.sqlite")
+    with pytest.raises(SecurityError, match="rolled back"):
+        service.append(record(99))
+    service.close()
+
+
+def test_adopt_never_signs_rows_that_do_not_extend_the_noted_tree(settings: Settings, tmp_path: Path) -> None:
+    from verifier.ledger import SecurityError
+
+    led = Ledger.open(settings)
+    for i in range(3):
+        led.append(record(i))
+    _snapshot(settings, tmp_path / "at3.sqlite")
+    led.append(record(3))
+    led.append(record(4))
+    led.close()
+    _restore(settings, tmp_path / "at3.sqlite")
+    for i in range(3):  # rolled back to 3, then extended past the noted 5 with other rows
+        _append_behind_the_signers_back(settings, f'{{"forged":{i}}}'.encode())
+    again = Ledger.open(settings)
+    with pytest.raises(SecurityError) as refused:
+        again.append(record(9))
+    assert "--adopt" not in str(refused.value)
+    with pytest.raises(SecurityError, match="not adopting"):
+        again.checkpoint(adopt=True)
+    again.close()

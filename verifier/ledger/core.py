@@ -296,7 +296,8 @@ class Ledger:
             if cr is None:  # extending a tree read from the database: make sure it is one we signed
                 cr = merkle.CompactRange.from_fetch(size, lambda keys: self._store.fetch_nodes(conn, keys))
                 self._guard_tree(conn, size, cr.root())
-            # (a cached edge is the tree this process wrote: what it signs next is its own)
+            else:  # the tree this process wrote, unless the database was rolled back to its size since
+                self._guard_head(size, cr.root())
             cr = cr.copy()
             old_root = cr.root()
             first = size
@@ -369,7 +370,15 @@ class Ledger:
         should the commit land but the note after it not. Made durable when no checkpoint
         covers the new tree (lazy checkpointing): the note is then all that vouches for it."""
         pending = self._tree(*leaves)
-        self._write_head(lambda _: {"committed": self._tree(*found), "pending": pending}, durable)
+
+        def note(head: dict[str, Any] | None) -> dict[str, Any]:
+            committed = self._tree(*found)
+            noted = (head or {}).get("committed") or {}
+            if int(noted.get("size") or 0) > found[0]:  # never lower the floor (the guard refused that already)
+                committed = noted
+            return {"committed": committed, "pending": pending}
+
+        self._write_head(note, durable)
         return pending
 
     def _head_committed(self, pending: dict[str, Any]) -> None:
@@ -377,6 +386,34 @@ class Ledger:
         noted a later tree since (then its note stands)."""
         self._write_head(lambda head: {"committed": pending, "pending": None}
                          if head is not None and head.get("pending") == pending else None, durable=False)
+
+    def _noted_size(self) -> int:
+        head = self._read_head()
+        return int(((head or {}).get("committed") or {}).get("size") or 0)
+
+    def _guard_head(self, size: int, root: bytes) -> bool:
+        """What the note beside the key says of the tree at ``size``: raise if it is smaller than
+        the last committed one (a roll-back) or another tree of the same size; True if it is the
+        committed or pending tree noted there."""
+        head = self._read_head()
+        if head is None:
+            return False
+        here = self._tree(size, root)
+        committed = head.get("committed") or {}
+        if here in (committed, head.get("pending")):
+            return True
+        noted = int(committed.get("size") or 0)
+        if size < noted:
+            raise SecurityError(
+                f"the ledger database holds {size} entries, but this key's writers left it at {noted} (noted in "
+                f"{self._head_path}): the log was truncated or rolled back; refusing to sign. Run `verifier "
+                "ledger verify` and restore the database")
+        if size == noted:
+            raise SecurityError(
+                f"the ledger database's tree at size {size} is not the one this key's writers left there (noted "
+                f"in {self._head_path}): it was rolled back and rewritten; refusing to sign. Run `verifier ledger "
+                "verify` and restore the database")
+        return False
 
     def _guard_tree(self, conn: Connection, size: int, root: bytes, signer: NoteSigner | None = None) -> None:
         """Refuse to extend (and so sign) a tree this key's writers did not leave behind.
@@ -398,18 +435,9 @@ class Ledger:
             raise SecurityError(
                 f"the ledger database holds {size} entries but a checkpoint row for size {row[0]}: entries were "
                 "removed, or a checkpoint was planted; refusing to sign. Run `verifier ledger verify`")
-        head = self._read_head()
-        here = self._tree(size, root)
-        if head is not None:
-            committed = head.get("committed") or {}
-            if size < int(committed.get("size") or 0):
-                raise SecurityError(
-                    f"the ledger database holds {size} entries, but this key's writers left it at "
-                    f"{committed.get('size')} (noted in {self._head_path}): the log was truncated or rolled back; "
-                    "refusing to sign. Run `verifier ledger verify` and restore the database")
-            if here in (head.get("committed"), head.get("pending")):
-                return
-        if size == 0 and (head is None or not head.get("committed", {}).get("size")):
+        if self._guard_head(size, root):
+            return
+        if size == 0 and not self._noted_size():
             return
         if row is not None and int(row[0]) == size:
             try:
@@ -420,13 +448,25 @@ class Ledger:
             except NoteError:
                 pass
         covered = int(row[0]) if row is not None else 0
+        adopt = (" (if the audit passes and the unsigned rows are this ledger's own, lost from the note beside "
+                 "the key by a crash: `verifier ledger checkpoint --adopt`)") if self._extends_note(conn) else ""
         raise SecurityError(
             f"the ledger database holds {size} entries, but the latest checkpoint signed with this ledger's key "
             f"does not vouch for that tree (it covers {covered}): rows were added or rewritten by someone without "
             "the key, and signing now would vouch for them. Refusing to append or sign; run `verifier ledger "
-            "verify`, and restore the database from a copy that passes (if the audit passes and the unsigned "
-            "rows are this ledger's own, lost from the note beside the key by a crash: `verifier ledger "
-            "checkpoint --adopt`)")
+            f"verify`, and restore the database from a copy that passes{adopt}")
+
+    def _extends_note(self, conn: Connection) -> bool:
+        """Whether the stored tree extends the one the note beside the key says was committed
+        (trivially, when there is no note): the only rows ``--adopt`` may sign."""
+        head = self._read_head()
+        committed = (head or {}).get("committed") or {}
+        noted = int(committed.get("size") or 0)
+        if not noted:
+            return True
+        if self._store.size(conn) < noted:
+            return False
+        return b64(merkle.tree_root(noted, lambda keys: self._store.fetch_nodes(conn, keys))) == committed.get("root")
 
     def _write_checkpoint(
         self, conn: Connection, size: int, root: bytes, extra_signers: Sequence[NoteSigner] = ()
@@ -467,6 +507,10 @@ class Ledger:
             root = merkle.tree_root(size, lambda keys: self._store.fetch_nodes(conn, keys))
             if not adopt:
                 self._guard_tree(conn, size, root)
+            elif not self._extends_note(conn):  # a crash loses a note's last words, never its past
+                raise SecurityError(
+                    f"not adopting: the log does not extend the tree this key's writers left (noted in "
+                    f"{self._head_path}): it was rolled back or rewritten. Restore the database")
             signed = self._write_checkpoint(conn, size, root)
             pending = self._head_pending((size, root), (size, root), durable=False)
         self._head_committed(pending)
