@@ -241,3 +241,42 @@ def test_zip_tricks_that_show_another_tool_other_content_fail(case, tmp_path):
         zf.comment = b"COURT NOTICE: verdict AUTHENTIC"
     with pytest.raises(ProofError, match="archive comment"):
         verify_bundle(commented, _keys(key))
+
+
+def test_every_byte_of_the_zip_belongs_to_a_checked_member(case, tmp_path):
+    """Third red-team round: a zip holding a second central directory (found by unzip through
+    the classic end record, by Python through the zip64 one) showed unzip a forged report while
+    verify-bundle passed. Now every byte must be accounted for; here, bytes slipped in before
+    the central directory, with the end record adjusted so that zip readers still open it."""
+    import struct
+
+    _, bundle, key, _ = case
+    data = bytearray(bundle.read_bytes())
+    eocd = len(data) - 22
+    cd_off = struct.unpack_from("<I", data, eocd + 16)[0]
+    junk = b"PK\x03\x04 a forged member "
+    forged = bytearray(bytes(data[:cd_off]) + junk + bytes(data[cd_off:]))
+    struct.pack_into("<I", forged, len(forged) - 22 + 16, cd_off + len(junk))
+    (tmp_path / "gap.zip").write_bytes(bytes(forged))
+    assert zipfile.ZipFile(tmp_path / "gap.zip").testzip() is None  # zip readers take it as it is
+    with pytest.raises(ProofError, match="no member accounts for"):
+        verify_bundle(tmp_path / "gap.zip", _keys(key))
+    (tmp_path / "tail.zip").write_bytes(bundle.read_bytes() + b"\0" * 22)
+    with pytest.raises((ProofError, LedgerInputError)):
+        verify_bundle(tmp_path / "tail.zip", _keys(key))
+
+
+def test_a_received_name_with_double_dots_bundles_and_checks(tmp_path, media_fixtures):
+    """Third red-team round: 'interview..final.wav' made a bundle its own checker refused."""
+    from verifier.evidence import InputInfo
+
+    settings = Settings(data_dir=tmp_path / "data", ledger_url=None, record_to_ledger=False)
+    result = Verifier(settings, detector_names=[]).verify(media_fixtures[1]["wav"]["plain"])
+    named = result.model_copy(update={"input": InputInfo.model_validate(
+        {**result.input.model_dump(), "name": "interview..final.wav"})})
+    with Ledger.open(settings, origin=ORIGIN) as led:
+        led.append(ledger_record(named, ORIGIN))
+        key = led.verifier_key
+        out = write_bundle(led, 0, EvidenceStore(settings.evidence_dir), tmp_path / "b.zip")
+    assert "original/interview..final.wav" in zipfile.ZipFile(out).namelist()
+    assert verify_bundle(out, [key]).original == "original/interview..final.wav"

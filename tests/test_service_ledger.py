@@ -168,6 +168,11 @@ def test_an_entry_s_evidence_bundle_is_served_and_checks_offline(served, media_f
     assert check.verification.record_id == first["record_id"]
     assert not list((tmp_path / "uploads").glob("*/*.zip"))  # the served copy is not left behind
 
+    # a Range the route does not serve leaves nothing behind either (red-team: 416 kept the zip)
+    ranged = client.get(f"/v1/ledger/entries/{index}/bundle", headers={"Range": "bytes=99999999-"})
+    assert ranged.status_code == 200 and ranged.content == r.content
+    assert not [p for p in (tmp_path / "uploads").rglob("*") if p.is_file()]
+
     light = client.get(f"/v1/ledger/entries/{index}/bundle", params={"original": "false"})
     assert light.status_code == 200 and len(light.content) < len(r.content)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -212,6 +213,54 @@ def _read_member(zf: zipfile.ZipFile, name: str, limit: int = MAX_TEXT_BYTES) ->
     return data
 
 
+_EOCD, _Z64_LOCATOR, _Z64_EOCD, _LOCAL = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06", b"PK\x03\x04"
+
+
+def _every_byte_accounted(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """The file is exactly what a bundle writer makes: local entries tiling it from byte 0 in
+    directory order (no data descriptors, no encryption, names as in the directory), then the
+    one central directory, then the end records, the classic one last and agreeing with the
+    zip64 one. Zip tools disagree on which directory to believe when a file holds two (Python
+    follows the zip64 locator, unzip the classic record): a bundle whose checker and reader
+    could see different members passed verify-bundle while unzip showed a forged report."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        def at(offset: int, n: int) -> bytes:
+            if offset < 0 or offset + n > size:
+                raise ProofError("the bundle's zip structure points outside the file")
+            fh.seek(offset)
+            return fh.read(n)
+
+        eocd_at = size - 22
+        sig, _, _, _, n_total, cd_size, cd_off, comment = struct.unpack("<4sHHHHIIH", at(eocd_at, 22))
+        if sig != _EOCD or comment:
+            raise ProofError("the bundle does not end with its zip end record (trailing bytes, or a comment)")
+        end_of_cd = eocd_at
+        if eocd_at >= 20 and at(eocd_at - 20, 4) == _Z64_LOCATOR:
+            _, _, z64_at, _ = struct.unpack("<4sIQI", at(eocd_at - 20, 20))
+            (sig64, rec_size, _, _, _, _, _, n64, cd_size64, cd_off64) = struct.unpack("<4sQHHIIQQQQ", at(z64_at, 56))
+            if sig64 != _Z64_EOCD or rec_size != 44 or z64_at + 56 != eocd_at - 20:
+                raise ProofError("the bundle's zip64 end record is not where its locator says, or carries extra data")
+            for classic, wide, sentinel in ((n_total, n64, 0xFFFF), (cd_size, cd_size64, 0xFFFFFFFF),
+                                            (cd_off, cd_off64, 0xFFFFFFFF)):
+                if classic not in (sentinel, wide):
+                    raise ProofError("the bundle's two end records name different central directories")
+            n_total, cd_size, cd_off, end_of_cd = n64, cd_size64, cd_off64, z64_at
+        if cd_off + cd_size != end_of_cd or n_total != len(infos):
+            raise ProofError("the bundle holds bytes between its central directory and its end record, or a "
+                             "directory other than the one its end record names")
+        pos = 0
+        for info in sorted(infos, key=lambda i: i.header_offset):
+            if info.header_offset != pos:
+                raise ProofError(f"the bundle holds bytes no member accounts for before {info.filename!r}")
+            sig, _, flags, _, _, _, _, _, _, n_len, e_len = struct.unpack("<4sHHHHHIIIHH", at(pos, 30))
+            if sig != _LOCAL or flags & 0x09 or at(pos + 30, n_len) != info.filename.encode("utf-8"):
+                raise ProofError(f"member {info.filename!r}: its local header is not the one the directory describes")
+            pos += 30 + n_len + e_len + info.compress_size
+        if pos != cd_off:
+            raise ProofError("the bundle holds bytes no member accounts for before its central directory")
+
+
 def _layout(zf: zipfile.ZipFile, path: Path) -> list[str]:
     """The member names, if the zip is laid out as a bundle is written: the first member at the
     start of the file, no archive comment, every name once and of the bundle's own making.
@@ -227,9 +276,10 @@ def _layout(zf: zipfile.ZipFile, path: Path) -> list[str]:
     if infos and min(i.header_offset for i in infos) != 0:
         raise ProofError("the bundle has bytes before its first member (a zip tool reading from the start would "
                          "see other files): bundles start with a member")
-    odd = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", n) or ".." in n]
+    odd = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?", n)]
     if odd:
         raise ProofError(f"the bundle holds a member whose name it would never write: {odd[0]!r}")
+    _every_byte_accounted(path, infos)
     return names
 
 

@@ -250,8 +250,10 @@ def test_reading_and_auditing_need_no_private_key_and_create_nothing(settings: S
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
     nowhere = tmp_path / "typo"
-    out = run_cli("ledger", "verify", "--data-dir", str(nowhere))
-    assert out.returncode == 2 and "no ledger" in out.stderr and not nowhere.exists()
+    for args in (["ledger", "verify"], ["keys", "export"], ["keys", "show"]):
+        out = run_cli(*args, "--data-dir", str(nowhere))
+        assert out.returncode == 2 and "no ledger" in out.stderr and not nowhere.exists(), args
+    assert run_cli("keys", "export", "--data-dir", data).stdout.strip() == vkey  # no private key needed
     ro = Ledger.open(settings, readonly=True)
     with pytest.raises(LedgerInputError, match="read-only"):
         ro.append(record(9))

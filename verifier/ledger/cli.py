@@ -467,7 +467,7 @@ def keys_init(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase
 def keys_show(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
     """Show the current key and every key the log has used."""
     s = _settings(data_dir, db)
-    with Ledger.open(s, passphrase=_passphrase(passphrase)) as led:
+    with Ledger.open(s, readonly=True) as led:  # public keys only: no private key, nothing created
         typer.echo(f"origin:   {led.origin}")
         typer.echo(f"key file: {s.ledger_key_path}")
         typer.echo(f"current:  {led.verifier_key.encode()}")
@@ -478,8 +478,8 @@ def keys_show(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase
 @keys_app.command("export")
 @_guard
 def keys_export(data_dir: DataDir = None, db: DbUrl = None, passphrase: Passphrase = False) -> None:
-    """Print the C2SP verifier key string of the current signing key."""
-    with _open(data_dir, db, passphrase) as led:
+    """Print the C2SP verifier key string of the current signing key (`keys init` creates one)."""
+    with _open(data_dir, db, readonly=True) as led:  # what is handed to courts: read, never made here
         typer.echo(led.verifier_key.encode())
 
 

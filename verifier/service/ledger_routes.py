@@ -29,14 +29,14 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from verifier.errors import FileTooLargeError
 from verifier.intake import EvidenceStore
@@ -147,19 +147,26 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
         upload_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=upload_dir))
         out = tmp / f"entry-{index}.zip"
-        cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
         try:
             write_bundle(ledger, index, EvidenceStore(evidence_dir), out, include_original=original)
+            fh = out.open("rb")
         except LedgerInputError as exc:  # a key rotation, no checkpoint yet, or the original is gone
-            shutil.rmtree(tmp, ignore_errors=True)
             return error(422, "no_bundle", f"entry {index}: {exc}")
         except ProofError as exc:  # the stored original no longer matches its record
-            shutil.rmtree(tmp, ignore_errors=True)
             return error(409, "original_altered", f"entry {index}: {exc}")
-        except BaseException:
+        finally:
+            # Nothing is left on disk whatever happens to the response (a Range error, a client
+            # that hangs up): the open handle keeps the bytes until it is closed.
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return FileResponse(out, media_type="application/zip", filename=out.name, background=cleanup)
+        size = os.fstat(fh.fileno()).st_size
+
+        def chunks():
+            with fh:
+                while chunk := fh.read(1 << 20):
+                    yield chunk
+
+        return StreamingResponse(chunks(), media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="entry-{index}.zip"', "Content-Length": str(size)})
 
     @router.post("/entries/{index}/media")
     @guarded
