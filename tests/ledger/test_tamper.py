@@ -316,20 +316,33 @@ def test_a_database_rolled_back_by_a_single_write_is_refused(settings: Settings,
     again.close()
 
 
-def test_a_checkpoint_note_copied_to_another_size_vouches_for_nothing(settings: Settings, filled: Ledger) -> None:
-    from verifier.ledger import SecurityError
-
-    note = filled.latest_checkpoint()
-    for i in range(3):
-        _append_behind_the_signers_back(settings, f'{{"planted":{i}}}'.encode())
+def _plant_checkpoint_copy(settings: Settings, led: Ledger, size: int) -> None:
+    """A byte copy of the latest genuine checkpoint note, filed under another size."""
+    note = led.latest_checkpoint()
     con = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"), isolation_level=None)
     con.execute("INSERT INTO ledger_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, 'x')",
-                (N + 3, note.checkpoint.root_hash, note.text))
+                (size, note.checkpoint.root_hash, note.text))
     con.close()
+
+
+def _refused(settings: Settings, why: str) -> None:
+    """A writer opened afresh (no cached tree) refuses to append, saying ``why``."""
+    from verifier.ledger import SecurityError
+
     fresh = Ledger.open(settings)
-    with pytest.raises(SecurityError, match="does not vouch"):
-        fresh.append(record(7))
-    fresh.close()
+    try:
+        with pytest.raises(SecurityError, match=why):
+            fresh.append(record(7))
+    finally:
+        fresh.close()
+
+
+def test_a_checkpoint_note_copied_to_another_size_vouches_for_nothing(settings: Settings, filled: Ledger) -> None:
+
+    for i in range(3):
+        _append_behind_the_signers_back(settings, f'{{"planted":{i}}}'.encode())
+    _plant_checkpoint_copy(settings, filled, N + 3)
+    _refused(settings, "does not vouch")
 
 
 def test_lazy_checkpointing_survives_a_lost_note_only_by_a_deliberate_adopt(settings: Settings) -> None:
@@ -359,17 +372,9 @@ def _size_of(checkpoint_text: str) -> int:
 
 
 def test_a_checkpoint_row_planted_beyond_the_log_is_named_not_a_storage_error(settings: Settings, filled: Ledger) -> None:
-    from verifier.ledger import SecurityError
 
-    note = filled.latest_checkpoint()
-    con = sqlite3.connect(settings.ledger_db_url.removeprefix("sqlite:///"), isolation_level=None)
-    con.execute("INSERT INTO ledger_checkpoint (size, root_hash, note, created_at) VALUES (?, ?, ?, 'x')",
-                (N + 1, note.checkpoint.root_hash, note.text))
-    con.close()
-    fresh = Ledger.open(settings)
-    with pytest.raises(SecurityError, match="checkpoint row for size 13"):
-        fresh.append(record(1))
-    fresh.close()
+    _plant_checkpoint_copy(settings, filled, N + 1)
+    _refused(settings, "checkpoint row for size 13")
 
 
 def _snapshot(settings: Settings, to: Path) -> None:
