@@ -316,7 +316,7 @@ class Ledger:
             )
             if due:
                 signed = self._write_checkpoint(conn, new_size, cr.root(), extra_signers)
-            pending = self._head_pending((size, old_root), (new_size, cr.root()), durable=not due)
+            pending = self._head_pending((size, old_root), (new_size, cr.root()))
         self._head_committed(pending)
         self._frontier = cr
         ts_error = self._timestamp(signed) if signed is not None else None
@@ -336,9 +336,15 @@ class Ledger:
     def _head_path(self) -> Path:
         return self._key_path.with_name(self._key_path.name + ".head")
 
+    def _head(self) -> int:
+        """The note's file, opened once (read and rewritten in place on every write)."""
+        if self._head_fd is None:
+            self._head_fd = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._head_fd
+
     def _read_head(self) -> dict[str, Any] | None:
         try:
-            head = json.loads(self._head_path.read_bytes().rstrip(b" \0") or b"null")
+            head = json.loads(os.pread(self._head(), HEAD_BYTES, 0).rstrip(b" \0") or b"null")
         except (OSError, ValueError):
             return None
         return head if isinstance(head, dict) and head.get("origin") == self._origin else None
@@ -347,28 +353,27 @@ class Ledger:
     def _tree(size: int, root: bytes) -> dict[str, Any]:
         return {"size": size, "root": b64(root)}
 
-    def _write_head(self, update: Callable[[dict[str, Any] | None], dict[str, Any] | None], durable: bool) -> None:
+    def _write_head(self, update: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> None:
         """Read-modify-write the head note beside the key under its own lock (a writer's note
-        after its commit may race the next writer's note before its commit)."""
+        after its commit may race the next writer's note before its commit). Not fsync'd: that
+        halved lazily checkpointed appends (1,430 -> 721/s). A note a power cut loses is older,
+        not wrong: the signed checkpoints still vouch, and entries only the note vouched for are
+        re-anchored by `ledger checkpoint --adopt`, which signs nothing but an extension of it."""
         try:
-            if self._head_fd is None:
-                self._head_fd = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+            fd = self._head()
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 new = update(self._read_head())
                 if new is not None:
-                    os.pwrite(self._head_fd, json.dumps({"origin": self._origin, **new}).encode().ljust(HEAD_BYTES), 0)
-                    if durable:
-                        os.fsync(self._head_fd)
+                    os.pwrite(fd, json.dumps({"origin": self._origin, **new}).encode().ljust(HEAD_BYTES), 0)
             finally:
-                fcntl.flock(self._head_fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
             log.warning("ledger: cannot record the tree head beside the key (%s): %s", self._head_path, exc)
 
-    def _head_pending(self, found: tuple[int, bytes], leaves: tuple[int, bytes], durable: bool) -> dict[str, Any]:
+    def _head_pending(self, found: tuple[int, bytes], leaves: tuple[int, bytes]) -> dict[str, Any]:
         """Before the commit: the tree this write found (now vouched for) and the one it leaves,
-        should the commit land but the note after it not. Made durable when no checkpoint
-        covers the new tree (lazy checkpointing): the note is then all that vouches for it."""
+        should the commit land but the note after it not."""
         pending = self._tree(*leaves)
 
         def note(head: dict[str, Any] | None) -> dict[str, Any]:
@@ -378,14 +383,14 @@ class Ledger:
                 committed = noted
             return {"committed": committed, "pending": pending}
 
-        self._write_head(note, durable)
+        self._write_head(note)
         return pending
 
     def _head_committed(self, pending: dict[str, Any]) -> None:
         """After the commit: the tree left is now the committed one, unless another writer has
         noted a later tree since (then its note stands)."""
         self._write_head(lambda head: {"committed": pending, "pending": None}
-                         if head is not None and head.get("pending") == pending else None, durable=False)
+                         if head is not None and head.get("pending") == pending else None)
 
     def _noted_size(self) -> int:
         head = self._read_head()
@@ -512,7 +517,7 @@ class Ledger:
                     f"not adopting: the log does not extend the tree this key's writers left (noted in "
                     f"{self._head_path}): it was rolled back or rewritten. Restore the database")
             signed = self._write_checkpoint(conn, size, root)
-            pending = self._head_pending((size, root), (size, root), durable=False)
+            pending = self._head_pending((size, root), (size, root))
         self._head_committed(pending)
         self._timestamp(signed)
         return signed.text
@@ -616,7 +621,7 @@ class Ledger:
             )
             signed = sign_checkpoint(Checkpoint(self._origin, cr.size, cr.root()), [new, old])
             conn.execute(insert(T_CP), {"size": cr.size, "root_hash": cr.root(), "note": signed.text, "created_at": now})
-            pending = self._head_pending((size, old_root), (cr.size, cr.root()), durable=False)
+            pending = self._head_pending((size, old_root), (cr.size, cr.root()))
         self._head_committed(pending)
         self._frontier = cr
         self._timestamp(signed)
