@@ -15,6 +15,8 @@ from typing import Any
 
 import c2pa
 
+from provenance.metadata import SYNTHETIC_SOURCE_TYPES
+from provenance.signer_cert import SignerCertificateError, active_signer_purpose
 from provenance.trust import TrustMaterial
 from verifier.evidence import (
     Ingredient,
@@ -24,24 +26,31 @@ from verifier.evidence import (
     StatusCode,
 )
 
-# IPTC digital source types that declare synthetic (generated) content.
-SYNTHETIC_SOURCE_TYPES = frozenset(
-    {
-        "trainedAlgorithmicMedia",
-        "compositeWithTrainedAlgorithmicMedia",
-        "algorithmicMedia",
-        "compositeSynthetic",
-    }
-)
+# Synthetic source types are compared by their last path segment without case (``_short_dst``).
+_SYNTHETIC_LOWER = {t.lower(): t for t in SYNTHETIC_SOURCE_TYPES}
 # A signed human-readable statement of generation counts as a declaration too
-# (Bing Image Creator signs "AI Generated Image" without a source type).
-_AI_DESCRIPTION = re.compile(r"\b(AI|artificial intelligence)[- ]generated\b", re.IGNORECASE)
+# (Bing Image Creator signs "AI Generated Image" without a source type), unless negated.
+_AI_DESCRIPTION = re.compile(
+    r"(?<!\bnot )(?<!\bno )(?<!\bnon-)\b(?:(?:AI|artificial intelligence)[- ]generated"
+    r"|generated (?:by|with|using) (?:an? )?(?:AI|artificial intelligence|generative)\b"
+    r"|generative (?:AI|fill|expand))\b",
+    re.IGNORECASE,
+)
+# Signed assertions may carry a source type outside the actions too (IPTC metadata in
+# ``c2pa.metadata`` / ``stds.iptc*``, action templates, ingredient records): any key whose
+# name ends in "digitalsourcetype" is read, at any depth up to this one.
+_MAX_ASSERTION_DEPTH = 12
 
 _REMOTE_URL = re.compile(r"https?://\S+")
 
-# Codes c2pa reports as failures that do not break integrity or the signature
-# of the active manifest: they only say the signer is not on our trust lists.
-TRUST_ONLY_CODES = frozenset({"signingCredential.untrusted"})
+# Codes this verifier adds (never c2pa's): a signer c2pa trusts whose certificate is
+# not one for signing content, or whose certificate could not be read to check that.
+NOT_CONTENT_SIGNER = "verifier.signingCredential.notContentSigner"
+SIGNER_UNCHECKED = "verifier.signingCredential.unchecked"
+
+# Codes reported as failures that do not break integrity or the signature
+# of the active manifest: they only say the signer is not trusted here.
+TRUST_ONLY_CODES = frozenset({"signingCredential.untrusted", NOT_CONTENT_SIGNER, SIGNER_UNCHECKED})
 
 
 class C2paSession:
@@ -131,9 +140,35 @@ def _agent_name(agent: Any) -> str | None:
 
 
 def _short_dst(value: Any) -> str | None:
-    if not isinstance(value, str) or not value:
+    """The source type's name: last path segment of the URI, without query, fragment or
+    spaces; the canonical spelling for a synthetic type whatever its case."""
+    if not isinstance(value, str):
         return None
-    return value.rstrip("/").rsplit("/", 1)[-1]
+    name = re.split(r"[?#]", value.strip(), maxsplit=1)[0].rstrip("/").rsplit("/", 1)[-1].strip()
+    return _SYNTHETIC_LOWER.get(name.lower(), name) or None
+
+
+def _declared_source_types(manifest: dict[str, Any]) -> set[str]:
+    """Every source type a manifest's signed assertions state, wherever they state it."""
+    found: set[str] = set()
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > _MAX_ASSERTION_DEPTH:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.replace("_", "").lower().endswith("digitalsourcetype"):
+                    if (name := _short_dst(value)) is not None:
+                        found.add(name)
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, depth + 1)
+
+    for assertion in manifest.get("assertions", []) or []:
+        if isinstance(assertion, dict):
+            walk(assertion.get("data"), 0)
+    return found
 
 
 def _actions(manifest: dict[str, Any]) -> list[ProvenanceAction]:
@@ -199,7 +234,8 @@ def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
 
     actions = _actions(active)
     all_actions = [a for m in manifests.values() for a in _actions(m)]
-    dsts = sorted({a.digital_source_type for a in all_actions if a.digital_source_type})
+    dsts = sorted({a.digital_source_type for a in all_actions if a.digital_source_type}
+                  | {d for m in manifests.values() for d in _declared_source_types(m)})
     declared_ai = any(d in SYNTHETIC_SOURCE_TYPES for d in dsts) or any(
         a.description and _AI_DESCRIPTION.search(a.description) for a in all_actions
     )
@@ -221,7 +257,11 @@ def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
         )
 
     state = _state_for(vstate, failures)
-    timestamped = any(c.code in ("timeStamp.validated", "timeStamp.trusted") for c in codes)
+    if state == ProvenanceState.trusted and (refusal := _signer_refusal(reader, active_label)):
+        codes.append(refusal)
+        failures.append(refusal.code)
+        state = ProvenanceState.valid_untrusted
+    timestamped = trusted_timestamp(codes)
     return ProvenanceResult(
         state=state,
         message=_summary(state, failures),
@@ -244,6 +284,29 @@ def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
     )
 
 
+def trusted_timestamp(codes: list[StatusCode]) -> bool:
+    """The active signature carries a time-stamp from a trusted TSA. "validated" says only that
+    the token matches the signature: an attacker-run TSA's token validates too, at any time it likes."""
+    stamps = {c.code for c in codes if c.scope == "active"}
+    return "timeStamp.trusted" in stamps and "timeStamp.untrusted" not in stamps
+
+
+def _signer_refusal(reader: c2pa.Reader, label: str | None) -> StatusCode | None:
+    """Trust only a signer whose certificate is for signing content (``provenance.signer_cert``)."""
+    try:
+        purpose = active_signer_purpose(reader, label or "")
+    except SignerCertificateError as exc:
+        return _verifier_code(SIGNER_UNCHECKED, f"the signer's certificate could not be read to check its purpose: {exc}")
+    if purpose.problem is None:
+        return None
+    return _verifier_code(NOT_CONTENT_SIGNER, f"c2pa trusts the signer, but {purpose.problem} ({purpose.subject})")
+
+
+def _verifier_code(code: str, explanation: str) -> StatusCode:
+    return StatusCode(code=code, explanation=explanation + " [av-verifier policy, not a c2pa code]", url="",
+                      kind="failure", scope="active")
+
+
 def _legacy_status(ingredient: dict[str, Any]) -> dict[str, Any] | None:
     status = ingredient.get("validation_status")
     if not status:
@@ -254,6 +317,10 @@ def _legacy_status(ingredient: dict[str, Any]) -> dict[str, Any] | None:
 def _summary(state: ProvenanceState, failures: list[str]) -> str:
     if state == ProvenanceState.trusted:
         return "signed by a trusted signer; content matches the signed hashes"
+    if state == ProvenanceState.valid_untrusted and NOT_CONTENT_SIGNER in failures:
+        return "validly signed and intact, but the signer's certificate is not one for signing content"
+    if state == ProvenanceState.valid_untrusted and SIGNER_UNCHECKED in failures:
+        return "validly signed and intact, but the signer's certificate could not be checked"
     if state == ProvenanceState.valid_untrusted:
         return "validly signed and intact, but the signer is not on a trust list"
     shown = ", ".join(failures[:6]) + (" ..." if len(failures) > 6 else "")

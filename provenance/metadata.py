@@ -16,6 +16,12 @@ from verifier.evidence import MediaInfo, MetadataHints
 SCAN_BYTES = 512 * 1024
 
 _DST_URI = b"/digitalsourcetype/"
+# IPTC digital source types that declare synthetic (generated) content; C2PA's own namespace
+# adds trainedAlgorithmicData. Signed ones decide a verdict (``c2pa_reader``), these hints do not.
+SYNTHETIC_SOURCE_TYPES = frozenset({
+    "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "compositeSynthetic",
+    "trainedAlgorithmicData",
+})
 _XMP_TOOL = re.compile(rb"xmp:CreatorTool(?:>|=[\"'])\s*([^<\"']{2,80})")
 _EXIF_SOFTWARE_KEYS = ("software", "encoder", "encoded_by", "creation_tool", "comment", "handler_name")
 # Strings generators leave in unsigned metadata (PNG text chunks, XMP, tags).
@@ -47,18 +53,24 @@ def read_hints(path: Path, media: MediaInfo) -> MetadataHints:
             head = fh.read(SCAN_BYTES)
     except OSError:
         head = b""
-    dst = None
-    # Plain find() on the lowered head: a regex over 512 KiB cost 25 ms here.
-    at = head.lower().find(_DST_URI)
-    if at >= 0:
+    # Every source type named in the head, not the first: a signed file's manifest names its
+    # own before the XMP, and a comment segment can be planted ahead of the XMP to hide it.
+    # A synthetic one wins. Plain find() on the lowered head: a regex over 512 KiB cost 25 ms.
+    named: list[str] = []
+    low = head.lower()
+    at = low.find(_DST_URI)
+    while at >= 0 and len(named) < 64:
         word = re.match(rb"[A-Za-z]+", head[at + len(_DST_URI):at + len(_DST_URI) + 64])
-        dst = word.group(0).decode("ascii") if word else None
+        if word:
+            named.append(word.group(0).decode("ascii"))
+        at = low.find(_DST_URI, at + 1)
+    dst = next((d for d in named if d in SYNTHETIC_SOURCE_TYPES), named[0] if named else None)
     if b"CreatorTool" in head and (m := _XMP_TOOL.search(head)):
         tool = m.group(1).decode("utf-8", "replace").strip()
         if tool and tool not in software:
             software.append(tool)
     marker = None
-    if dst and dst in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "compositeSynthetic"):
+    if dst in SYNTHETIC_SOURCE_TYPES:
         marker = f"IPTC digital source type {dst}"
     else:
         for text in [*software, encoder or ""]:

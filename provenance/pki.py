@@ -29,7 +29,8 @@ def _name(cn: str, org: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
 
 
-def _cert(subject, issuer, pub, signer_key, issuer_pub, *, ca: bool, path_len, not_before, not_after, leaf: bool):
+def _cert(subject, issuer, pub, signer_key, issuer_pub, *, ca: bool, path_len, not_before, not_after, leaf: bool,
+          leaf_ekus: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.EMAIL_PROTECTION,)):
     b = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -45,21 +46,24 @@ def _cert(subject, issuer, pub, signer_key, issuer_pub, *, ca: bool, path_len, n
     if leaf:
         b = b.add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        ).add_extension(x509.ExtendedKeyUsage(list(leaf_ekus)), critical=False)
     else:
         b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
     return b.sign(signer_key, hashes.SHA256())
 
 
 def make_test_pki(
-    out_dir: Path, *, name: str = "av-verifier TEST", leaf_lifetime: dt.timedelta = dt.timedelta(days=365)
+    out_dir: Path, *, name: str = "av-verifier TEST", leaf_lifetime: dt.timedelta = dt.timedelta(days=365),
+    leaf_ekus: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.EMAIL_PROTECTION,),
 ) -> TestPki:
     """Write ``root.pem``, ``chain.pem`` and ``signer.key`` into ``out_dir``.
 
     A short ``leaf_lifetime`` (seconds) makes the expired-signer fixture: c2pa
     refuses to sign with an already expired certificate, so sign while it is
     valid and validate after it lapses; with no trusted timestamp c2pa then
-    reports ``signingCredential.expired``."""
+    reports ``signingCredential.expired``. ``leaf_ekus`` other than the default make the
+    leaf a certificate for other purposes (a time-stamping leaf, for the tests that a
+    verifier must not take one as a content signer)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
     root_key = ec.generate_private_key(ec.SECP256R1())
@@ -74,7 +78,7 @@ def make_test_pki(
                   not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=1825), leaf=False)
     nb, na = now - dt.timedelta(days=1), now + leaf_lifetime
     leaf = _cert(leaf_name, inter_name, leaf_key.public_key(), inter_key, inter_key.public_key(), ca=False,
-                 path_len=None, not_before=nb, not_after=na, leaf=True)
+                 path_len=None, not_before=nb, not_after=na, leaf=True, leaf_ekus=leaf_ekus)
     pem = serialization.Encoding.PEM
     pki = TestPki(root_cert=out_dir / "root.pem", chain=out_dir / "chain.pem", key=out_dir / "signer.key")
     pki.root_cert.write_bytes(root.public_bytes(pem))

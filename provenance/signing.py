@@ -58,7 +58,11 @@ def sign_file(
     ai_generated: bool = False,
     tsa_url: str | None = None,
     thumbnails: bool = False,
+    definition: dict | None = None,
+    ingredients: tuple[tuple[dict, Path], ...] = (),
 ) -> None:
+    """Sign ``src`` into ``dst``. ``definition`` replaces the default manifest (created, capture or
+    AI source type); ``ingredients`` are (ingredient JSON, file) pairs, e.g. the parent of an edit."""
     try:
         chain_pem, key_pem = cert_chain.read_bytes(), key.read_bytes()
     except OSError as exc:
@@ -76,7 +80,10 @@ def sign_file(
     try:
         context = c2pa.Context.from_dict(settings)
         signer = c2pa.Signer.from_info(info)
-        builder = c2pa.Builder(manifest_definition(src.name, ai_generated=ai_generated), context=context)
+        builder = c2pa.Builder(definition or manifest_definition(src.name, ai_generated=ai_generated), context=context)
+        for ingredient, path in ingredients:
+            with open(path, "rb") as fh:
+                builder.add_ingredient(ingredient, sniff_file(path).mime_type, fh)
         tmp = dst.with_name(dst.name + ".partial")
         with open(src, "rb") as fin, open(tmp, "w+b") as fout:
             builder.sign(signer, mime, fin, fout)

@@ -7,7 +7,16 @@ import math
 
 import pytest
 
-from verifier.evidence import Finding, MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, VerdictLabel
+from verifier.evidence import (
+    Finding,
+    Ingredient,
+    MediaInfo,
+    MediaKind,
+    MetadataHints,
+    ProvenanceResult,
+    ProvenanceState,
+    VerdictLabel,
+)
 from verifier.fusion import PROFILES, UnknownProfileError, fuse, get_profile, verbal_scale
 
 MEDIA = MediaInfo(kind=MediaKind.video, mime_type="video/mp4")
@@ -106,6 +115,51 @@ def test_trusted_and_declared_ai_is_declared_synthetic():
 def test_untrusted_signer_declaring_ai_is_still_declared_synthetic():
     prov = ProvenanceResult(state=ProvenanceState.valid_untrusted, declared_ai=True)
     assert fuse(prov, MEDIA, [], get_profile("finance")).label == VerdictLabel.declared_synthetic
+
+
+def test_expired_signer_declaring_ai_is_still_declared_synthetic():
+    # Intact, credential failures only: a signed AI declaration states against the signer's interest.
+    prov = ProvenanceResult(state=ProvenanceState.invalid, declared_ai=True,
+                            failure_codes=["signingCredential.untrusted", "signingCredential.expired"])
+    v = fuse(prov, MEDIA, [finding("a", -3.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.declared_synthetic
+    assert "credential failed validation" in v.summary
+
+
+def test_tampered_manifest_declaring_ai_is_still_tampered():
+    prov = ProvenanceResult(state=ProvenanceState.invalid, declared_ai=True, failure_codes=["assertion.dataHash.mismatch"])
+    assert fuse(prov, MEDIA, [], get_profile("finance")).label == VerdictLabel.tampered
+
+
+def test_unreadable_credentials_are_never_cleared_by_detectors():
+    # Bytes appended to a tampered MP4 made c2pa refuse the container: "tampered" became "unreadable".
+    prov = ProvenanceResult(state=ProvenanceState.unreadable, message="C2PA data could not be parsed")
+    v = fuse(prov, MEDIA, [finding("a", -3.0)], get_profile("finance"))
+    assert v.label == VerdictLabel.inconclusive
+    assert "unreadable_credentials_not_cleared" in v.reasons
+    assert fuse(prov, MEDIA, [finding("a", 3.0)], get_profile("finance")).label == VerdictLabel.likely_manipulated
+    assert fuse(ABSENT, MEDIA, [finding("a", -3.0)], get_profile("finance")).label == VerdictLabel.no_manipulation_detected
+
+
+def test_signed_metadata_declaring_ai_blocks_authentic_provenance():
+    hints = MetadataHints(iptc_digital_source_type="trainedAlgorithmicMedia", ai_generator_hint="IPTC digital source type trainedAlgorithmicMedia")
+    prov = ProvenanceResult(state=ProvenanceState.trusted, hints=hints)
+    v = fuse(prov, MEDIA, [], get_profile("finance"), detectors_available=0)
+    assert v.label == VerdictLabel.inconclusive
+    assert "metadata_contradicts_manifest" in v.reasons
+    tool_only = MetadataHints(software=["Midjourney v6"], ai_generator_hint="software tag mentions midjourney")
+    v = fuse(ProvenanceResult(state=ProvenanceState.trusted, hints=tool_only), MEDIA, [], get_profile("finance"))
+    assert v.label == VerdictLabel.authentic_provenance  # a software name is a hint, not a declaration
+    assert "metadata_mentions_ai_generator" in v.reasons
+
+
+def test_trusted_edit_of_an_altered_ingredient_is_not_authentic():
+    altered = Ingredient(title="parent.jpg", relationship="parentOf", failure_codes=["assertion.dataHash.mismatch"])
+    expired = Ingredient(title="old.jpg", relationship="componentOf", failure_codes=["signingCredential.expired"])
+    v = fuse(ProvenanceResult(state=ProvenanceState.trusted, ingredients=[altered]), MEDIA, [], get_profile("finance"))
+    assert v.label == VerdictLabel.inconclusive and "provenance_ingredient_altered" in v.reasons
+    v = fuse(ProvenanceResult(state=ProvenanceState.trusted, ingredients=[expired]), MEDIA, [], get_profile("finance"))
+    assert v.label == VerdictLabel.authentic_provenance
 
 
 def test_trusted_intact_is_authentic_provenance():

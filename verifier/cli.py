@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from verifier.config import Settings
+from verifier.display import visible
 from verifier.errors import (
     EXIT_DECLARED_SYNTHETIC,
     EXIT_INPUT_ERROR,
@@ -57,8 +58,13 @@ LABEL_EXIT = {
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Evidence store, custody log and ledger location.", envvar="VERIFIER_DATA_DIR")]
 
 
+def _say(console: Console, text: str) -> None:
+    """One line of text that may hold file names or file-made strings: literal, controls escaped."""
+    console.print(visible(text), markup=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int) -> None:
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    _say(err, f"error: {message}")
     raise typer.Exit(code)
 
 
@@ -180,7 +186,7 @@ def verify(
                 codes.append(_report_error(InputError(problem), shown, as_json))
                 continue
             if skip is not None:
-                err.print(f"skipped: {shown}: {skip}", markup=False, soft_wrap=True)
+                _say(err, f"skipped: {shown}: {skip}")
                 if as_json:
                     print(json.dumps({"input": {"path": shown}, "skipped": {"reason": skip}}), flush=True)
                 continue
@@ -196,6 +202,7 @@ def verify(
 
 def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False, report: Path | None = None) -> int:
     unrecorded: UnrecordedVerdictError | None = None
+    display_failed = False
     try:
         result: Verification = verifier.verify(path, display_path=shown)
     except UnrecordedVerdictError as exc:  # show the verdict it reached, then say it is not in the ledger
@@ -204,7 +211,7 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
         if not walked:
             return _report_error(exc, shown, as_json)
         # A non-media file met while walking a folder was not asked for by name.
-        err.print(f"skipped: {exc}", markup=False, soft_wrap=True)
+        _say(err, f"skipped: {exc}")
         if as_json:
             print(json.dumps({"input": {"path": shown}, "skipped": {"reason": str(exc)}}), flush=True)
         return EXIT_OK
@@ -213,7 +220,7 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
     except Exception as exc:  # a bug: say so plainly, keep going with the other files
         if os.environ.get("VERIFIER_DEBUG"):
             raise
-        err.print(f"internal error on {shown}: {type(exc).__name__}: {exc} (set VERIFIER_DEBUG=1 for a traceback)", markup=False)
+        _say(err, f"internal error on {shown}: {type(exc).__name__}: {exc} (set VERIFIER_DEBUG=1 for a traceback)")
         if as_json:
             print(json.dumps({"input": {"path": shown}, "error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}}), flush=True)
         return EXIT_INTERNAL_ERROR
@@ -226,28 +233,33 @@ def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = 
     else:
         from verifier.output import print_summary
 
-        print_summary(out, result)
-    codes = [LABEL_EXIT.get(result.verdict.label, EXIT_OK)]
+        try:
+            print_summary(out, result)
+        except Exception as exc:  # a display bug must not hide the verdict or stop the other files
+            _say(out, f"{shown}: {result.verdict.label.value}")
+            _say(err, f"internal error printing the summary of {shown}: {type(exc).__name__}: {exc}")
+            display_failed = True
+    codes = [LABEL_EXIT.get(result.verdict.label, EXIT_OK)] + ([EXIT_INTERNAL_ERROR] if display_failed else [])
     if report is not None:
         from verifier.report import write_report
 
         try:
             write_report(result, report)
         except OSError as exc:
-            err.print(f"error: cannot write report {report}: {exc.strerror}", markup=False)
+            _say(err, f"error: cannot write report {report}: {exc.strerror}")
             codes.append(EXIT_INPUT_ERROR)
         except Exception as exc:  # a rendering bug must not hide the verdict already printed
-            err.print(f"internal error writing report {report}: {type(exc).__name__}: {exc}", markup=False)
+            _say(err, f"internal error writing report {report}: {type(exc).__name__}: {exc}")
             codes.append(EXIT_INTERNAL_ERROR)
     if unrecorded is not None:
-        err.print(f"error: {unrecorded}", markup=False, soft_wrap=True)
+        _say(err, f"error: {unrecorded}")
         codes.append(unrecorded.exit_code)
     return most_severe(codes)
 
 
 def _report_error(exc: Exception, shown: str, as_json: bool) -> int:
     code = getattr(exc, "exit_code", EXIT_INPUT_ERROR)
-    err.print(f"error: {exc}", markup=False, soft_wrap=True)
+    _say(err, f"error: {exc}")
     if as_json:
         kind = "input_error" if code == EXIT_INPUT_ERROR else "error"
         print(json.dumps({"input": {"path": shown}, "error": {"type": kind, "message": str(exc)}}), flush=True)
@@ -348,5 +360,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        _say(err, "interrupted")
         sys.exit(130)

@@ -7,12 +7,14 @@ Propositions (stated in every verdict):
 Order of decision:
 1. A manifest whose active claim fails an integrity check (hash, hashed URI,
    claim signature, missing claim/assertion) -> ``tampered``.
-2. An intact manifest (trusted, or validly signed by an untrusted signer) that
-   declares generative AI -> ``declared_synthetic``.
-3. Trusted, intact, no AI declared -> ``authentic_provenance``.
+2. An intact manifest (trusted, untrusted, or with only credential failures such
+   as an expired signer) that declares generative AI -> ``declared_synthetic``.
+3. Trusted, intact, no AI declared, no ingredient recorded as altered ->
+   ``authentic_provenance``.
 4. Anything else (no manifest, unreadable, untrusted signer, only credential
    or ingredient failures) is not settled by provenance: applicable detector
-   findings are combined.
+   findings are combined. Credentials present but unreadable are never
+   cleared by detectors (at most ``inconclusive``).
 
 Detector combination. Each detector's LLR is calibrated against one kind of
 manipulation (``Finding.manipulation``: a replaced face, a synthesized voice,
@@ -52,6 +54,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from provenance.metadata import SYNTHETIC_SOURCE_TYPES
 from verifier.evidence import (
     Finding,
     KindEvidence,
@@ -72,7 +75,7 @@ MANIPULATION_KINDS: dict[str, str] = {
 
 # Failure codes that say something about the signer's credential or the
 # ingredients' history, not about the integrity of these bytes.
-CREDENTIAL_CODE_PREFIXES = ("signingCredential.", "timeStamp.", "cawg.")
+CREDENTIAL_CODE_PREFIXES = ("signingCredential.", "timeStamp.", "cawg.", "verifier.signingCredential.")
 
 # ENFSI 2015 bands on log10(LR): (upper bound, phrase).
 VERBAL_BANDS: tuple[tuple[float, str], ...] = (
@@ -133,8 +136,28 @@ def integrity_failures(prov: ProvenanceResult) -> list[str]:
     return [c for c in prov.failure_codes if not c.startswith("ingredient:") and not c.startswith(CREDENTIAL_CODE_PREFIXES)]
 
 
+def altered_ingredients(prov: ProvenanceResult) -> list[str]:
+    """Ingredients whose own validation, as recorded in the signed manifest, failed on more than
+    the credential: a trusted signer vouches for its own edit, not for a parent or component
+    that was altered before it. c2pa re-reports at read time only what changed since signing
+    (``ingredientDeltas``), so a tampered parent recorded as such at signing shows up only here."""
+    return [i.title or "untitled" for i in prov.ingredients
+            if any(not c.rsplit(":", 1)[-1].startswith(CREDENTIAL_CODE_PREFIXES) for c in i.failure_codes)]
+
+
+def metadata_declares_ai(prov: ProvenanceResult) -> bool:
+    """The file's own IPTC metadata declares a synthetic source type its signed manifest does not
+    (the metadata lies inside the signed bytes, so the signer signed a contradiction)."""
+    return (prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted) and not prov.declared_ai
+            and bool(prov.hints.ai_generator_hint) and (prov.hints.iptc_digital_source_type or "") in SYNTHETIC_SOURCE_TYPES)
+
+
 def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
     reasons = [f"provenance_{prov.state.value}"]
+    if altered_ingredients(prov):
+        reasons.append("provenance_ingredient_altered")
+    if any(c.startswith("verifier.signingCredential.") for c in prov.failure_codes):
+        reasons.append("provenance_signer_not_content_signer")
     if prov.state == ProvenanceState.invalid and not integrity_failures(prov):
         if any(not c.startswith("ingredient:") for c in prov.failure_codes):
             reasons.append("provenance_credential_failed")
@@ -148,6 +171,10 @@ def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
     signed = prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted)
     if prov.hints.ai_generator_hint and not signed:
         reasons.append("unsigned_ai_metadata_hint")
+    elif prov.hints.ai_generator_hint and not prov.declared_ai:
+        reasons.append("metadata_mentions_ai_generator")  # inside the signed bytes, yet the manifest declares no AI
+    if metadata_declares_ai(prov):
+        reasons.append("metadata_contradicts_manifest")
     return reasons
 
 
@@ -175,8 +202,11 @@ def fuse(
             decided_by="provenance",
             **common,
         )
-    if prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted) and prov.declared_ai:
-        who = "a trusted signer" if prov.state == ProvenanceState.trusted else "a signer that is not on a trust list"
+    # A signed AI declaration counts under any intact manifest, even one whose credential has
+    # expired or is not trusted: a generator saying its output is AI states against its interest.
+    if prov.declared_ai and prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted, ProvenanceState.invalid):
+        who = {ProvenanceState.trusted: "a trusted signer", ProvenanceState.valid_untrusted: "a signer that is not on a trust list"}.get(
+            prov.state, "a signer whose credential failed validation (expired, revoked or not trusted)")
         return Verdict(
             label=VerdictLabel.declared_synthetic,
             summary=f"The file's Content Credentials, signed by {who}, declare that it was generated or edited with AI ({', '.join(prov.digital_source_types) or 'stated in the actions'}).",
@@ -184,7 +214,7 @@ def fuse(
             decided_by="provenance",
             **common,
         )
-    if prov.state == ProvenanceState.trusted:
+    if prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov):
         return Verdict(
             label=VerdictLabel.authentic_provenance,
             summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared.",
@@ -225,6 +255,11 @@ def fuse(
     verbal = verbal_scale(capped)
     if capped >= profile.manipulated_at:
         label, summary = VerdictLabel.likely_manipulated, f"The detectors' evidence gives {verbal} (combined log10 LR {capped:+.2f}): treat this file as likely manipulated or synthetic."
+    elif capped <= profile.cleared_at and prov.state == ProvenanceState.unreadable:
+        # Credentials that are there but cannot be checked may be tampered ones hidden behind a
+        # broken container (bytes appended to a tampered MP4 read as unparseable): never cleared.
+        label, summary = VerdictLabel.inconclusive, f"The detectors found no sign of manipulation ({verbal}, combined log10 LR {capped:+.2f}), but the file's Content Credentials could not be read, and credentials that cannot be checked may hide tampering: not cleared."
+        reasons.append("unreadable_credentials_not_cleared")
     elif capped <= profile.cleared_at:
         label, summary = VerdictLabel.no_manipulation_detected, f"The detectors found no sign of manipulation ({verbal}, combined log10 LR {capped:+.2f}); this does not prove the file is authentic."
     else:

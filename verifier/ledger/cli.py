@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from verifier.config import Settings
+from verifier.display import visible
 from verifier.ledger.core import Ledger
 from verifier.ledger.errors import (
     LedgerError,
@@ -390,7 +391,7 @@ def verify_bundle_cmd(
                + (f"; {res.artifacts_absent} sealed image(s) absent" if res.artifacts_absent else ""))
     if res.report_matches:
         typer.echo("OK: report.html is this tool's rendering of the signed record")
-    typer.echo(f"verdict recorded: {v.verdict.label.value}: {v.verdict.summary}")
+    typer.echo(visible(f"verdict recorded: {v.verdict.label.value}: {v.verdict.summary}"))
 
 
 @ledger_app.command("verify")

@@ -9,13 +9,20 @@ facts.
 from __future__ import annotations
 
 import base64
+import html
 import shlex
-from html import escape
 from pathlib import Path
 
 from verifier.artifacts import ArtifactSource, from_files
+from verifier.display import visible
 from verifier.evidence import NOT_RUN, Artifact, Finding, ProvenanceState, StreamInfo, VerdictLabel, Verification
 from verifier.report.timeline import timeline_svg
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, with controls and bidi overrides shown as escapes (``verifier.display``)."""
+    return html.escape(visible(text))
+
 
 HEADLINE = {
     VerdictLabel.authentic_provenance: ("Provenance verified", "ok"),
@@ -251,7 +258,7 @@ def render_html(v: Verification, artifacts: ArtifactSource = from_files) -> str:
                 "<code>--media FILE</code> that a file is byte for byte the one received: save the receipt below as "
                 "<code>receipt.txt</code>, then run</p>",
                 f"<pre>verifier ledger verify-receipt receipt.txt --key KEY --media {escape(shlex.quote(v.input.name))}</pre>",
-                f"<pre>{escape(v.ledger.receipt)}</pre>", _later_check(v.ledger.receipt),
+                f"<pre>{html.escape(v.ledger.receipt)}</pre>", _later_check(v.ledger.receipt),
                 "<p class='small'>To hand this verification over as one file (the received file, this record and "
                 "its receipt, the evidence images and this report, each checkable against the signed record), the "
                 f"operator runs <code>verifier ledger bundle {v.ledger.index} --out case.zip</code>; the recipient "
