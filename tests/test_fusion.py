@@ -245,3 +245,17 @@ def test_a_detector_without_a_declared_kind_is_a_kind_of_its_own():
 def test_extreme_llrs_do_not_overflow():
     v = fuse(ABSENT, MEDIA, [finding("a", 400.0, kind="face"), finding("b", -400.0, kind="voice")], get_profile("legal"))
     assert v.llr == pytest.approx(6.0) and "llr_capped" in v.reasons
+
+
+def test_a_detector_counts_once_however_often_its_finding_appears():
+    # A request naming voice_clone three times tripled its LLR: inconclusive became cleared.
+    once = fuse(ABSENT, MEDIA, [finding("voice_clone", -1.05)], get_profile("legal"))
+    thrice = fuse(ABSENT, MEDIA, [finding("voice_clone", -1.05)] * 3, get_profile("legal"))
+    assert thrice.llr == once.llr == pytest.approx(-1.05)
+    assert thrice.label == VerdictLabel.inconclusive
+
+
+def test_a_repeated_detector_name_is_selected_once():
+    from verifier.selection import parse_detector_list
+
+    assert parse_detector_list("voice_clone,voice_clone, voice_clone") == ["voice_clone"]

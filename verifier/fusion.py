@@ -223,7 +223,7 @@ def fuse(
             **common,
         )
 
-    applicable = [f for f in findings if f.applicable and f.llr is not None]
+    applicable = once_per_detector([f for f in findings if f.applicable and f.llr is not None])
     if available == 0:
         return Verdict(
             label=VerdictLabel.inconclusive,
@@ -274,6 +274,14 @@ def fuse(
         **{**common, "propositions": Propositions(h1_kinds=[k.kind for k in kinds])},
         by_manipulation=kinds,
     )
+
+
+def once_per_detector(findings: list[Finding]) -> list[Finding]:
+    """The first finding of each detector: the same evidence counted twice would double its LLR."""
+    first: dict[str, Finding] = {}
+    for f in findings:
+        first.setdefault(f.detector, f)
+    return list(first.values())
 
 
 def counted(f: Finding) -> bool:

@@ -44,7 +44,7 @@ def parse_detector_list(spec: str | None) -> list[str] | None:
     unknown = [n for n in names if n not in available_detectors()]
     if unknown:
         raise SelectionError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
-    return names
+    return list(dict.fromkeys(names))  # a name given twice runs once (its evidence counts once)
 
 
 def select_detectors(data_dir: Path, detectors: str | None = None, claimed_person: str | None = None,
