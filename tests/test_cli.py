@@ -41,6 +41,28 @@ def test_directory_is_walked_one_document_per_file(media_fixtures, data_dir):
     assert r.code == 10  # the folder holds tampered variants: the most severe code wins
 
 
+def test_a_walk_reports_every_entry_it_does_not_verify(media_fixtures, tmp_path, data_dir):
+    # Symlinked, dangling and hidden entries used to vanish from the run without a word.
+    src = tmp_path / "in"
+    (src / ".hidden_dir").mkdir(parents=True)
+    png = media_fixtures[1]["png"]["plain"]
+    (src / "real.png").write_bytes(png.read_bytes())
+    (src / ".hidden.png").write_bytes(png.read_bytes())
+    (src / ".hidden_dir" / "inside.png").write_bytes(png.read_bytes())
+    (src / "linked.png").symlink_to(png)
+    (src / "dangling.png").symlink_to(tmp_path / "gone.png")
+    (src / "linked_dir").symlink_to(png.parent, target_is_directory=True)
+    r = run_cli("verify", "--json", "--no-ledger", str(src), data_dir=data_dir)
+    assert_no_traceback(r)
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    verified = [d["input"]["path"] for d in docs if "verdict" in d]
+    skipped = {d["input"]["path"].rsplit("/", 1)[-1]: d["skipped"]["reason"] for d in docs if "skipped" in d}
+    assert [p.rsplit("/", 1)[-1] for p in verified] == ["real.png"]
+    assert set(skipped) == {".hidden.png", ".hidden_dir", "linked.png", "dangling.png", "linked_dir"}
+    assert skipped["linked.png"].startswith("symbolic link") and skipped[".hidden.png"].startswith("hidden")
+    assert r.stderr.count("skipped: ") == 5
+
+
 def test_human_summary(media_fixtures, data_dir):
     r = run_cli("verify", "--no-ledger", str(media_fixtures[1]["jpg"]["content_changed"]), data_dir=data_dir)
     assert r.code == 10

@@ -206,3 +206,85 @@ def test_a_fifo_is_refused_when_opened_not_read_forever(tmp_path):
         open_regular(fifo)
     with pytest.raises(InputError, match="not a regular file"):
         hash_file(fifo)
+
+
+def test_a_rewrite_with_its_mtime_set_back_is_still_caught(tmp_path, monkeypatch):
+    import verifier.intake as intake
+
+    src = tmp_path / "exhibit.wav"
+    src.write_bytes(b"RIFF" + b"\0" * 5000)
+    real_open = intake.open_regular
+
+    def ctime_changed(path):
+        fh, st = real_open(path)
+        fields = list(st)
+        fake = os.stat_result(fields, {"st_mtime_ns": st.st_mtime_ns, "st_ctime_ns": st.st_ctime_ns - 10**9,
+                                       "st_atime_ns": st.st_atime_ns})
+        return fh, fake
+
+    monkeypatch.setattr(intake, "open_regular", ctime_changed)
+    with pytest.raises(InputError, match="set back"):
+        EvidenceStore(tmp_path / "store").ingest(src)
+
+
+def test_a_store_that_cannot_be_written_is_a_store_error_not_a_bad_input(media_fixtures, tmp_path):
+    from tests.conftest import assert_no_traceback, run_cli
+    from verifier.errors import EXIT_SECURITY_ERROR
+
+    data = tmp_path / "data"
+    (data / "evidence").mkdir(parents=True)
+    (data / "evidence" / "incoming").write_text("not a directory")  # the store cannot be written
+    r = run_cli("verify", "--no-ledger", str(media_fixtures[1]["wav"]["plain"]), data_dir=data)
+    assert_no_traceback(r)
+    assert r.code == EXIT_SECURITY_ERROR
+    assert "evidence store" in r.stderr and "read failed" not in r.stderr
+
+
+def test_a_file_size_limit_on_the_store_is_not_blamed_on_the_input(media_fixtures, tmp_path):
+    import resource
+    import signal
+
+    from tests.conftest import assert_no_traceback, run_cli
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    big = media_fixtures[1]["wav"]["plain"]
+    assert big.stat().st_size > 4096
+    r = run_cli("verify", "--no-ledger", str(big), data_dir=tmp_path / "data", preexec_fn=small_files)
+    assert_no_traceback(r)
+    assert r.code == 3 and "evidence store" in r.stderr and "cannot write" in r.stderr, r.stderr
+
+
+def test_an_unwritable_custody_log_stores_nothing_and_says_so(media_fixtures, tmp_path):
+    from verifier.errors import EvidenceStoreError
+
+    data = tmp_path / "data"
+    (data / "custody.jsonl").mkdir(parents=True)  # cannot be appended to, even by root
+    v = Verifier(Settings(data_dir=data, record_to_ledger=False), detector_names=[])
+    with pytest.raises(EvidenceStoreError, match="custody log"):
+        v.verify(media_fixtures[1]["wav"]["plain"])
+    # No original without a record of its receipt.
+    assert not (data / "evidence" / "sha256").exists() or not any((data / "evidence" / "sha256").rglob("*"))
+    assert not list((data / "evidence").rglob("*.part"))
+
+
+def test_tags_are_bounded_in_the_record(tmp_path):
+    import av
+    import numpy as np
+
+    from verifier.media import MAX_TAG_CHARS, MAX_TAGS, bounded_tags
+
+    path = tmp_path / "tagged.mkv"
+    with av.open(str(path), "w") as out:
+        out.metadata["ARTIST"] = "x" * 200_000  # a file maker's tag, not ours to copy whole
+        stream = out.add_stream("pcm_s16le", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        frame.rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    media = probe(path, sniff_file(path), path.name)
+    artist = next(v for k, v in media.tags.items() if k.lower() == "artist")
+    assert len(artist) < MAX_TAG_CHARS + 64 and artist.endswith("(200000 characters, cut)")
+    assert len(bounded_tags({f"k{i}": "v" for i in range(500)})) == MAX_TAGS

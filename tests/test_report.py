@@ -92,6 +92,22 @@ def test_cli_writes_the_report(media_fixtures, data_dir, tmp_path, test_root):
     assert "Provenance verified" in out.read_text()
 
 
+def test_a_report_folder_holds_one_report_per_input_even_when_names_collide(media_fixtures, tmp_path):
+    # Reports were named by stem: a.png and a.jpg, or sub1/x.png and sub2/x.png, overwrote each other.
+    src = tmp_path / "in"
+    for rel, kind in (("a.png", "png"), ("a.jpg", "jpg"), ("sub1/x.png", "png"), ("sub2/x.png", "png")):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(media_fixtures[1][kind]["plain"].read_bytes())
+    out = tmp_path / "reports"
+    out.mkdir()
+    r = run_cli("verify", "--no-ledger", "--report", str(out), str(src), data_dir=tmp_path / "d")
+    assert r.code == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg.report.html", "a.png.report.html", "x.png.2.report.html",
+                                                     "x.png.report.html"]
+    assert "Verification report: a.jpg<" in (out / "a.jpg.report.html").read_text()
+    assert "Verification report: a.png<" in (out / "a.png.report.html").read_text()
+
+
 def test_the_reports_ledger_section_tells_how_to_check_the_file_and_that_works(media_fixtures, tmp_path):
     """A reader of the report alone can check, offline, that a file is the one received."""
     import html

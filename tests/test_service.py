@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -180,3 +182,101 @@ def test_any_form_field_values_get_an_answer_in_the_contract(tmp_path, media_fix
                 assert set(r.json()["error"]) == {"type", "message"}
 
         check()
+
+
+def test_a_form_is_one_file_and_a_few_fields(client, media_fixtures):
+    # Starlette's defaults held up to 1000 fields and 1000 small files in RAM per request, and
+    # silently verified the last of two "file" parts.
+    png = media_fixtures[1]["png"]["plain"].read_bytes()
+    two = client.post("/v1/verify", files=[("file", ("a.png", png)), ("file", ("b.png", png))])
+    many = client.post("/v1/verify", files={"file": ("a.png", png)}, data={f"f{i}": "x" for i in range(50)})
+    big = client.post("/v1/verify", files={"file": ("a.png", png)}, data={"detectors": "x" * (200 << 10)})
+    for r in (two, many, big):
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["type"] == "http_error"
+
+
+def test_head_is_answered_where_get_is(client):
+    assert client.head("/v1/health").status_code == 200
+
+
+def test_a_stalled_body_is_cut_off_with_408():
+    import asyncio
+
+    from verifier.service.limits import BodyLimitMiddleware
+
+    sent = []
+
+    async def receive():  # a client that sent its headers and then nothing
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        while (await receive())["type"] == "http.request":
+            pass
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b"client went away"})
+
+    asyncio.run(BodyLimitMiddleware(app, 1 << 20, idle_timeout=0.05)({"type": "http", "headers": []}, receive, send))
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [408]
+    assert b'"timeout"' in sent[-1]["body"]
+
+
+def test_an_unwritable_store_is_503_and_names_no_server_path(tmp_path, media_fixtures):
+    (tmp_path / "custody.jsonl").mkdir()  # the custody log cannot be appended to
+    with TestClient(create_app(Settings(data_dir=tmp_path, record_to_ledger=False))) as c:
+        r = c.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())})
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["type"] == "storage_unavailable"
+    assert str(tmp_path) not in r.text and "DATA_DIR" in r.text
+
+
+def test_what_a_killed_service_left_is_swept_at_start(tmp_path):
+    import subprocess
+
+    from verifier.service.app import UPLOAD_PREFIX, sweep_leftovers
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no live process (until reused, which a test run will not see)
+    dead, live = gone.pid, os.getpid()
+    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{dead}-abc").mkdir(parents=True)
+    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{dead}-abc" / "upload.wav").write_bytes(b"x" * 100)
+    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{live}-def").mkdir()
+    (tmp_path / "evidence" / "incoming").mkdir(parents=True)
+    (tmp_path / "evidence" / "incoming" / f"{dead}-1-aa.part").write_bytes(b"x")
+    (tmp_path / "evidence" / "incoming" / f"{live}-1-bb.part").write_bytes(b"x")
+    removed = sweep_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == [f"{dead}-1-aa.part", f"{UPLOAD_PREFIX}{dead}-abc"]
+    assert (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{live}-def").is_dir()
+    assert (tmp_path / "evidence" / "incoming" / f"{live}-1-bb.part").is_file()
+
+
+def test_the_idle_timeout_ends_with_the_body():
+    """A streamed answer (a bundle) listens for a disconnect after the body: no timeout there."""
+    import asyncio
+
+    from verifier.service.limits import BodyLimitMiddleware
+
+    sent, calls = [], [0]
+
+    async def receive():
+        calls[0] += 1
+        if calls[0] == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(0.2)  # longer than the idle timeout, then the client leaves
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        assert (await receive())["type"] == "http.disconnect"
+        await send({"type": "http.response.body", "body": b"done"})
+
+    asyncio.run(BodyLimitMiddleware(app, 1 << 20, idle_timeout=0.05)({"type": "http", "headers": []}, receive, send))
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [200]
+    assert sent[-1]["body"] == b"done"

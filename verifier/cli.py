@@ -78,19 +78,30 @@ class Input(NamedTuple):
     skip: str | None = None  # met while walking and not a file to read (a FIFO, a device)
 
 
+def _not_walked(full: Path, name: str) -> str | None:
+    if full.is_symlink():
+        return "symbolic link, not followed (name its target to verify it)"
+    if name.startswith("."):
+        return "hidden, not walked (name it to verify it)"
+    return None
+
+
 def iter_inputs(paths: list[Path]) -> Iterator[Input]:
-    """Directories are walked in sorted order, hidden entries skipped, symlinks not followed."""
+    """Directories are walked in sorted order; hidden entries and symlinks are not followed, and
+    each one is reported as skipped: an intake operator must know what a folder's run left out."""
     for p in paths:
         if p.is_dir():
             unreadable: list[OSError] = []
             for root, dirs, files in os.walk(p, onerror=unreadable.append):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
+                entries = sorted([(d, True) for d in dirs] + [(f, False) for f in files])
+                dirs[:] = [d for d, is_dir in entries if is_dir and _not_walked(Path(root) / d, d) is None]
+                for name, is_dir in entries:
                     full = Path(root) / name
-                    if name.startswith(".") or full.is_symlink():
-                        continue
-                    special = None if full.is_file() or not full.exists() else "not a regular file"
-                    yield Input(full, printable_path(str(full)), True, skip=special)
+                    if (why := _not_walked(full, name)) is not None:
+                        yield Input(full, printable_path(str(full)), True, skip=why)
+                    elif not is_dir:
+                        special = None if full.is_file() or not full.exists() else "not a regular file"
+                        yield Input(full, printable_path(str(full)), True, skip=special)
             for exc in unreadable:
                 where = printable_path(str(exc.filename or p))
                 yield Input(Path(exc.filename or p), where, True,
@@ -143,7 +154,7 @@ def verify(
     detectors: Annotated[Optional[str], typer.Option("--detectors", help="Comma-separated detectors to run, 'all', or 'none' (default: those enabled by default; see README for each one's measured error rates).")] = None,
     claimed_person: Annotated[Optional[str], typer.Option("--claimed-person", help="Name enrolled with `verifier enroll`: adds a face-identity claim check.")] = None,
     claimed_speaker: Annotated[Optional[str], typer.Option("--claimed-speaker", help="Name whose voice was enrolled with `verifier enroll`: adds a speaker check.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given: NAME.report.html each, numbered when two inputs share a name).")] = None,
 ) -> None:
     """Verify FILES and print a verdict for each."""
     if profile not in PROFILES:
@@ -181,6 +192,7 @@ def verify(
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
         inputs = list(iter_inputs([Path(f) for f in files]))
+        used_reports: set[str] = set()
         for path, shown, walked, problem, skip in inputs:
             if problem is not None:
                 codes.append(_report_error(InputError(problem), shown, as_json))
@@ -192,12 +204,23 @@ def verify(
                 continue
             report_path = None
             if report is not None:
-                report_path = report if len(inputs) == 1 and not report.is_dir() else report / f"{path.stem}.report.html"
+                report_path = report if len(inputs) == 1 and not report.is_dir() else _report_name(report, path, used_reports)
             codes.append(_verify_one(verifier, path, shown, as_json, walked, report_path))
     finally:
         if ledger is not None:
             ledger.close()
     raise typer.Exit(most_severe(codes))
+
+
+def _report_name(folder: Path, path: Path, used: set[str]) -> Path:
+    """``NAME.report.html`` in ``folder``, numbered when another input of this run has the same
+    name (``a/x.png`` and ``b/x.png``): one file's report must never replace another's."""
+    name, n = f"{path.name}.report.html", 1
+    while name in used:
+        n += 1
+        name = f"{path.name}.{n}.report.html"
+    used.add(name)
+    return folder / name
 
 
 def _verify_one(verifier, path: Path, shown: str, as_json: bool, walked: bool = False, report: Path | None = None) -> int:

@@ -54,7 +54,7 @@ class Settings:
 
     @property
     def ledger_db_url(self) -> str:
-        return self.ledger_url or f"sqlite:///{self.data_dir / 'ledger.sqlite'}"
+        return self.ledger_url or sqlite_url(self.data_dir / "ledger.sqlite")
 
     @property
     def ledger_key_path(self) -> Path:
@@ -63,3 +63,11 @@ class Settings:
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)
+
+
+def sqlite_url(path: Path) -> str:
+    """A SQLite URL for ``path`` with the URL's own characters escaped: a data directory named
+    ``case?1`` or ``odd%41`` put its ledger outside itself (in ``case`` or ``oddA``)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)

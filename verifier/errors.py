@@ -48,7 +48,10 @@ class FileTooLargeError(InputError):
 
 
 class EvidenceStoreError(VerifierError):
-    """The evidence store is not writable or holds bytes that do not match their name."""
+    """The evidence store or custody log cannot be written, or holds bytes that do not match
+    their name: a record cannot be kept, which is the operator's to fix (exit 3, HTTP 503)."""
+
+    exit_code = EXIT_SECURITY_ERROR
 
 
 class ConfigError(VerifierError):

@@ -107,6 +107,8 @@ def _changed_while_read(source: Path, before: os.stat_result, after: os.stat_res
         return f"it was {before.st_size} bytes when opened, {read} bytes were read and it is {after.st_size} now"
     if after.st_mtime_ns != before.st_mtime_ns:
         return "it was modified while it was being read"
+    if after.st_ctime_ns != before.st_ctime_ns:  # a writer can put the mtime back, not the ctime
+        return "it was changed while it was being read (its modification time was then set back)"
     return None
 
 
@@ -173,22 +175,32 @@ class ReceivedCopy:
     size: int
     _sha256: _HashWorker
     _sha512: _HashWorker
+    _digests: tuple[str, str] | None = None
+
+    def hashes(self) -> FileHashes:
+        """Wait for both digests (before ``finish()``: receipt is logged before the store takes the file)."""
+        if self._digests is None:
+            self._digests = (self._sha256.close(), self._sha512.close())
+        return FileHashes(sha256=self._digests[0], sha512=self._digests[1], size=self.size)
 
     def finish(self) -> StoredOriginal:
-        hex256, hex512 = self._sha256.close(), self._sha512.close()
+        digests = self.hashes()
+        hex256, hex512 = digests.sha256, digests.sha512
         final = self.store.path_for(hex256)
         newly = False
         try:
             if not final.exists():
                 with open(self.path, "rb") as fh:  # only a new original needs to reach the disk
-                    os.fsync(fh.fileno())
-                final.parent.mkdir(parents=True, exist_ok=True)
+                    self.store._writing(os.fsync, fh.fileno())
+                self.store._writing(final.parent.mkdir, parents=True, exist_ok=True)
                 try:
                     # link() fails if the name exists: an existing original is never replaced.
                     os.link(self.path, final)
                     newly = True
                 except FileExistsError:  # a concurrent intake of the same bytes won the race
                     pass
+                except OSError as exc:
+                    raise self.store.write_error(exc) from None
             if not newly and final.stat().st_size != self.size:
                 raise EvidenceStoreError(
                     f"evidence store corrupt: {final} does not hold {self.size} bytes; refusing to continue"
@@ -198,8 +210,7 @@ class ReceivedCopy:
         return StoredOriginal(sha256=hex256, sha512=hex512, size=self.size, stored_path=final, newly_stored=newly)
 
     def abandon(self) -> None:
-        self._sha256.close()
-        self._sha512.close()
+        self.hashes()
         self.path.unlink(missing_ok=True)
 
 
@@ -212,24 +223,33 @@ class EvidenceStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
+    def _writing(self, write, *args, **kwargs):
+        """A failure writing the store (full, read-only, a quota or file-size limit) is the
+        operator's to fix, not the user's file's: a store error naming the store."""
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            raise self.write_error(exc) from None
+
+    def write_error(self, exc: OSError) -> EvidenceStoreError:
+        why = "disk full" if exc.errno == errno.ENOSPC else f"cannot write ({exc.strerror})"
+        return EvidenceStoreError(f"evidence store {self.root}: {why}; nothing was stored")
+
     def ingest(self, source: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> StoredOriginal:
         return self.receive(source, max_bytes).finish()
 
     def receive(self, source: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ReceivedCopy:
         """Copy ``source`` once into a private temporary file, feeding both hash threads."""
         tmp_dir = self.root / "incoming"
-        try:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EvidenceStoreError(f"evidence store {self.root} is not writable: {exc.strerror}") from None
+        self._writing(tmp_dir.mkdir, parents=True, exist_ok=True)
         workers = _start_hashers()
         tmp = tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
         copy = ReceivedCopy(self, tmp, 0, *workers)
         size = 0
         try:
             src, before = open_regular(source)
-            with src, open(tmp, "xb", buffering=0) as dst:
-                while chunk := src.read(CHUNK):
+            with src, self._writing(open, tmp, "xb", buffering=0) as dst:
+                while chunk := _reading(source, src.read, CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
                         raise FileTooLargeError(
@@ -239,22 +259,25 @@ class EvidenceStore:
                         w.chunks.put(chunk)
                     view = memoryview(chunk)
                     while view:  # unbuffered writes may be partial
-                        view = view[dst.write(view):]
+                        view = view[self._writing(dst.write, view):]
                 changed = _changed_while_read(source, before, os.fstat(src.fileno()), size)
             if changed:  # the record would name bytes that never existed together as one file
                 raise InputError(f"{source}: changed while it was being read ({changed}); copy it where nobody "
                                  "writes to it, then verify the copy")
-            os.chmod(tmp, 0o444)
-        except OSError as exc:
-            copy.abandon()
-            if exc.errno == errno.ENOSPC:
-                raise EvidenceStoreError(f"evidence store {self.root}: disk full") from None
-            raise InputError(f"{source}: read failed ({exc.strerror})") from None
+            self._writing(os.chmod, tmp, 0o444)
         except BaseException:
             copy.abandon()
             raise
         copy.size = size
         return copy
+
+
+def _reading(source: Path, read, *args):
+    """A failure reading the user's file is theirs to fix: an input error naming it."""
+    try:
+        return read(*args)
+    except OSError as exc:
+        raise InputError(f"{source}: read failed ({exc.strerror})") from None
 
 
 class CustodyLog:
@@ -271,13 +294,17 @@ class CustodyLog:
         of the same verification), which then makes all earlier events durable."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(event.model_dump(mode="json"), sort_keys=True) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
-            if sync:
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+                if sync:
+                    os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise EvidenceStoreError(f"custody log {self.path} cannot be written ({exc.strerror}); "
+                                     "make it writable: no verification is recorded until it is") from None
         return event
 
 

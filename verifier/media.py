@@ -32,6 +32,23 @@ class SniffedType:
     extensions: tuple[str, ...]
 
 
+
+MAX_TAGS = 64  # per container or stream
+MAX_TAG_CHARS = 1024
+
+
+def bounded_tags(metadata) -> dict[str, str]:
+    """Container and stream tags as the record keeps them: at most ``MAX_TAGS``, each key and value
+    cut to ``MAX_TAG_CHARS`` with the cut said. The file's maker writes them, and an 8 MB tag
+    became 8 MB in every JSON line, report and (append-only) ledger entry."""
+    out: dict[str, str] = {}
+    for k, v in list((metadata or {}).items())[:MAX_TAGS]:
+        key, value = str(k)[:MAX_TAG_CHARS], str(v)
+        if len(value) > MAX_TAG_CHARS:
+            value = f"{value[:MAX_TAG_CHARS]}... ({len(value)} characters, cut)"
+        out[key] = value
+    return out
+
 def _bmff_type(head: bytes) -> SniffedType | None:
     if head[4:8] == b"styp":
         return SniffedType(MediaKind.video, "video/iso.segment", (".m4s",))
@@ -178,7 +195,7 @@ def _stream_info(stream: av.stream.Stream) -> StreamInfo:
         "codec": getattr(ctx, "name", None),
         "decodable": ctx is not None,
         "duration_s": duration,
-        "tags": {str(k): str(v) for k, v in (stream.metadata or {}).items()},
+        "tags": bounded_tags(stream.metadata),
     }
     if kind == "video" and ctx is not None:
         rate = stream.average_rate or stream.guessed_rate
@@ -226,7 +243,7 @@ def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> 
             presented = {best.index for kind in ("video", "audio") if (best := best_stream(container, kind)) is not None}
             streams = [_stream_info(s).model_copy(update={"presented": s.index in presented}) for s in container.streams]
             duration = container.duration / av.time_base if container.duration else None
-            tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}
+            tags = bounded_tags(container.metadata)
             fmt = container.format.name
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         # FFmpeg names the file it was given: a temporary copy the user never

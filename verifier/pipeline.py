@@ -130,11 +130,17 @@ class Verifier:
         except BaseException:
             copy.abandon()
             raise
+        try:  # receipt is logged before the store takes the file: an unwritable log leaves no orphan
+            received = custody.append(custody_event(s, "received", copy.hashes().sha256, detail=shown, at=received_at),
+                                      sync=False)
+        except BaseException:
+            copy.abandon()
+            raise
         stored = copy.finish()
         sha = stored.sha256
         hashes = stored.hashes
         events = [
-            custody.append(custody_event(s, "received", sha, detail=shown, at=received_at), sync=False),
+            received,
             custody.append(custody_event(
                 s, "stored", sha, detail=str(stored.stored_path) + ("" if stored.newly_stored else " (already held)")), sync=False),
         ]
@@ -178,7 +184,8 @@ class Verifier:
         """Findings of the selected detectors on the stored copy. A reason that
         names the copy (a decoder's error message) names the user's file
         instead: the store path is an internal hash path nobody submitted."""
-        names = list(selection.names) if selection.names is not None else default_detectors()
+        # Each detector once: a repeated name would add its evidence again and let a requester pick the verdict.
+        names = list(dict.fromkeys(selection.names)) if selection.names is not None else default_detectors()
         if _provenance_settles(prov):
             return [], len(names)
         findings: list[Finding] = []

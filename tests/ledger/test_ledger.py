@@ -270,3 +270,15 @@ def test_a_receipt_with_its_line_ends_changed_is_not_the_signed_receipt(ledger: 
     bad = run_cli("ledger", "verify-receipt", str(tmp_path / "r.tlog-proof"), "--key", key)
     assert bad.returncode in (2, 3) and "OK" not in bad.stdout and "Traceback" not in bad.stderr
     assert run_cli("ledger", "verify-receipt", str(tmp_path / "ok.tlog-proof"), "--key", key).returncode == 0
+
+
+@pytest.mark.parametrize("odd", ["case?1", "case#2", "odd%41"])
+def test_the_ledger_stays_inside_a_data_dir_whose_name_has_url_characters(tmp_path, odd):
+    from sqlalchemy.engine import make_url
+
+    settings = Settings(data_dir=tmp_path / odd)
+    assert Path(make_url(settings.ledger_db_url).database) == tmp_path / odd / "ledger.sqlite"
+    led = Ledger.open(settings)
+    led.close()
+    assert (tmp_path / odd / "ledger.sqlite").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [odd]  # nothing beside it ("case", "oddA")

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from verifier.config import Settings
 from verifier.ledger import keys as keyfile
@@ -167,9 +167,9 @@ class Ledger:
     @classmethod
     def _open_readonly(cls, settings: Settings) -> Ledger:
         url = settings.ledger_db_url
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-            raise LedgerInputError(f"no ledger at {url.removeprefix('sqlite:///')}: nothing to read "
-                                   "(wrong --data-dir or --db?)")
+        db = make_url(url).database if url.startswith("sqlite:") else None
+        if db and not Path(db).is_file():
+            raise LedgerInputError(f"no ledger at {db}: nothing to read (wrong --data-dir or --db?)")
         store = Store(url, readonly=True)
         if not store.initialized():
             raise LedgerInputError(f"no ledger in {url}: nothing to read (wrong --data-dir or --db?)")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from verifier.config import sqlite_url
 from verifier.ledger import merkle
 from verifier.ledger.errors import LedgerInputError, NoteError
 from verifier.ledger.note import SignedCheckpoint, VerifierKey, b64, b64decode_strict
@@ -177,7 +178,7 @@ def audit_export(
     if not keys:
         raise LedgerInputError("pin the ledger's key with --key: an export cannot vouch for itself")
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="ledger-export-") as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'imported.sqlite'}", sqlite_synchronous="OFF")
+        store = Store(sqlite_url(Path(tmp) / "imported.sqlite"), sqlite_synchronous="OFF")
         try:
             origin = _load(lines, store)
             return audit(_ImportedLog(store, origin), from_checkpoint=from_checkpoint,  # type: ignore[arg-type]

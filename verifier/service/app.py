@@ -12,7 +12,9 @@ receipt, "is this the file you received?", public keys) is under
 
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
 422 bad parameters (unknown profile, detector or format; a claim about
-someone never enrolled); a bug gets 500 with the same JSON shape. An upload
+someone never enrolled); 503 when the evidence store or custody log cannot be
+written; a bug gets 500 with the same JSON shape. Error messages name the
+data directory as ``DATA_DIR``, never by its path. An upload
 over the limit (``VERIFIER_MAX_UPLOAD``, 2 GiB by default) is refused while it
 arrives (``limits.py``), before it fills a disk. The upload is streamed to a
 temporary file, copied into the data directory, then verified like a local
@@ -24,11 +26,14 @@ Run: ``uvicorn --factory verifier.service.app:create_app`` (binds to
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,15 +44,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verifier import __version__
 from verifier.config import Settings
-from verifier.errors import EXIT_INPUT_ERROR, FileTooLargeError, UnrecordedVerdictError, VerifierError
+from verifier.errors import (
+    EXIT_INPUT_ERROR,
+    EvidenceStoreError,
+    FileTooLargeError,
+    UnrecordedVerdictError,
+    VerifierError,
+)
 from verifier.fusion import PROFILES
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
 from verifier.service.ledger_routes import ledger_router
-from verifier.service.limits import BodyLimitMiddleware, too_large_message
+from verifier.service.limits import BODY_IDLE_TIMEOUT_S, FORM_LIMITS, BodyLimitMiddleware, too_large_message
 
 DEFAULT_MAX_UPLOAD = 2 << 30
 MAX_NAME_CHARS = 1024  # of the client's file name kept in the record
+UPLOAD_PREFIX = "up-"
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -71,14 +83,20 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         if ledger is not None:
             ledger.close()
 
-    app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan)
-    app.add_middleware(BodyLimitMiddleware, limit=limit)
+    app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan, form_limits=FORM_LIMITS)
+    app.add_middleware(BodyLimitMiddleware, limit=limit,
+                       idle_timeout=float(os.environ.get("VERIFIER_BODY_IDLE_TIMEOUT", BODY_IDLE_TIMEOUT_S)))
+    sweep_leftovers(settings.data_dir)
+
+    def public(message: str) -> str:
+        """Error text for clients: the server's own directories are not theirs to know."""
+        return message.replace(str(settings.data_dir.resolve()), "DATA_DIR").replace(str(settings.data_dir), "DATA_DIR")
 
     @app.exception_handler(Exception)
     async def internal_error(_request, exc: Exception) -> JSONResponse:
         """A bug still answers with the service's error document (and is
         logged by the server), never a bare text page."""
-        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+        return _error(500, "internal_error", public(f"{type(exc).__name__}: {exc}"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request, exc: StarletteHTTPException) -> JSONResponse:
@@ -109,10 +127,10 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         return verifiers[profile]
 
     app.include_router(ledger_router(ledger, error=_error, copy_upload=_copy_limited,
-                                     upload_dir=settings.data_dir / "uploads", limit=limit,
+                                     upload_dir=lambda: upload_dir(settings.data_dir / "uploads"), limit=limit,
                                      evidence_dir=settings.evidence_dir))
 
-    @app.get("/v1/health")
+    @app.api_route("/v1/health", methods=["GET", "HEAD"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
@@ -133,9 +151,7 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         # which the extension check reads, so no name ("..", 300 bytes, a
         # path) can fail the write or leave the temporary directory.
         name = (file.filename or "upload")[:MAX_NAME_CHARS]
-        incoming = settings.data_dir / "uploads"
-        incoming.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=incoming) as tmp:
+        with upload_dir(settings.data_dir / "uploads") as tmp:
             dest = Path(tmp) / ("upload" + _safe_suffix(name))
             try:
                 _copy_limited(file, dest, limit)
@@ -148,9 +164,11 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
                     return JSONResponse(status_code=503, content={
                         "error": {"type": "ledger_unavailable", "message": str(exc)},
                         "verification": exc.verification.model_dump(mode="json", by_alias=True)})
+                except EvidenceStoreError as exc:  # the server cannot keep records: not the client's fault
+                    return _error(503, "storage_unavailable", public(str(exc).replace(str(dest), name)))
                 except VerifierError as exc:
                     status = 400 if exc.exit_code == EXIT_INPUT_ERROR else 500
-                    return _error(status, "input_error" if status == 400 else "error", str(exc).replace(str(dest), name))
+                    return _error(status, "input_error" if status == 400 else "error", public(str(exc).replace(str(dest), name)))
         if format == "html":
             from verifier.report import render_html
 
@@ -158,6 +176,47 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         return JSONResponse(content=result.model_dump(mode="json", by_alias=True))
 
     return app
+
+
+@contextmanager
+def upload_dir(incoming: Path) -> Iterator[Path]:
+    """A private directory for one upload or bundle, named after this process so that a sweep
+    can tell a dead process's leftovers; removed on exit (an open file in it stays readable)."""
+    incoming.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=incoming, prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep_leftovers(data_dir: Path) -> list[Path]:
+    """Remove what a killed process left behind: upload copies (``uploads/up-PID-*``) and partial
+    store copies (``evidence/incoming/PID-...part``) whose process is gone. Each crash (an OOM
+    kill, say) otherwise leaked up to two copies of the upload it was handling."""
+    candidates = [(p, p.name.removeprefix(UPLOAD_PREFIX)) for p in (data_dir / "uploads").glob(f"{UPLOAD_PREFIX}*")]
+    candidates += [(p, p.name) for p in (data_dir / "evidence" / "incoming").glob("*.part")]
+    removed: list[Path] = []
+    for path, named in sorted(candidates):
+        pid = named.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+            logging.getLogger(__name__).warning("removed %s, left by a process that ended mid-verification", path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _safe_suffix(name: str) -> str:

@@ -30,8 +30,7 @@ import functools
 import itertools
 import json
 import os
-import shutil
-import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,7 +50,8 @@ ErrorFn = Callable[[int, str, str], JSONResponse]
 CopyFn = Callable[[UploadFile, Path, int], None]
 
 
-def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_dir: Path, limit: int,
+def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn,
+                  upload_dir: Callable[[], AbstractContextManager[Path]], limit: int,
                   evidence_dir: Path) -> APIRouter:
     """Routes over ``ledger`` (``None`` when the service records nothing: every route answers 404)."""
     router = APIRouter(prefix="/v1/ledger")
@@ -144,20 +144,17 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
             return missing()
         if not 0 <= index < ledger.size:
             return no_entry(index)
-        upload_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=upload_dir))
-        out = tmp / f"entry-{index}.zip"
-        try:
-            write_bundle(ledger, index, EvidenceStore(evidence_dir), out, include_original=original)
-            fh = out.open("rb")
-        except LedgerInputError as exc:  # a key rotation, no checkpoint yet, or the original is gone
-            return error(422, "no_bundle", f"entry {index}: {exc}")
-        except ProofError as exc:  # the stored original no longer matches its record
-            return error(409, "original_altered", f"entry {index}: {exc}")
-        finally:
-            # Nothing is left on disk whatever happens to the response (a Range error, a client
-            # that hangs up): the open handle keeps the bytes until it is closed.
-            shutil.rmtree(tmp, ignore_errors=True)
+        # Nothing is left on disk whatever happens to the response (a Range error, a client
+        # that hangs up): the directory goes at once, the open handle keeps the bytes until closed.
+        with upload_dir() as tmp:
+            out = tmp / f"entry-{index}.zip"
+            try:
+                write_bundle(ledger, index, EvidenceStore(evidence_dir), out, include_original=original)
+                fh = out.open("rb")
+            except LedgerInputError as exc:  # a key rotation, no checkpoint yet, or the original is gone
+                return error(422, "no_bundle", f"entry {index}: {exc}")
+            except ProofError as exc:  # the stored original no longer matches its record
+                return error(409, "original_altered", f"entry {index}: {exc}")
         size = os.fstat(fh.fileno()).st_size
 
         def chunks():
@@ -180,8 +177,7 @@ def ledger_router(ledger: Any, *, error: ErrorFn, copy_upload: CopyFn, upload_di
             recorded_input(record)
         except LedgerInputError as exc:  # refused before the upload is read
             return error(422, "no_received_file", f"entry {index}: {exc}")
-        upload_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=upload_dir) as tmp:
+        with upload_dir() as tmp:
             dest = Path(tmp) / "upload"
             try:
                 copy_upload(file, dest, limit)

@@ -1,4 +1,4 @@
-"""A request-body cap enforced while the body arrives, before it is stored.
+"""A request-body cap and idle timeout enforced while the body arrives, before it is stored.
 
 Why not in the endpoint: Starlette spools a multipart file part to a
 temporary file (in the system temp directory) before the endpoint runs, so a
@@ -11,6 +11,7 @@ the count passes it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -22,6 +23,12 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 # Room for the multipart framing and the small form fields beside the file.
 FORM_OVERHEAD = 64 << 10
+# A verification form is one file and a few short fields: anything more is refused while it is
+# parsed, before it is held (Starlette's defaults kept 1000 fields and 1000 small files in RAM).
+FORM_LIMITS = {"max_files": 1, "max_fields": 8, "max_part_size": FORM_OVERHEAD}
+# A client that sends nothing of its body for this long is cut off (408): stalled uploads held
+# a descriptor each until the service could accept no more connections.
+BODY_IDLE_TIMEOUT_S = 60.0
 
 
 def too_large_message(limit: int) -> str:
@@ -30,21 +37,26 @@ def too_large_message(limit: int) -> str:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int, overhead: int = FORM_OVERHEAD):
+    def __init__(self, app: ASGIApp, limit: int, overhead: int = FORM_OVERHEAD,
+                 idle_timeout: float = BODY_IDLE_TIMEOUT_S):
         self.app = app
         self.limit = limit
         self.cap = limit + overhead
+        self.idle_timeout = idle_timeout
 
-    def _refusal(self) -> tuple[Message, Message]:
-        body = json.dumps({"error": {"type": "too_large",
-                                     "message": too_large_message(self.limit)}}).encode()
-        start = {"type": "http.response.start", "status": 413,
+    def _refusal(self, why: str) -> tuple[Message, Message]:
+        status, kind, message = {
+            "too_large": (413, "too_large", too_large_message(self.limit)),
+            "timeout": (408, "timeout", f"no part of the request body arrived for {self.idle_timeout:g} s"),
+        }[why]
+        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        start = {"type": "http.response.start", "status": status,
                  "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                              (b"connection", b"close")]}
         return start, {"type": "http.response.body", "body": body}
 
-    async def _refuse(self, send: Send) -> None:
-        for message in self._refusal():
+    async def _refuse(self, send: Send, why: str = "too_large") -> None:
+        for message in self._refusal(why):
             await send(message)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
@@ -55,16 +67,23 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > self.cap:
             await self._refuse(send)
             return
-        state = {"seen": 0, "over": False, "replaced": False}
+        state: dict[str, Any] = {"seen": 0, "over": None, "replaced": False, "body_done": False}
 
         async def counting_receive() -> Message:
             if state["over"]:  # the app reads on after the cap: it hears that the client left
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if state["body_done"]:  # later reads wait for a disconnect (a streamed answer): no timeout
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.idle_timeout)
+            except asyncio.TimeoutError:
+                state["over"] = "timeout"
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                state["body_done"] = not message.get("more_body", False)
                 state["seen"] += len(message.get("body", b""))
                 if state["seen"] > self.cap:
-                    state["over"] = True
+                    state["over"] = "too_large"
                     return {"type": "http.disconnect"}
             return message
 
@@ -75,7 +94,7 @@ class BodyLimitMiddleware:
                 await send(message)
             elif message["type"] == "http.response.start" and not state["replaced"]:
                 state["replaced"] = True
-                await self._refuse(send)
+                await self._refuse(send, state["over"])
 
         try:
             await self.app(scope, counting_receive, guarded_send)
@@ -84,4 +103,4 @@ class BodyLimitMiddleware:
                 raise
         if state["over"] and not state["replaced"]:
             state["replaced"] = True
-            await self._refuse(send)
+            await self._refuse(send, state["over"])
