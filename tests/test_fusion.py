@@ -158,6 +158,7 @@ def test_trusted_edit_of_an_altered_ingredient_is_not_authentic():
     expired = Ingredient(title="old.jpg", relationship="componentOf", failure_codes=["signingCredential.expired"])
     v = fuse(ProvenanceResult(state=ProvenanceState.trusted, ingredients=[altered]), MEDIA, [], get_profile("finance"))
     assert v.label == VerdictLabel.inconclusive and "provenance_ingredient_altered" in v.reasons
+    assert v.summary.startswith("The Content Credentials are from a trusted signer, but a file they were made from (parent.jpg)")
     v = fuse(ProvenanceResult(state=ProvenanceState.trusted, ingredients=[expired]), MEDIA, [], get_profile("finance"))
     assert v.label == VerdictLabel.authentic_provenance
 

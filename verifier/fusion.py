@@ -152,6 +152,23 @@ def metadata_declares_ai(prov: ProvenanceResult) -> bool:
             and bool(prov.hints.ai_generator_hint) and (prov.hints.iptc_digital_source_type or "") in SYNTHETIC_SOURCE_TYPES)
 
 
+def provenance_caveat(prov: ProvenanceResult) -> str:
+    """Why signed credentials that look good did not settle the file, said first in the summary:
+    a reader who sees "signed by a trusted signer" in the panel must learn why it is not enough."""
+    if any(c.startswith("verifier.signingCredential.notContentSigner") for c in prov.failure_codes):
+        return ("The Content Credentials are signed with a certificate made for time-stamps or revocation "
+                "answers, not for signing content, so they are not trusted. ")
+    if prov.state != ProvenanceState.trusted:
+        return ""
+    if altered := altered_ingredients(prov):
+        return (f"The Content Credentials are from a trusted signer, but a file they were made from "
+                f"({', '.join(altered[:3])}) was altered before that signature, so they do not vouch for its origin. ")
+    if metadata_declares_ai(prov):
+        return ("The file's own metadata declares it AI-generated while its trusted Content Credentials do not; "
+                "the two contradict each other. ")
+    return ""
+
+
 def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
     reasons = [f"provenance_{prov.state.value}"]
     if altered_ingredients(prov):
@@ -223,11 +240,12 @@ def fuse(
             **common,
         )
 
+    caveat = provenance_caveat(prov)
     applicable = once_per_detector([f for f in findings if f.applicable and f.llr is not None])
     if available == 0:
         return Verdict(
             label=VerdictLabel.inconclusive,
-            summary="Provenance does not settle this file and no manipulation detector was run (none is enabled by default until its measured error rates meet their targets), so no conclusion can be drawn.",
+            summary=caveat + "Provenance does not settle this file and no manipulation detector was run (none is enabled by default until its measured error rates meet their targets), so no conclusion can be drawn.",
             reasons=reasons + ["no_detectors_available"],
             decided_by="none",
             **common,
@@ -240,7 +258,7 @@ def fuse(
             why = f"{why}; {lacking}" if why else lacking
         return Verdict(
             label=VerdictLabel.inconclusive,
-            summary=f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'}).",
+            summary=caveat + f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'}).",
             reasons=reasons + ["no_applicable_detectors"],
             decided_by="none",
             **common,
@@ -266,7 +284,7 @@ def fuse(
         label, summary = VerdictLabel.inconclusive, f"The detectors' evidence is too weak to conclude either way ({verbal}, combined log10 LR {capped:+.2f})."
     return Verdict(
         label=label,
-        summary=summary,
+        summary=caveat + summary,
         reasons=reasons + [f"detector:{f.detector}" for f in applicable],
         decided_by="detectors",
         llr=capped,
