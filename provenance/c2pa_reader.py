@@ -28,18 +28,27 @@ from verifier.evidence import (
 
 # Synthetic source types are compared by their last path segment without case (``_short_dst``).
 _SYNTHETIC_LOWER = {t.lower(): t for t in SYNTHETIC_SOURCE_TYPES}
-# A signed human-readable statement of generation counts as a declaration too
-# (Bing Image Creator signs "AI Generated Image" without a source type), unless negated.
+# A signed human-readable statement of generation counts as a declaration too (Bing Image
+# Creator signs "AI Generated Image" without a source type): only in an action that states no
+# source type (a stated one is the structured answer), and not in a sentence that negates it.
 _AI_DESCRIPTION = re.compile(
-    r"(?<!\bnot )(?<!\bno )(?<!\bnon-)\b(?:(?:AI|artificial intelligence)[- ]generated"
-    r"|generated (?:by|with|using) (?:an? )?(?:AI|artificial intelligence|generative)\b"
-    r"|generative (?:AI|fill|expand))\b",
+    r"\b(?:(?:AI|artificial intelligence)[- ]generated"
+    r"|generated\s+(?:by|with|using)\s+(?:an?\s+)?(?:AI|artificial intelligence|generative)\b"
+    r"|generative\s+(?:AI|fill|expand))\b",
     re.IGNORECASE,
 )
+_NEGATION = re.compile(r"\b(?:not|no|never|without|zero|none|non|free of|isn't|wasn't|weren't)\b|n't\b", re.IGNORECASE)
+
+
+def declares_ai(description: str) -> bool:
+    sentences = re.split(r"[.;!?\n]", description)
+    return any(_AI_DESCRIPTION.search(x) and not _NEGATION.search(x) for x in sentences)
+
+
 # Signed assertions may carry a source type outside the actions too (IPTC metadata in
 # ``c2pa.metadata`` / ``stds.iptc*``, action templates, ingredient records): any key whose
-# name ends in "digitalsourcetype" is read, at any depth up to this one.
-_MAX_ASSERTION_DEPTH = 12
+# name, letters only, ends in "digitalsourcetype" is read, at any depth up to this one.
+_MAX_ASSERTION_DEPTH = 64
 
 _REMOTE_URL = re.compile(r"https?://\S+")
 
@@ -140,12 +149,19 @@ def _agent_name(agent: Any) -> str | None:
 
 
 def _short_dst(value: Any) -> str | None:
-    """The source type's name: last path segment of the URI, without query, fragment or
-    spaces; the canonical spelling for a synthetic type whatever its case."""
+    """The source type's name. A synthetic type named anywhere in the value counts, whatever the
+    form (IPTC URI, QCode ``digsrctype:...``, URN, query or fragment, case, spaces); otherwise the
+    last path segment. JSON-LD writes it as ``{"@id": ...}``."""
+    if isinstance(value, dict):
+        value = next((value[k] for k in ("@id", "@value", "id") if isinstance(value.get(k), str)), None)
     if not isinstance(value, str):
         return None
-    name = re.split(r"[?#]", value.strip(), maxsplit=1)[0].rstrip("/").rsplit("/", 1)[-1].strip()
-    return _SYNTHETIC_LOWER.get(name.lower(), name) or None
+    parts = [p.strip() for p in re.split(r"[/:#?&=]", value)]
+    synthetic = next((_SYNTHETIC_LOWER[p.lower()] for p in parts if p.lower() in _SYNTHETIC_LOWER), None)
+    if synthetic:
+        return synthetic
+    name = value.strip().split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].strip()
+    return name or None
 
 
 def _declared_source_types(manifest: dict[str, Any]) -> set[str]:
@@ -157,9 +173,10 @@ def _declared_source_types(manifest: dict[str, Any]) -> set[str]:
             return
         if isinstance(node, dict):
             for key, value in node.items():
-                if isinstance(key, str) and key.replace("_", "").lower().endswith("digitalsourcetype"):
-                    if (name := _short_dst(value)) is not None:
-                        found.add(name)
+                if isinstance(key, str) and re.sub(r"[^a-z]", "", key.lower()).endswith("digitalsourcetype"):
+                    for item in value if isinstance(value, list) else [value]:
+                        if (name := _short_dst(item)) is not None:
+                            found.add(name)
                 walk(value, depth + 1)
         elif isinstance(node, list):
             for item in node:
@@ -237,24 +254,14 @@ def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
     dsts = sorted({a.digital_source_type for a in all_actions if a.digital_source_type}
                   | {d for m in manifests.values() for d in _declared_source_types(m)})
     declared_ai = any(d in SYNTHETIC_SOURCE_TYPES for d in dsts) or any(
-        a.description and _AI_DESCRIPTION.search(a.description) for a in all_actions
+        a.description and not a.digital_source_type and declares_ai(a.description) for a in all_actions
     )
 
-    ingredients = []
-    for ing in active.get("ingredients", []) or []:
-        state, ing_failures = _ingredient_state(ing.get("validation_results") or _legacy_status(ing))
-        child = manifests.get(ing.get("active_manifest") or "") or {}
-        child_dsts = [a.digital_source_type for a in _actions(child) if a.digital_source_type]
-        ingredients.append(
-            Ingredient(
-                title=ing.get("title"),
-                relationship=ing.get("relationship"),
-                format=ing.get("format"),
-                state=state,
-                failure_codes=ing_failures,
-                digital_source_type=_short_dst(ing.get("digital_source_type")) or (child_dsts[0] if child_dsts else None),
-            )
-        )
+    ingredients = [_ingredient(ing, manifests) for ing in active.get("ingredients", []) or []]
+    # What the manifests behind the active one recorded of their own ingredients: a tampered
+    # original edited twice by a trusted signer is recorded as altered only one manifest back.
+    history = [_ingredient(ing, manifests) for label, m in manifests.items() if label != active_label
+               for ing in m.get("ingredients", []) or []]
 
     state = _state_for(vstate, failures)
     if state == ProvenanceState.trusted and (refusal := _signer_refusal(reader, active_label)):
@@ -281,6 +288,21 @@ def _result_from_reader(reader: c2pa.Reader) -> ProvenanceResult:
         digital_source_types=dsts,
         declared_ai=declared_ai,
         ingredients=ingredients,
+        earlier_ingredients=history,
+    )
+
+
+def _ingredient(ing: dict[str, Any], manifests: dict[str, Any]) -> Ingredient:
+    state, failures = _ingredient_state(ing.get("validation_results") or _legacy_status(ing))
+    child = manifests.get(ing.get("active_manifest") or "") or {}
+    child_dsts = [a.digital_source_type for a in _actions(child) if a.digital_source_type]
+    return Ingredient(
+        title=ing.get("title"),
+        relationship=ing.get("relationship"),
+        format=ing.get("format"),
+        state=state,
+        failure_codes=failures,
+        digital_source_type=_short_dst(ing.get("digital_source_type")) or (child_dsts[0] if child_dsts else None),
     )
 
 

@@ -8,7 +8,8 @@ time-stamps (two DigiCert time-stamping CAs) validates as a *trusted content sig
 anyone holding a TSA responder key could sign content that reads as authentic. A
 certificate made for time-stamps or OCSP responses is not a content signer, whatever it
 chains to. c2pa-python exposes no certificate, so the signer is taken from the manifest
-store's JUMBF boxes (ISO/IEC 19566-5) and the COSE_Sign1 header ``x5chain`` (RFC 9360).
+store's JUMBF boxes (ISO/IEC 19566-5) and the COSE_Sign1 header ``x5chain`` (RFC 9360),
+decoded by ``cbor_raw`` (tags uninterpreted, repeated keys kept).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cbor2
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from provenance import cbor_raw
 
 # Purposes for which a certificate may sign content (C2PA's accepted EKUs minus the service ones).
 CONTENT_SIGNING_EKUS = frozenset({
@@ -37,6 +39,7 @@ SERVICE_EKUS = {
 
 MAX_SIGNATURE_BYTES = 1 << 20  # a COSE signature with its chain is a few KB; refuse to decode more
 _X5CHAIN = 33  # COSE header label (RFC 9360); early C2PA files used the text key
+_COSE_SIGN1_TAG = 18
 _JUMD_LABEL = 0x02  # description box toggle: a label follows the 16-byte type
 
 
@@ -107,25 +110,46 @@ def signature_bytes(store: bytes, manifest_label: str) -> bytes:
 
 
 def leaf_certificate(cose: bytes) -> x509.Certificate:
-    """The first certificate of the COSE_Sign1 ``x5chain`` (protected header, else unprotected)."""
+    """The signer's certificate: the first of the ``x5chain`` that c2pa verifies with.
+
+    c2pa takes the chain from the signed (protected) header, under key 33 or the text key
+    "x5chain", and from the unsigned header (text key only) when the signed one has none. A
+    header that names more than one distinct leaf is refused: which one c2pa used would then
+    depend on encoding order, and a decoy beside a time-stamping chain passed this check. Keys
+    nobody signs (the unsigned header when the signed one has a chain) are never read, so
+    junk there cannot change the result."""
     try:
-        sign1 = cbor2.loads(cose)
-        if isinstance(sign1, cbor2.CBORTag):
+        sign1 = cbor_raw.decode(cose)
+        if isinstance(sign1, cbor_raw.Tagged) and sign1.tag == _COSE_SIGN1_TAG:
             sign1 = sign1.value
-        protected_bytes, unprotected = sign1[0], sign1[1]
-        protected = cbor2.loads(protected_bytes) if protected_bytes else {}
-    except (cbor2.CBORDecodeError, TypeError, IndexError, KeyError, ValueError) as exc:
+        if not (isinstance(sign1, list) and len(sign1) == 4 and isinstance(sign1[0], bytes)
+                and isinstance(sign1[1], cbor_raw.Pairs)):
+            raise SignerCertificateError("the signature is not a COSE_Sign1 structure")
+        protected = cbor_raw.decode(sign1[0]) if sign1[0] else cbor_raw.Pairs()
+    except cbor_raw.CborError as exc:
         raise SignerCertificateError(f"the COSE signature cannot be decoded: {exc}") from None
-    if not isinstance(protected, dict) or not isinstance(unprotected, dict):
-        raise SignerCertificateError("the COSE signature headers are not maps")
-    chain = next((h[k] for h in (protected, unprotected) for k in (_X5CHAIN, "x5chain") if k in h), None)
-    leaf = chain[0] if isinstance(chain, list) and chain else chain
-    if not isinstance(leaf, bytes):
+    if not isinstance(protected, cbor_raw.Pairs):
+        raise SignerCertificateError("the COSE protected header is not a map")
+    chains = protected.values_of(_X5CHAIN, "x5chain") or sign1[1].values_of("x5chain")
+    leaves = {_first_bytes(chain) for chain in chains}
+    leaves.discard(None)
+    if not leaves:
         raise SignerCertificateError("the COSE signature carries no x5chain certificate")
+    if len(leaves) > 1:
+        raise SignerCertificateError(f"the COSE header names {len(leaves)} different signer certificates")
     try:
-        return x509.load_der_x509_certificate(leaf)
+        return x509.load_der_x509_certificate(leaves.pop())
     except ValueError as exc:
         raise SignerCertificateError(f"the signer certificate cannot be parsed: {exc}") from None
+
+
+def _first_bytes(chain) -> bytes | None:
+    """A chain is one certificate or an array whose first certificate is the leaf."""
+    if isinstance(chain, bytes):
+        return chain
+    if isinstance(chain, list):
+        return next((c for c in chain if isinstance(c, bytes)), None)
+    return None
 
 
 def signer_purpose(cert: x509.Certificate) -> SignerPurpose:

@@ -174,6 +174,8 @@ class ProvenanceResult(Record):
     digital_source_types: list[str] = Field(default_factory=list)
     declared_ai: bool = False
     ingredients: list[Ingredient] = Field(default_factory=list)
+    # Ingredients of the earlier manifests in the store (the history behind the active one).
+    earlier_ingredients: list[Ingredient] = Field(default_factory=list)
     hints: MetadataHints = Field(default_factory=MetadataHints)
     remote_url: str | None = None
 

@@ -140,8 +140,9 @@ def altered_ingredients(prov: ProvenanceResult) -> list[str]:
     """Ingredients whose own validation, as recorded in the signed manifest, failed on more than
     the credential: a trusted signer vouches for its own edit, not for a parent or component
     that was altered before it. c2pa re-reports at read time only what changed since signing
-    (``ingredientDeltas``), so a tampered parent recorded as such at signing shows up only here."""
-    return [i.title or "untitled" for i in prov.ingredients
+    (``ingredientDeltas``), so a tampered parent recorded as such at signing shows up only here,
+    in the active manifest's ingredients or in those of the manifests it builds on."""
+    return [i.title or "untitled" for i in [*prov.ingredients, *prov.earlier_ingredients]
             if any(not c.rsplit(":", 1)[-1].startswith(CREDENTIAL_CODE_PREFIXES) for c in i.failure_codes)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -26,8 +27,15 @@ def _cell(text: str, style: str = "") -> Text:
 
 def print_summary(console: Console, v: Verification) -> None:
     label = Text(v.verdict.label.value, style=LABEL_STYLE[v.verdict.label])
-    console.print(Text.assemble(_cell(f"{v.input.path}: ", style="bold"), label))
-    console.print(_cell(f"  {v.verdict.summary}"))
+    # No line may wrap to the left margin, where a file's own text could pass for another
+    # file's verdict line: the header is cut at the front (the name's end and the label stay),
+    # the summary wraps indented.
+    path = visible(v.input.path)
+    room = console.width - len(label) - 2
+    if len(path) > room > 16:
+        path = "..." + path[len(path) - room + 3:]
+    console.print(Text.assemble(Text(f"{path}: ", style="bold"), label), no_wrap=True, overflow="crop")
+    console.print(Padding(_cell(v.verdict.summary), (0, 0, 0, 2)))
     t = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2))
     media = _cell(f"{v.media.kind.value} ({v.media.mime_type}" + (f", {v.media.duration_s:.1f} s" if v.media.duration_s else "") + ")")
     if v.media.extension_mismatch:
