@@ -288,3 +288,14 @@ def test_tags_are_bounded_in_the_record(tmp_path):
     artist = next(v for k, v in media.tags.items() if k.lower() == "artist")
     assert len(artist) < MAX_TAG_CHARS + 64 and artist.endswith("(200000 characters, cut)")
     assert len(bounded_tags({f"k{i}": "v" for i in range(500)})) == MAX_TAGS
+
+
+def test_a_custody_line_cut_short_does_not_swallow_the_next_event(tmp_path):
+    from verifier.intake import CustodyLog, custody_event
+
+    log = tmp_path / "custody.jsonl"
+    log.write_text('{"action": "received", "sha256": "ab')  # an append cut by a file-size limit
+    settings = Settings(data_dir=tmp_path)
+    CustodyLog(log).append(custody_event(settings, "received", "cd" * 32, detail="next"))
+    lines = log.read_text().split("\n")
+    assert json.loads(lines[1])["detail"] == "next"

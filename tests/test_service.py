@@ -234,23 +234,46 @@ def test_an_unwritable_store_is_503_and_names_no_server_path(tmp_path, media_fix
 
 
 def test_what_a_killed_service_left_is_swept_at_start(tmp_path):
+    import socket
     import subprocess
+    import time
 
-    from verifier.service.app import UPLOAD_PREFIX, sweep_leftovers
+    from verifier.service.app import STALE_AFTER_S, UPLOAD_PREFIX, sweep_leftovers
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # reaped: its pid names no live process (until reused, which a test run will not see)
-    dead, live = gone.pid, os.getpid()
-    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{dead}-abc").mkdir(parents=True)
-    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{dead}-abc" / "upload.wav").write_bytes(b"x" * 100)
-    (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{live}-def").mkdir()
-    (tmp_path / "evidence" / "incoming").mkdir(parents=True)
-    (tmp_path / "evidence" / "incoming" / f"{dead}-1-aa.part").write_bytes(b"x")
-    (tmp_path / "evidence" / "incoming" / f"{live}-1-bb.part").write_bytes(b"x")
+    host = socket.gethostname()
+    dead, live = f"{gone.pid}@{host}", f"{os.getpid()}@{host}"
+    uploads, incoming = tmp_path / "uploads", tmp_path / "evidence" / "incoming"
+    incoming.mkdir(parents=True)
+    (uploads / f"{UPLOAD_PREFIX}{dead}~abc").mkdir(parents=True)
+    (uploads / f"{UPLOAD_PREFIX}{dead}~abc" / "upload.wav").write_bytes(b"x" * 100)
+    (uploads / f"{UPLOAD_PREFIX}{live}~def").mkdir()
+    (uploads / f"{UPLOAD_PREFIX}1@another-host~ghi").mkdir()  # a pid this host cannot check: kept for a day
+    (uploads / f"{UPLOAD_PREFIX}\u00b2-odd").mkdir()  # not a name made so ("²" crashed int())
+    (incoming / f"{dead}~1-aa.part").write_bytes(b"x")
+    (incoming / f"{live}~1-bb.part").write_bytes(b"x")
     removed = sweep_leftovers(tmp_path)
-    assert sorted(p.name for p in removed) == [f"{dead}-1-aa.part", f"{UPLOAD_PREFIX}{dead}-abc"]
-    assert (tmp_path / "uploads" / f"{UPLOAD_PREFIX}{live}-def").is_dir()
-    assert (tmp_path / "evidence" / "incoming" / f"{live}-1-bb.part").is_file()
+    assert sorted(p.name for p in removed) == [f"{dead}~1-aa.part", f"{UPLOAD_PREFIX}{dead}~abc"]
+    later = sweep_leftovers(tmp_path, now=time.time() + STALE_AFTER_S + 60)
+    assert sorted(p.name for p in later) == sorted([f"{UPLOAD_PREFIX}1@another-host~ghi", f"{UPLOAD_PREFIX}\u00b2-odd",
+                                                    f"{UPLOAD_PREFIX}{live}~def", f"{live}~1-bb.part"])
+
+
+def test_a_bad_idle_timeout_is_refused_at_start(tmp_path, monkeypatch):
+    from verifier.errors import ConfigError
+
+    for bad in ("0", "-1", "nan", "abc"):
+        monkeypatch.setenv("VERIFIER_BODY_IDLE_TIMEOUT", bad)
+        with pytest.raises(ConfigError):
+            create_app(Settings(data_dir=tmp_path, record_to_ledger=False))
+
+
+def test_an_unwritable_upload_directory_is_503(tmp_path, media_fixtures):
+    (tmp_path / "uploads").write_text("not a directory")
+    with TestClient(create_app(Settings(data_dir=tmp_path, record_to_ledger=False)), raise_server_exceptions=False) as c:
+        r = c.post("/v1/verify", files={"file": ("a.png", media_fixtures[1]["png"]["plain"].read_bytes())})
+    assert r.status_code == 503 and r.json()["error"]["type"] == "storage_unavailable", r.text
 
 
 def test_the_idle_timeout_ends_with_the_body():

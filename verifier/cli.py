@@ -154,7 +154,7 @@ def verify(
     detectors: Annotated[Optional[str], typer.Option("--detectors", help="Comma-separated detectors to run, 'all', or 'none' (default: those enabled by default; see README for each one's measured error rates).")] = None,
     claimed_person: Annotated[Optional[str], typer.Option("--claimed-person", help="Name enrolled with `verifier enroll`: adds a face-identity claim check.")] = None,
     claimed_speaker: Annotated[Optional[str], typer.Option("--claimed-speaker", help="Name whose voice was enrolled with `verifier enroll`: adds a speaker check.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when several files are given: NAME.report.html each, numbered when two inputs share a name).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (a directory when a folder or several files are given: NAME.report.html each, numbered when two inputs share a name).")] = None,
 ) -> None:
     """Verify FILES and print a verdict for each."""
     if profile not in PROFILES:
@@ -204,7 +204,8 @@ def verify(
                 continue
             report_path = None
             if report is not None:
-                report_path = report if len(inputs) == 1 and not report.is_dir() else _report_name(report, path, used_reports)
+                one_file = len(files) == 1 and not walked  # a folder's run writes a folder of reports
+                report_path = report if one_file and not report.is_dir() else _report_name(report, path, used_reports)
             codes.append(_verify_one(verifier, path, shown, as_json, walked, report_path))
     finally:
         if ledger is not None:
@@ -215,11 +216,12 @@ def verify(
 def _report_name(folder: Path, path: Path, used: set[str]) -> Path:
     """``NAME.report.html`` in ``folder``, numbered when another input of this run has the same
     name (``a/x.png`` and ``b/x.png``): one file's report must never replace another's."""
-    name, n = f"{path.name}.report.html", 1
-    while name in used:
+    stem = os.fsdecode(os.fsencode(path.name)[:200])  # room for the suffix within 255-byte names
+    name, n = f"{stem}.report.html", 1
+    while name.lower() in used:  # A.png and a.png are one name on case-insensitive file systems
         n += 1
-        name = f"{path.name}.{n}.report.html"
-    used.add(name)
+        name = f"{stem}.{n}.report.html"
+    used.add(name.lower())
     return folder / name
 
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import queue
+import socket
 import stat
 import threading
 from dataclasses import dataclass
@@ -47,6 +48,22 @@ class StoredOriginal:
     @property
     def hashes(self) -> FileHashes:
         return FileHashes(sha256=self.sha256, sha512=self.sha512, size=self.size)
+
+
+def owner_token() -> str:
+    """``PID@HOST``: names a work file after the process making it, so a sweep can tell a dead
+    process's leftovers (a PID alone says nothing on a data directory other hosts or
+    containers share)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def owner_of(name: str) -> tuple[int, str] | None:
+    """The (pid, host) a work file name was made with, or None for a name not made so."""
+    token = name.split("~", 1)[0] if "~" in name else ""
+    pid, _, host = token.partition("@")
+    if not (pid.isascii() and pid.isdigit() and len(pid) < 10 and host):
+        return None
+    return int(pid), host
 
 
 def utcnow() -> datetime:
@@ -243,7 +260,7 @@ class EvidenceStore:
         tmp_dir = self.root / "incoming"
         self._writing(tmp_dir.mkdir, parents=True, exist_ok=True)
         workers = _start_hashers()
-        tmp = tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
+        tmp = tmp_dir / f"{owner_token()}~{threading.get_ident()}-{os.urandom(6).hex()}.part"
         copy = ReceivedCopy(self, tmp, 0, *workers)
         size = 0
         try:
@@ -295,9 +312,16 @@ class CustodyLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(event.model_dump(mode="json"), sort_keys=True) + "\n"
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line.encode())
+                data = line.encode()
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # an earlier append was cut short
+                    data = b"\n" + data
+                while data:  # a write may be short (a file-size limit, a full disk)
+                    if not (written := os.write(fd, data)):
+                        raise OSError(errno.EIO, "nothing written")
+                    data = data[written:]
                 if sync:
                     os.fdatasync(fd)
             finally:

@@ -35,6 +35,7 @@ class SniffedType:
 
 MAX_TAGS = 64  # per container or stream
 MAX_TAG_CHARS = 1024
+MAX_STREAMS_WITH_TAGS = 16  # a container may hold 1000 streams: 300 x 64 tags made a 40 MB record
 
 
 def bounded_tags(metadata) -> dict[str, str]:
@@ -183,7 +184,7 @@ def _float(value: object) -> float | None:
         return None
 
 
-def _stream_info(stream: av.stream.Stream) -> StreamInfo:
+def _stream_info(stream: av.stream.Stream, keep_tags: bool = True) -> StreamInfo:
     kind = stream.type if stream.type in ("video", "audio", "subtitle", "data", "attachment") else "unknown"
     ctx = getattr(stream, "codec_context", None)
     duration = None
@@ -195,7 +196,7 @@ def _stream_info(stream: av.stream.Stream) -> StreamInfo:
         "codec": getattr(ctx, "name", None),
         "decodable": ctx is not None,
         "duration_s": duration,
-        "tags": bounded_tags(stream.metadata),
+        "tags": bounded_tags(stream.metadata) if keep_tags else {},
     }
     if kind == "video" and ctx is not None:
         rate = stream.average_rate or stream.guessed_rate
@@ -241,7 +242,8 @@ def probe(path: Path, sniffed: SniffedType, display_name: str | None = None) -> 
     try:
         with open_media(path, PROBE_OPTIONS) as container:  # under the decoders' pixel limit
             presented = {best.index for kind in ("video", "audio") if (best := best_stream(container, kind)) is not None}
-            streams = [_stream_info(s).model_copy(update={"presented": s.index in presented}) for s in container.streams]
+            streams = [_stream_info(s, keep_tags=i < MAX_STREAMS_WITH_TAGS).model_copy(update={"presented": s.index in presented})
+                       for i, s in enumerate(container.streams)]
             duration = container.duration / av.time_base if container.duration else None
             tags = bounded_tags(container.metadata)
             fmt = container.format.name

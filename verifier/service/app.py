@@ -27,11 +27,14 @@ Run: ``uvicorn --factory verifier.service.app:create_app`` (binds to
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path, PurePosixPath
@@ -46,12 +49,14 @@ from verifier import __version__
 from verifier.config import Settings
 from verifier.errors import (
     EXIT_INPUT_ERROR,
+    ConfigError,
     EvidenceStoreError,
     FileTooLargeError,
     UnrecordedVerdictError,
     VerifierError,
 )
 from verifier.fusion import PROFILES
+from verifier.intake import owner_of, owner_token
 from verifier.pipeline import Verifier
 from verifier.selection import select_detectors
 from verifier.service.ledger_routes import ledger_router
@@ -60,6 +65,7 @@ from verifier.service.limits import BODY_IDLE_TIMEOUT_S, FORM_LIMITS, BodyLimitM
 DEFAULT_MAX_UPLOAD = 2 << 30
 MAX_NAME_CHARS = 1024  # of the client's file name kept in the record
 UPLOAD_PREFIX = "up-"
+STALE_AFTER_S = 24 * 3600  # leftovers whose owner cannot be checked are removed after a day
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -84,19 +90,25 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             ledger.close()
 
     app = FastAPI(title="av-verifier", version=__version__, lifespan=lifespan, form_limits=FORM_LIMITS)
-    app.add_middleware(BodyLimitMiddleware, limit=limit,
-                       idle_timeout=float(os.environ.get("VERIFIER_BODY_IDLE_TIMEOUT", BODY_IDLE_TIMEOUT_S)))
+    app.add_middleware(BodyLimitMiddleware, limit=limit, idle_timeout=_idle_timeout())
     sweep_leftovers(settings.data_dir)
+
+    data_root = settings.data_dir.resolve()  # absolute: a relative "e" must not rewrite "notes.txt"
 
     def public(message: str) -> str:
         """Error text for clients: the server's own directories are not theirs to know."""
-        return message.replace(str(settings.data_dir.resolve()), "DATA_DIR").replace(str(settings.data_dir), "DATA_DIR")
+        return message.replace(str(data_root), "DATA_DIR")
 
     @app.exception_handler(Exception)
     async def internal_error(_request, exc: Exception) -> JSONResponse:
         """A bug still answers with the service's error document (and is
         logged by the server), never a bare text page."""
         return _error(500, "internal_error", public(f"{type(exc).__name__}: {exc}"))
+
+    @app.exception_handler(EvidenceStoreError)
+    async def storage_error(_request, exc: EvidenceStoreError) -> JSONResponse:
+        """The server cannot keep records (store, custody log or upload directory): not the client's fault."""
+        return _error(503, "storage_unavailable", public(str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request, exc: StarletteHTTPException) -> JSONResponse:
@@ -180,43 +192,72 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
 
 @contextmanager
 def upload_dir(incoming: Path) -> Iterator[Path]:
-    """A private directory for one upload or bundle, named after this process so that a sweep
-    can tell a dead process's leftovers; removed on exit (an open file in it stays readable)."""
-    incoming.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=incoming, prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
+    """A private directory for one upload or bundle, named after this process (``owner_token``)
+    so that a sweep can tell a dead process's leftovers; removed on exit (an open file in it
+    stays readable)."""
+    try:
+        incoming.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=incoming, prefix=f"{UPLOAD_PREFIX}{owner_token()}~"))
+    except OSError as exc:
+        raise EvidenceStoreError(f"upload directory {incoming} cannot be written ({exc.strerror})") from None
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def sweep_leftovers(data_dir: Path) -> list[Path]:
-    """Remove what a killed process left behind: upload copies (``uploads/up-PID-*``) and partial
-    store copies (``evidence/incoming/PID-...part``) whose process is gone. Each crash (an OOM
-    kill, say) otherwise leaked up to two copies of the upload it was handling."""
+def sweep_leftovers(data_dir: Path, *, now: float | None = None) -> list[Path]:
+    """Remove what a killed process left behind: upload copies (``uploads/up-PID@HOST~*``) and
+    partial store copies (``evidence/incoming/PID@HOST~*.part``). Removed at once when made on
+    this host by a process that is gone; otherwise (another host or container, whose processes
+    this one cannot see, or a name not made so) only once untouched for ``STALE_AFTER_S``. Each
+    crash (an OOM kill, say) otherwise leaked up to two copies of the upload it was handling."""
+    now = time.time() if now is None else now
     candidates = [(p, p.name.removeprefix(UPLOAD_PREFIX)) for p in (data_dir / "uploads").glob(f"{UPLOAD_PREFIX}*")]
     candidates += [(p, p.name) for p in (data_dir / "evidence" / "incoming").glob("*.part")]
     removed: list[Path] = []
     for path, named in sorted(candidates):
-        pid = named.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        owner = owner_of(named)
+        try:
+            age = now - path.lstat().st_mtime
+        except OSError:
+            continue
+        mine_and_dead = owner is not None and owner[1] == socket.gethostname() and not _alive(owner[0])
+        if not (mine_and_dead or age > STALE_AFTER_S):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        if not os.path.lexists(path):
             removed.append(path)
             logging.getLogger(__name__).warning("removed %s, left by a process that ended mid-verification", path)
     return removed
 
 
 def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
+    except (PermissionError, OverflowError, ValueError):  # someone else's process, or not a pid: keep
         return True
     return True
+
+
+def _idle_timeout() -> float:
+    raw = os.environ.get("VERIFIER_BODY_IDLE_TIMEOUT")
+    if raw is None:
+        return BODY_IDLE_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"VERIFIER_BODY_IDLE_TIMEOUT={raw!r}: give a number of seconds above 0")
+    return value
 
 
 def _safe_suffix(name: str) -> str:
@@ -226,9 +267,12 @@ def _safe_suffix(name: str) -> str:
 
 def _copy_limited(upload: UploadFile, dest: Path, limit: int) -> None:
     copied = 0
-    with open(dest, "wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            copied += len(chunk)
-            if copied > limit:
-                raise FileTooLargeError(too_large_message(limit))
-            out.write(chunk)
+    try:
+        with open(dest, "wb") as out:
+            while chunk := upload.file.read(1 << 20):
+                copied += len(chunk)
+                if copied > limit:
+                    raise FileTooLargeError(too_large_message(limit))
+                out.write(chunk)
+    except OSError as exc:
+        raise EvidenceStoreError(f"upload directory {dest.parent.parent}: cannot write ({exc.strerror})") from None

@@ -67,7 +67,8 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > self.cap:
             await self._refuse(send)
             return
-        state: dict[str, Any] = {"seen": 0, "over": None, "replaced": False, "body_done": False}
+        state: dict[str, Any] = {"seen": 0, "over": None, "replaced": False, "body_done": False,
+                                 "started": False}
 
         async def counting_receive() -> Message:
             if state["over"]:  # the app reads on after the cap: it hears that the client left
@@ -91,7 +92,10 @@ class BodyLimitMiddleware:
             # Once over the cap, whatever the app answers (a parse error,
             # most likely) is replaced by the one refusal that says why.
             if not state["over"]:
+                state["started"] = state["started"] or message["type"] == "http.response.start"
                 await send(message)
+            elif state["started"]:  # an answer is already on its way: it can only be cut short
+                return
             elif message["type"] == "http.response.start" and not state["replaced"]:
                 state["replaced"] = True
                 await self._refuse(send, state["over"])
@@ -101,6 +105,6 @@ class BodyLimitMiddleware:
         except Exception:
             if not state["over"]:
                 raise
-        if state["over"] and not state["replaced"]:
+        if state["over"] and not state["replaced"] and not state["started"]:
             state["replaced"] = True
             await self._refuse(send, state["over"])
