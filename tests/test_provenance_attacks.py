@@ -143,6 +143,13 @@ def test_two_trusted_edits_do_not_launder_a_tampered_original(tmp_path, fx, veri
     assert v.provenance.state.value == "trusted"
     assert v.verdict.label.value == "inconclusive" and "provenance_ingredient_altered" in v.verdict.reasons
     assert "original.jpg" in v.verdict.summary
+    # Provenance did not decide, so the detectors ran (they were skipped as if it had).
+    from verifier.fusion import provenance_decides
+
+    assert not provenance_decides(v.provenance)
+    ran = Verifier(Settings(data_dir=tmp_path / "d2", trust_anchors=(fx / "pki" / "root.pem",), record_to_ledger=False),
+                   detector_names=["face_swap"]).verify(hop2)
+    assert ran.findings and "provenance_ingredient_altered" in ran.verdict.reasons
 
 
 def _bstr(b: bytes) -> bytes:

@@ -170,6 +170,15 @@ def provenance_caveat(prov: ProvenanceResult) -> str:
     return ""
 
 
+def provenance_decides(prov: ProvenanceResult) -> bool:
+    """Provenance alone gives the verdict (steps 1-3 of ``fuse``): detectors need not run."""
+    if prov.state == ProvenanceState.invalid and integrity_failures(prov):
+        return True
+    if prov.declared_ai and prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted, ProvenanceState.invalid):
+        return True
+    return prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov)
+
+
 def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
     reasons = [f"provenance_{prov.state.value}"]
     if altered_ingredients(prov):

@@ -27,11 +27,10 @@ from verifier.evidence import (
     InputInfo,
     LedgerRef,
     ProvenanceResult,
-    ProvenanceState,
     ToolInfo,
     Verification,
 )
-from verifier.fusion import fuse, get_profile, integrity_failures
+from verifier.fusion import fuse, get_profile, provenance_decides
 from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, printable_path, utcnow
 from verifier.media import probe, sniff_file
 from verifier.selection import DetectorSelection
@@ -127,10 +126,7 @@ class Verifier:
             prov = self.session.read(copy.path, sniffed.mime_type)
             media = probing.result()
             prov = prov.model_copy(update={"hints": read_hints(copy.path, media)})
-        except BaseException:
-            copy.abandon()
-            raise
-        try:  # receipt is logged before the store takes the file: an unwritable log leaves no orphan
+            # Receipt is logged before the store takes the file: an unwritable log leaves no orphan.
             received = custody.append(custody_event(s, "received", copy.hashes().sha256, detail=shown, at=received_at),
                                       sync=False)
         except BaseException:
@@ -186,7 +182,7 @@ class Verifier:
         instead: the store path is an internal hash path nobody submitted."""
         # Each detector once: a repeated name would add its evidence again and let a requester pick the verdict.
         names = list(dict.fromkeys(selection.names)) if selection.names is not None else default_detectors()
-        if _provenance_settles(prov):
+        if provenance_decides(prov):
             return [], len(names)
         findings: list[Finding] = []
         skipped: list[Finding] = []
@@ -220,16 +216,6 @@ class Verifier:
                 "manipulation": finding.manipulation or manipulation_kind(det)})))
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
-
-
-def _provenance_settles(prov: ProvenanceResult) -> bool:
-    """Trusted-and-intact or tampered manifests decide alone (detectors may be
-    forced later by policy); everything else needs detector evidence."""
-    if prov.state == ProvenanceState.trusted:
-        return True
-    if prov.state == ProvenanceState.invalid and integrity_failures(prov):
-        return True
-    return prov.state == ProvenanceState.valid_untrusted and prov.declared_ai
 
 
 def ledger_record(result: Verification, origin: str | None) -> dict[str, Any]:
