@@ -299,3 +299,15 @@ def test_a_custody_line_cut_short_does_not_swallow_the_next_event(tmp_path):
     CustodyLog(log).append(custody_event(settings, "received", "cd" * 32, detail="next"))
     lines = log.read_text().split("\n")
     assert json.loads(lines[1])["detail"] == "next"
+
+
+def test_a_file_named_through_a_symlink_has_its_target_in_the_custody_trail(media_fixtures, tmp_path):
+    target = tmp_path / "real" / "exhibit.wav"
+    target.parent.mkdir()
+    target.write_bytes(media_fixtures[1]["wav"]["plain"].read_bytes())
+    link = tmp_path / "looks_like_another.wav"
+    link.symlink_to(target)
+    v = Verifier(Settings(data_dir=tmp_path / "data", record_to_ledger=False), detector_names=[]).verify(link)
+    received = next(e for e in v.custody if e.action == "received")
+    assert received.detail.startswith(str(link)) and f"a symbolic link to {target}" in received.detail
+    assert v.input.path == str(link)

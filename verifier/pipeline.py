@@ -8,6 +8,7 @@ so what is analysed is exactly what was hashed.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -127,7 +128,8 @@ class Verifier:
             media = probing.result()
             prov = prov.model_copy(update={"hints": read_hints(copy.path, media)})
             # Receipt is logged before the store takes the file: an unwritable log leaves no orphan.
-            received = custody.append(custody_event(s, "received", copy.hashes().sha256, detail=shown, at=received_at),
+            received = custody.append(custody_event(s, "received", copy.hashes().sha256, detail=shown + _link_note(path),
+                                                    at=received_at),
                                       sync=False)
         except BaseException:
             copy.abandon()
@@ -216,6 +218,13 @@ class Verifier:
                 "manipulation": finding.manipulation or manipulation_kind(det)})))
         order = {name: i for i, name in enumerate(names)}
         return sorted(findings + skipped, key=lambda f: order.get(f.detector, len(order))), len(names)
+
+
+def _link_note(path: Path) -> str:
+    """A file named through a symbolic link was read from its target: the custody trail says which."""
+    if not path.is_symlink():
+        return ""
+    return f" (a symbolic link to {printable_path(os.path.realpath(path))})"
 
 
 def ledger_record(result: Verification, origin: str | None) -> dict[str, Any]:
