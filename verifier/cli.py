@@ -94,11 +94,12 @@ def iter_inputs(paths: list[Path]) -> Iterator[Input]:
             unreadable: list[OSError] = []
             for root, dirs, files in os.walk(p, onerror=unreadable.append):
                 entries = sorted([(d, True) for d in dirs] + [(f, False) for f in files])
-                dirs[:] = [d for d, is_dir in entries if is_dir and _not_walked(Path(root) / d, d) is None]
+                left_out = {name: why for name, _ in entries if (why := _not_walked(Path(root) / name, name))}
+                dirs[:] = [d for d, is_dir in entries if is_dir and d not in left_out]
                 for name, is_dir in entries:
                     full = Path(root) / name
-                    if (why := _not_walked(full, name)) is not None:
-                        yield Input(full, printable_path(str(full)), True, skip=why)
+                    if name in left_out:
+                        yield Input(full, printable_path(str(full)), True, skip=left_out[name])
                     elif not is_dir:
                         special = None if full.is_file() or not full.exists() else "not a regular file"
                         yield Input(full, printable_path(str(full)), True, skip=special)
