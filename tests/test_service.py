@@ -238,7 +238,7 @@ def test_what_a_killed_service_left_is_swept_at_start(tmp_path):
     import subprocess
     import time
 
-    from verifier.service.app import STALE_AFTER_S, UPLOAD_PREFIX, sweep_leftovers
+    from verifier.service.workfiles import STALE_AFTER_S, UPLOAD_PREFIX, sweep_leftovers
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # reaped: its pid names no live process (until reused, which a test run will not see)
