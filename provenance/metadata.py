@@ -8,7 +8,9 @@ this costs the same on a 1 GB file as on a 1 MB one.
 
 from __future__ import annotations
 
+import os
 import re
+import struct
 from pathlib import Path
 
 from verifier.evidence import MediaInfo, MetadataHints
@@ -34,6 +36,60 @@ _AI_MARKERS = (
 def _ai_marker(text: str) -> str | None:
     low = text.lower()
     return next((m for m in _AI_MARKERS if m in low), None)
+
+
+# ISO BMFF top-level boxes a C2PA hash leaves out by default (c2pa's own manifest box is one
+# uuid box); bytes in them are not signed, and a "free" or "skip" box can hold a whole file.
+_BMFF_TYPES = ("video/mp4", "video/quicktime", "video/3gpp", "audio/mp4", "image/heic", "image/heif", "image/avif")
+_UNSIGNED_BOXES = {b"free", b"skip", b"mfra"}
+_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+MAX_TOP_BOXES = 10_000
+
+
+def unsigned_box_bytes(path: Path) -> int:
+    """Bytes in an ISO BMFF file's top-level boxes that a C2PA hash excludes by default (free,
+    skip, mfra, C2PA uuid boxes after the first), not counting the zeros of padding. A few bytes of padding are normal;
+    a signed MP4 whose trailing "skip" box held a second, complete video read as authentic."""
+    total, seen_c2pa = 0, False
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            at = 0
+            for _ in range(MAX_TOP_BOXES):
+                if at + 8 > end:
+                    break
+                fh.seek(at)
+                head = fh.read(24)
+                size, kind = struct.unpack(">I4s", head[:8])
+                if size == 1 and len(head) >= 16:
+                    size = struct.unpack(">Q", head[8:16])[0]
+                elif size == 0:
+                    size = end - at
+                if size < 8:
+                    break
+                if kind == b"uuid":  # only C2PA's own uuid boxes are left out (XMP's is hashed)
+                    if head[8:24] == _C2PA_UUID:
+                        total += min(size, end - at) if seen_c2pa else 0
+                        seen_c2pa = True
+                elif kind == b"mfra":
+                    total += min(size, end - at)
+                elif kind in _UNSIGNED_BOXES:
+                    total += _content_bytes(fh, at + 8, min(size, end - at) - 8)
+                at += size
+    except OSError:
+        return 0
+    return total
+
+
+def _content_bytes(fh, start: int, length: int) -> int:
+    """Bytes other than zero in a box: encoders reserve zeroed "free" space to rewrite headers in
+    place (Premiere leaves 45 KB, a few header bytes in it); that is room, not content."""
+    fh.seek(start)
+    content = 0
+    while length > 0 and (chunk := fh.read(min(length, 1 << 20))):
+        content += len(chunk) - chunk.count(0)
+        length -= len(chunk)
+    return content
 
 
 def read_hints(path: Path, media: MediaInfo) -> MetadataHints:
@@ -79,4 +135,6 @@ def read_hints(path: Path, media: MediaInfo) -> MetadataHints:
                 break
         if marker is None and media.mime_type == "image/png" and b"tEXtparameters\x00" in head:
             marker = "PNG 'parameters' text chunk (written by Stable Diffusion front ends)"
-    return MetadataHints(encoder=encoder, software=software, iptc_digital_source_type=dst, ai_generator_hint=marker)
+    unsigned = unsigned_box_bytes(path) if media.mime_type in _BMFF_TYPES else 0
+    return MetadataHints(encoder=encoder, software=software, iptc_digital_source_type=dst, ai_generator_hint=marker,
+                         unsigned_container_bytes=unsigned)

@@ -242,3 +242,22 @@ def test_only_a_trusted_time_stamp_counts_as_one():
     assert not trusted_timestamp(codes("timeStamp.validated", "timeStamp.untrusted"))
     assert not trusted_timestamp(codes("timeStamp.validated"))
     assert not trusted_timestamp(codes("timeStamp.trusted", scope="ingredient"))
+
+
+def test_data_hidden_in_unsigned_mp4_boxes_is_named_padding_is_not(tmp_path, fx, verifier_for):
+    # c2pa leaves top-level free/skip/mfra boxes out of the hash: a signed MP4 carried a whole
+    # second video in a trailing "skip" box and read as plain authentic_provenance.
+    import struct
+
+    signed = (fx / "mp4" / "signed.mp4").read_bytes()
+    hidden = (fx / "mp4" / "sample.mp4").read_bytes()  # the unsigned original: a whole other video
+    carrier = tmp_path / "carrier.mp4"
+    carrier.write_bytes(signed + struct.pack(">I4s", 8 + len(hidden), b"skip") + hidden)
+    padded = tmp_path / "padded.mp4"
+    padded.write_bytes(signed + struct.pack(">I4s", 8 + 50_000, b"free") + bytes(50_000))
+    v = verifier_for(fx / "pki" / "root.pem")
+    carried, pad = v.verify(carrier), v.verify(padded)
+    assert carried.verdict.label.value == pad.verdict.label.value == "authentic_provenance"
+    assert "unsigned_container_data" in carried.verdict.reasons and "not cover" in carried.verdict.summary
+    assert carried.provenance.hints.unsigned_container_bytes > 4096
+    assert "unsigned_container_data" not in pad.verdict.reasons and pad.provenance.hints.unsigned_container_bytes == 0

@@ -153,6 +153,9 @@ class MetadataHints(Record):
     software: list[str] = Field(default_factory=list)
     iptc_digital_source_type: str | None = None
     ai_generator_hint: str | None = None
+    # ISO BMFF: bytes other than padding zeros in top-level boxes a C2PA hash leaves out
+    # (free, skip, mfra, a second C2PA uuid box): data carried along that nobody signed.
+    unsigned_container_bytes: int = 0
 
 
 class ProvenanceResult(Record):

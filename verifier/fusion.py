@@ -77,6 +77,10 @@ MANIPULATION_KINDS: dict[str, str] = {
 # ingredients' history, not about the integrity of these bytes.
 CREDENTIAL_CODE_PREFIXES = ("signingCredential.", "timeStamp.", "cawg.", "verifier.signingCredential.")
 
+# Data (not padding zeros) in unsigned container boxes above this size is named in the verdict;
+# genuine files in the conformance set carry at most 374 such bytes, a hidden 17 KB MP4 15,756.
+UNSIGNED_NOTE_BYTES = 4 << 10
+
 # ENFSI 2015 bands on log10(LR): (upper bound, phrase).
 VERBAL_BANDS: tuple[tuple[float, str], ...] = (
     (1.0, "weak support"),
@@ -202,6 +206,8 @@ def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
         reasons.append("metadata_mentions_ai_generator")  # inside the signed bytes, yet the manifest declares no AI
     if metadata_declares_ai(prov):
         reasons.append("metadata_contradicts_manifest")
+    if signed and prov.hints.unsigned_container_bytes > UNSIGNED_NOTE_BYTES:
+        reasons.append("unsigned_container_data")
     return reasons
 
 
@@ -244,7 +250,9 @@ def fuse(
     if prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov):
         return Verdict(
             label=VerdictLabel.authentic_provenance,
-            summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared.",
+            summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared."
+                    + (f" It also carries {prov.hints.unsigned_container_bytes} bytes of data in container boxes the signature does not cover: nobody vouches for them (a player ignores them; another tool may read them as a second file)."
+                       if "unsigned_container_data" in reasons else ""),
             reasons=reasons,
             decided_by="provenance",
             **common,
