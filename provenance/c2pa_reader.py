@@ -26,7 +26,7 @@ from verifier.evidence import (
     StatusCode,
 )
 
-# Synthetic source types are compared by their last path segment without case (``_short_dst``).
+# Synthetic source types are matched without case in any segment of the value (``_short_dst``).
 _SYNTHETIC_LOWER = {t.lower(): t for t in SYNTHETIC_SOURCE_TYPES}
 # A signed human-readable statement of generation counts as a declaration too (Bing Image
 # Creator signs "AI Generated Image" without a source type): only in an action that states no

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from pathlib import Path
 
+from provenance.isobox import box_header
 from verifier.evidence import MediaInfo, MetadataHints
 
 SCAN_BYTES = 512 * 1024
@@ -48,25 +48,19 @@ MAX_TOP_BOXES = 10_000
 
 def unsigned_box_bytes(path: Path) -> int:
     """Bytes in an ISO BMFF file's top-level boxes that a C2PA hash excludes by default (free,
-    skip, mfra, C2PA uuid boxes after the first), not counting the zeros of padding. A few bytes of padding are normal;
-    a signed MP4 whose trailing "skip" box held a second, complete video read as authentic."""
+    skip, mfra, C2PA uuid boxes after the first), not counting the zeros of padding: a signed
+    MP4 whose trailing "skip" box held a second, complete video read as authentic."""
     total, seen_c2pa = 0, False
     try:
         with open(path, "rb") as fh:
             end = os.fstat(fh.fileno()).st_size
             at = 0
             for _ in range(MAX_TOP_BOXES):
-                if at + 8 > end:
-                    break
                 fh.seek(at)
                 head = fh.read(24)
-                size, kind = struct.unpack(">I4s", head[:8])
-                if size == 1 and len(head) >= 16:
-                    size = struct.unpack(">Q", head[8:16])[0]
-                elif size == 0:
-                    size = end - at
-                if size < 8:
+                if (box := box_header(head, end - at)) is None:
                     break
+                kind, size = box.kind, box.size
                 if kind == b"uuid":  # only C2PA's own uuid boxes are left out (XMP's is hashed)
                     if head[8:24] == _C2PA_UUID:
                         total += min(size, end - at) if seen_c2pa else 0

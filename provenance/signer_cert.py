@@ -15,7 +15,6 @@ decoded by ``cbor_raw`` (tags uninterpreted, repeated keys kept).
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance import cbor_raw
+from provenance.isobox import box_header
 
 # Purposes for which a certificate may sign content (C2PA's accepted EKUs minus the service ones).
 CONTENT_SIGNING_EKUS = frozenset({
@@ -58,20 +58,11 @@ def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(type, payload) of each box in ``data``; raises on a box that does not fit."""
     at = 0
     while at < len(data):
-        if at + 8 > len(data):
-            raise SignerCertificateError("truncated JUMBF box header")
-        size, kind = struct.unpack_from(">I4s", data, at)
-        header = 8
-        if size == 1:
-            if at + 16 > len(data):
-                raise SignerCertificateError("truncated JUMBF box header")
-            size, header = struct.unpack_from(">Q", data, at + 8)[0], 16
-        elif size == 0:
-            size = len(data) - at
-        if size < header or at + size > len(data):
-            raise SignerCertificateError("JUMBF box size out of range")
-        yield kind, data[at + header:at + size]
-        at += size
+        box = box_header(data[at:at + 16], len(data) - at)
+        if box is None or at + box.size > len(data):
+            raise SignerCertificateError("JUMBF box header truncated or its size out of range")
+        yield box.kind, data[at + box.header:at + box.size]
+        at += box.size
 
 
 def _label(superbox: bytes) -> tuple[str | None, list[tuple[bytes, bytes]]]:
