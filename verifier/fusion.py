@@ -174,13 +174,23 @@ def provenance_caveat(prov: ProvenanceResult) -> str:
     return ""
 
 
+def _tampered(prov: ProvenanceResult) -> bool:
+    return prov.state == ProvenanceState.invalid and bool(integrity_failures(prov))
+
+
+def _declares_ai(prov: ProvenanceResult) -> bool:
+    """A signed AI declaration counts under any intact manifest, even one whose credential has
+    expired or is not trusted: a generator saying its output is AI states against its interest."""
+    return prov.declared_ai and prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted, ProvenanceState.invalid)
+
+
+def _authentic(prov: ProvenanceResult) -> bool:
+    return prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov)
+
+
 def provenance_decides(prov: ProvenanceResult) -> bool:
     """Provenance alone gives the verdict (steps 1-3 of ``fuse``): detectors need not run."""
-    if prov.state == ProvenanceState.invalid and integrity_failures(prov):
-        return True
-    if prov.declared_ai and prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted, ProvenanceState.invalid):
-        return True
-    return prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov)
+    return _tampered(prov) or _declares_ai(prov) or _authentic(prov)
 
 
 def _provenance_reasons(prov: ProvenanceResult, media: MediaInfo) -> list[str]:
@@ -227,7 +237,7 @@ def fuse(
               "detectors_run": len(findings), "detectors_applicable": sum(f.applicable for f in findings)}
 
     broken = integrity_failures(prov)
-    if prov.state == ProvenanceState.invalid and broken:
+    if _tampered(prov):
         return Verdict(
             label=VerdictLabel.tampered,
             summary=f"The file carries Content Credentials, but its content or signature no longer matches them ({', '.join(broken[:3])}): it was changed after signing.",
@@ -235,9 +245,7 @@ def fuse(
             decided_by="provenance",
             **common,
         )
-    # A signed AI declaration counts under any intact manifest, even one whose credential has
-    # expired or is not trusted: a generator saying its output is AI states against its interest.
-    if prov.declared_ai and prov.state in (ProvenanceState.trusted, ProvenanceState.valid_untrusted, ProvenanceState.invalid):
+    if _declares_ai(prov):
         who = {ProvenanceState.trusted: "a trusted signer", ProvenanceState.valid_untrusted: "a signer that is not on a trust list"}.get(
             prov.state, "a signer whose credential failed validation (expired, revoked or not trusted)")
         return Verdict(
@@ -247,7 +255,7 @@ def fuse(
             decided_by="provenance",
             **common,
         )
-    if prov.state == ProvenanceState.trusted and not altered_ingredients(prov) and not metadata_declares_ai(prov):
+    if _authentic(prov):
         return Verdict(
             label=VerdictLabel.authentic_provenance,
             summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared."
