@@ -248,14 +248,20 @@ OVER_FULL_SCALE = 2.0
 # under real speech made voice_clone and speaker_claim decline ("speech only
 # -6 dB above steady background noise"). When the power of 25 ms block means
 # (content under ~20 Hz) exceeds INFRASOUND_SHARE of the total, it is
-# removed by a 4th-order Butterworth high-pass at INFRASOUND_HZ. An offset
+# removed by a 4th-order Butterworth high-pass at HIGH_PASS_HZ. An offset
 # needs about 6 % of the power to push voice_clone's noise estimate under
 # its 15 dB gate, so 3 % leaves a margin; of 719 ordinary recordings on this
 # machine (shared media, asterisk, KLettres, pocketsphinx) 40 exceed it,
 # mostly KLettres home recordings with a DC offset (up to 75 % of their
 # power), which the estimate misread as noise too. The rest are left
 # bit-identical: most measurements were made on them.
-INFRASOUND_HZ = 20.0
+# The filter's corner sits at 40 Hz, not at 20 Hz (session 24): a 20 Hz sine at
+# the speech's own level, only halved by a 20 Hz corner, still read as
+# "speech 9 dB above the noise" and made the speaker check decline for an
+# impostor (found by a red-team helper); at 40 Hz tones up to ~30 Hz at that
+# level read 13-27 dB and speech (voices start near 60-80 Hz) loses < 0.2 dB.
+INFRASOUND_HZ = 20.0  # what the block means detect (and what the note names)
+HIGH_PASS_HZ = 40.0
 INFRASOUND_BLOCK_S = 0.025
 INFRASOUND_SHARE = 0.03
 INFRASOUND_CHUNK = 1 << 22  # samples filtered at a time (state carried over)
@@ -281,7 +287,7 @@ def _infrasound_share(samples: np.ndarray, rate: int) -> float:
 def _remove_infrasound(samples: np.ndarray, rate: int) -> None:
     from scipy.signal import butter, sosfilt, sosfilt_zi
 
-    sos = butter(4, INFRASOUND_HZ, btype="highpass", fs=rate, output="sos")
+    sos = butter(4, HIGH_PASS_HZ, btype="highpass", fs=rate, output="sos")
     zi = sosfilt_zi(sos) * float(samples[0])  # start as if the offset had always been there
     for a in range(0, samples.size, INFRASOUND_CHUNK):
         out, zi = sosfilt(sos, samples[a:a + INFRASOUND_CHUNK].astype(np.float64), zi=zi)

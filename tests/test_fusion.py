@@ -260,3 +260,58 @@ def test_a_repeated_detector_name_is_selected_once():
     from verifier.selection import parse_detector_list
 
     assert parse_detector_list("voice_clone,voice_clone, voice_clone") == ["voice_clone"]
+
+
+TRUSTED = ProvenanceResult(state=ProvenanceState.trusted, signer_issuer="Camera Maker CA")
+
+
+def claim(detector: str, llr: float | None, applicable: bool = True) -> Finding:
+    from verifier.evidence import ReferenceUsed
+
+    ref = ReferenceUsed(person="Jane Doe (CFO)", modality="voice" if detector == "speaker_claim" else "face", sha256="a" * 64)
+    return Finding(detector=detector, version="1", modality="audio", applicable=applicable, llr=llr, supports_h0=False,
+                   reference=ref if applicable else None, reason="" if applicable else "too little speech")
+
+
+@pytest.mark.parametrize("detector", ["speaker_claim", "face_identity_claim"])
+def test_a_trusted_signature_does_not_vouch_for_who_is_in_the_file(detector):
+    """A signed capture of an impostor is an impostor: a claim that does not match outweighs authentic provenance."""
+    v = fuse(TRUSTED, MEDIA, [claim(detector, 2.4)], get_profile("finance"))
+    assert v.label == VerdictLabel.likely_manipulated and v.llr == pytest.approx(2.4)
+    assert "claimed_identity_not_matched" in v.reasons and "provenance_trusted" in v.reasons
+    assert "does not match the enrolled reference for 'Jane Doe (CFO)'" in v.summary and "Camera Maker CA" in v.summary
+    legal = fuse(TRUSTED, MEDIA, [claim(detector, 2.4)], get_profile("legal"))  # below the legal profile's threshold
+    assert legal.label == VerdictLabel.authentic_provenance
+
+
+def test_a_matching_or_unchecked_claim_leaves_authentic_provenance_and_an_unchecked_one_says_so():
+    v = fuse(TRUSTED, MEDIA, [claim("speaker_claim", -1.5)], get_profile("finance"))
+    assert v.label == VerdictLabel.authentic_provenance and not any(r.startswith("claim_") for r in v.reasons)
+    v = fuse(TRUSTED, MEDIA, [claim("speaker_claim", None, applicable=False)], get_profile("finance"))
+    assert v.label == VerdictLabel.authentic_provenance
+    assert "claim_not_checked:speaker_claim" in v.reasons and "could not be checked" in v.summary
+    v = fuse(ABSENT, MEDIA, [claim("speaker_claim", None, applicable=False), finding("voice", -0.2)], get_profile("finance"))
+    assert "claim_not_checked:speaker_claim" in v.reasons and "could not be checked" in v.summary
+
+
+def test_claims_do_not_soften_tampered_or_declared_synthetic():
+    tampered = ProvenanceResult(state=ProvenanceState.invalid, failure_codes=["assertion.dataHash.mismatch"])
+    assert fuse(tampered, MEDIA, [claim("speaker_claim", -2.0)], get_profile("finance")).label == VerdictLabel.tampered
+    ai = ProvenanceResult(state=ProvenanceState.trusted, declared_ai=True, digital_source_types=["trainedAlgorithmicMedia"])
+    assert fuse(ai, MEDIA, [claim("face_identity_claim", -2.0)], get_profile("finance")).label == VerdictLabel.declared_synthetic
+
+
+def test_a_match_by_a_minor_voice_is_named_in_the_verdict():
+    """An impostor's voice note with a few seconds of the real person replayed: the closest voice matches."""
+    from verifier.evidence import ReferenceUsed
+
+    def call(share):
+        f = claim("speaker_claim", -0.8)
+        return f.model_copy(update={"reference": ReferenceUsed(person="Jane", modality="voice", sha256="a" * 64, compared_share=share)})
+
+    v = fuse(TRUSTED, MEDIA, [call(0.12)], get_profile("finance"))
+    assert "claimed_speaker_minor_voice" in v.reasons and "Only 12 % of the speech" in v.summary
+    v = fuse(ABSENT, MEDIA, [call(0.12), finding("voice", 0.3)], get_profile("finance"))
+    assert "claimed_speaker_minor_voice" in v.reasons and "Only 12 % of the speech" in v.summary
+    for share in (0.6, None):
+        assert "claimed_speaker_minor_voice" not in fuse(TRUSTED, MEDIA, [call(share)], get_profile("finance")).reasons

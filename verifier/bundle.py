@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from verifier.artifacts import from_files, matches
+from verifier.enrolment_log import ENROLMENT_PREFIX
 from verifier.evidence import Artifact, LedgerRef, Verification
 from verifier.intake import EvidenceStore, hash_stream
 from verifier.ledger.errors import LedgerInputError, ProofError
@@ -88,6 +89,8 @@ def _sealed(v: Verification) -> Iterable[tuple[str, Artifact]]:
 def _verification(record: bytes, check_index: int, origin: str, leaf_hash: bytes, receipt: str) -> Verification:
     if record.startswith(ROTATION_PREFIX):
         raise LedgerInputError("this entry is a key-rotation record: there is no verdict to bundle")
+    if record.startswith(ENROLMENT_PREFIX):
+        raise LedgerInputError("this entry records an enrolment (a person's reference): there is no verdict to bundle")
     try:
         doc = json.loads(record)
         v = Verification.model_validate(doc["verification"])

@@ -126,6 +126,18 @@ def _open_ledger(settings: Settings):
         raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc} (use --no-ledger to verify without recording)") from None
 
 
+def _ledger_to_read(settings: Settings):
+    """The ledger opened read-only, or None when there is none (nothing was ever recorded)."""
+    from verifier.ledger import Ledger, LedgerError, LedgerInputError
+
+    try:
+        return Ledger.open(settings, readonly=True)
+    except LedgerInputError:
+        return None
+    except LedgerError as exc:
+        raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc}") from None
+
+
 def _ledger_writer(ledger):
     from verifier.evidence import LedgerRef
     from verifier.ledger import LedgerError
@@ -172,20 +184,20 @@ def verify(
     from verifier.pipeline import Verifier
     from verifier.selection import select_detectors
 
-    try:
-        selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker)
-    except VerifierError as exc:
-        _fail(str(exc), exc.exit_code)
-    verifier = Verifier(settings, detector_names=list(selection.names) if selection.names is not None else None,
-                        detector_options=selection.options)
     ledger = None
     codes: list[int] = []
     try:
-        if settings.record_to_ledger:
-            try:
+        try:
+            if settings.record_to_ledger:
                 ledger = _open_ledger(settings)
-            except VerifierError as exc:
-                _fail(str(exc), exc.exit_code)
+            elif claimed_person or claimed_speaker:
+                ledger = _ledger_to_read(settings)  # references are still checked against their enrolments
+            selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=ledger)
+        except VerifierError as exc:
+            _fail(str(exc), exc.exit_code)
+        verifier = Verifier(settings, detector_names=list(selection.names) if selection.names is not None else None,
+                            detector_options=selection.options)
+        if settings.record_to_ledger:
             verifier.ledger_writer = _ledger_writer(ledger)
             verifier.ledger_origin = ledger.origin
         try:
@@ -316,43 +328,115 @@ def enroll(
     files: Annotated[Optional[list[Path]], typer.Argument(help="Reference files, sorted by content: photos enrol the face, audio or video recordings enrol the voice.", show_default=False)] = None,
     face: Annotated[Optional[list[Path]], typer.Option("--face", help="Reference photo showing exactly this one face (repeatable).")] = None,
     voice: Annotated[Optional[list[Path]], typer.Option("--voice", help="Recording (audio or video) of only this person speaking, >= 3 s of speech (repeatable).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Start NAME's reference afresh with these files instead of adding to it.")] = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Record NAME's existing references in the ledger as they are (references enrolled before enrolments were recorded); give no files.")] = False,
     data_dir: DataDirOpt = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Ledger database URL (default: SQLite in the data dir).", envvar="VERIFIER_LEDGER_URL")] = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the enrolment in the ledger (claims are then checked against it only where no ledger exists).")] = False,
 ) -> None:
     """Enrol NAME's reference face photos and/or voice recordings, for
-    `verify --claimed-person NAME` and `verify --claimed-speaker NAME`."""
-    from detectors.identity.enroll import EnrolmentError
+    `verify --claimed-person NAME` and `verify --claimed-speaker NAME`.
 
+    Each enrolment is recorded in the ledger (the SHA-256 of the reference
+    written and of each file enrolled), and a claim is checked only against
+    the reference the latest enrolment recorded."""
+    from detectors.identity.enroll import EnrolmentError, reference_file
+
+    try:
+        reference_file(Path("."), name)  # a bad name is refused before any file is read
+    except EnrolmentError as exc:
+        _fail(str(exc), EXIT_INPUT_ERROR)
     faces, voices = _sort_references(list(files or []))
     for p in [*(face or []), *(voice or [])]:
         if not p.is_file():
             _fail(f"{p}: no such file", EXIT_INPUT_ERROR)
     faces += list(face or [])
     voices += list(voice or [])
-    if not faces and not voices:
+    if adopt and (faces or voices or replace or no_ledger):
+        _fail("--adopt records the references already enrolled for NAME, as they are: give it no files, "
+              "--replace or --no-ledger", EXIT_INPUT_ERROR)
+    if not adopt and not faces and not voices:
         _fail("give at least one reference: a face photo or a recording of the person speaking "
               "(verifier enroll NAME FILE..., or --face PHOTO / --voice RECORDING)", EXIT_INPUT_ERROR)
+    settings = Settings().with_(**({"data_dir": data_dir} if data_dir else {}), **({"ledger_url": db} if db else {}))
+    ledger = None
+    try:
+        if not no_ledger:
+            try:
+                ledger = _open_ledger(settings)
+            except VerifierError as exc:
+                _fail(str(exc), exc.exit_code)
+        if adopt:
+            _adopt_references(name, settings.data_dir, ledger)
+        else:
+            _enrol_files(name, faces, voices, settings.data_dir, ledger, replace)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, ledger, replace: bool) -> None:
+    from detectors.identity.enroll import EnrolmentError
+    from verifier.enrolment_log import LedgerGuard
     from verifier.selection import face_reference_dir, voice_reference_dir
 
-    root = data_dir or Settings().data_dir
+    recorded = "" if ledger is None else "; recorded in the ledger at entry {}"
     done = []
     if faces:
         from detectors.identity.enroll import ReferenceStore
 
+        guard = LedgerGuard(ledger, "face", name) if ledger is not None else None
         try:
-            ref = ReferenceStore(face_reference_dir(root)).enroll(name, faces)
+            ref = ReferenceStore(face_reference_dir(root)).enroll(name, faces, replace=replace, guard=guard)
         except EnrolmentError as exc:
             _fail(str(exc), EXIT_INPUT_ERROR)
+        except VerifierError as exc:
+            _fail(str(exc), exc.exit_code)
         done.append("face")
-        out.print(f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {face_reference_dir(root)}")
+        _say(out, f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {face_reference_dir(root)}"
+             + recorded.format(guard.index if guard else None))
     if voices:
         from detectors.speaker.enroll import VoiceStore
 
+        guard = LedgerGuard(ledger, "voice", name) if ledger is not None else None
+        partial = " (the face reference was updated; the voice reference was not)" if done else ""
         try:
-            vref = VoiceStore(voice_reference_dir(root)).enroll(name, voices)
+            vref = VoiceStore(voice_reference_dir(root)).enroll(name, voices, replace=replace, guard=guard)
         except EnrolmentError as exc:
-            _fail(f"{exc}" + (" (the face reference was updated; the voice reference was not)" if done else ""), EXIT_INPUT_ERROR)
-        out.print(f"enrolled {vref.name}: {len(vref.embeddings)} reference voice recording(s) "
-                  f"({sum(vref.speech_s):.1f} s of speech) in {voice_reference_dir(root)}")
+            _fail(f"{exc}{partial}", EXIT_INPUT_ERROR)
+        except VerifierError as exc:
+            _fail(f"{exc}{partial}", exc.exit_code)
+        _say(out, f"enrolled {vref.name}: {len(vref.embeddings)} reference voice recording(s) "
+             f"({sum(vref.speech_s):.1f} s of speech) in {voice_reference_dir(root)}"
+             + recorded.format(guard.index if guard else None))
+
+
+def _adopt_references(name: str, root: Path, ledger) -> None:
+    """Record NAME's existing references in the ledger as they are: how references
+    enrolled before enrolments were recorded become usable for claims again."""
+    from detectors.identity.enroll import EnrolmentError, ReferenceStore, UnknownPersonError
+    from detectors.speaker.enroll import VoiceStore
+    from verifier.enrolment_log import LedgerGuard
+    from verifier.selection import face_reference_dir, voice_reference_dir
+
+    adopted = 0
+    for modality, store, sources in (("face", ReferenceStore(face_reference_dir(root)), "photo_sha256"),
+                                     ("voice", VoiceStore(voice_reference_dir(root)), "file_sha256")):
+        try:
+            ref = store.load(name)
+        except UnknownPersonError:
+            continue  # this person has no reference of this kind
+        except EnrolmentError as exc:
+            _fail(f"{modality} reference: {exc}", EXIT_INPUT_ERROR)
+        try:
+            index = LedgerGuard(ledger, modality, name).adopt(ref.sha256, list(getattr(ref, sources)), ref.model_sha256)
+        except VerifierError as exc:
+            _fail(str(exc), exc.exit_code)
+        adopted += 1
+        _say(out, f"adopted {name}'s {modality} reference as it is (SHA-256 {ref.sha256}): recorded in the "
+             f"ledger at entry {index}")
+    if not adopted:
+        _fail(f"nothing to adopt: no reference is enrolled for {name!r}", EXIT_INPUT_ERROR)
 
 
 @app.command("detectors")

@@ -205,6 +205,21 @@ class Artifact(Record):
     sha256: str | None = None
 
 
+class ReferenceUsed(Record):
+    """The enrolled reference an identity claim was compared with. ``sha256`` is
+    of the reference file's bytes as read; ``enrolment_index`` is the ledger
+    entry that recorded exactly those bytes at enrolment (checked before the
+    comparison), or None when no ledger was there to check it against."""
+
+    person: str
+    modality: Literal["face", "voice"]
+    sha256: str
+    enrolment_index: int | None = None
+    # Several voices heard: the share of the speech the voice compared holds (a few
+    # seconds of the real person replayed in an impostor's note is the closest voice).
+    compared_share: float | None = None
+
+
 class Finding(Record):
     """One detector's evidence. LLRs are log10 LR for H1 (manipulated or
     synthetic) against H0 (captured as-is): positive supports manipulation."""
@@ -229,6 +244,8 @@ class Finding(Record):
     # "soundtrack"; empty: the detector's own name). Fusion multiplies the LRs
     # of one kind and weighs different kinds as alternatives (verifier.fusion).
     manipulation: str = ""
+    # Identity claims: the enrolled reference compared with (see ReferenceUsed).
+    reference: ReferenceUsed | None = None
 
     @property
     def was_run(self) -> bool:

@@ -10,7 +10,11 @@ Order of decision:
 2. An intact manifest (trusted, untrusted, or with only credential failures such
    as an expired signer) that declares generative AI -> ``declared_synthetic``.
 3. Trusted, intact, no AI declared, no ingredient recorded as altered ->
-   ``authentic_provenance``.
+   ``authentic_provenance``, unless an identity claim the user asked to
+   check (``--claimed-person``, ``--claimed-speaker``) does not match at the
+   profile's threshold: then ``likely_manipulated``. A signature vouches for
+   who made the file, not for who is in it; a signed capture of an impostor
+   is still an impostor. Claims are checked whatever the provenance.
 4. Anything else (no manifest, unreadable, untrusted signer, only credential
    or ingredient failures) is not settled by provenance: applicable detector
    findings are combined. Credentials present but unreadable are never
@@ -255,13 +259,27 @@ def fuse(
             decided_by="provenance",
             **common,
         )
+    claims = [f for f in findings if f.detector in CLAIM_DETECTORS]
+    if _authentic(prov) and (unmatched := _unmatched_claims(claims, profile)):
+        llr = max(-profile.max_abs_llr, min(profile.max_abs_llr, max(f.llr or 0.0 for f in unmatched)))
+        return Verdict(
+            label=VerdictLabel.likely_manipulated,
+            summary=(f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}), "
+                     f"but {'; '.join(_claim_clause(f) for f in unmatched)}: a signature vouches for who made the file, not for who "
+                     f"is in it. Treat the claim as false (log10 LR {llr:+.2f}, {verbal_scale(llr)})."),
+            reasons=reasons + ["claimed_identity_not_matched"] + [f"detector:{f.detector}" for f in unmatched],
+            decided_by="detectors",
+            llr=llr,
+            verbal=verbal_scale(llr),
+            **common,
+        )
     if _authentic(prov):
         return Verdict(
             label=VerdictLabel.authentic_provenance,
             summary=f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}); its content matches them and no AI generation is declared."
                     + (f" It also carries {prov.hints.unsigned_container_bytes} bytes of data in container boxes the signature does not cover: nobody vouches for them (a player ignores them; another tool may read them as a second file)."
-                       if "unsigned_container_data" in reasons else ""),
-            reasons=reasons,
+                       if "unsigned_container_data" in reasons else "") + _claim_note(claims),
+            reasons=reasons + _claim_reasons(claims),
             decided_by="provenance",
             **common,
         )
@@ -284,8 +302,8 @@ def fuse(
             why = f"{why}; {lacking}" if why else lacking
         return Verdict(
             label=VerdictLabel.inconclusive,
-            summary=caveat + f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'}).",
-            reasons=reasons + ["no_applicable_detectors"],
+            summary=caveat + f"Provenance does not settle this file and no detector could examine it ({why or 'not applicable'})." + _claim_note(claims),
+            reasons=reasons + ["no_applicable_detectors"] + _claim_reasons(claims),
             decided_by="none",
             **common,
         )
@@ -310,14 +328,59 @@ def fuse(
         label, summary = VerdictLabel.inconclusive, f"The detectors' evidence is too weak to conclude either way ({verbal}, combined log10 LR {capped:+.2f})."
     return Verdict(
         label=label,
-        summary=caveat + summary,
-        reasons=reasons + [f"detector:{f.detector}" for f in applicable],
+        summary=caveat + summary + _claim_note(claims),
+        reasons=reasons + [f"detector:{f.detector}" for f in applicable] + _claim_reasons(claims),
         decided_by="detectors",
         llr=capped,
         verbal=verbal,
         **{**common, "propositions": Propositions(h1_kinds=[k.kind for k in kinds])},
         by_manipulation=kinds,
     )
+
+
+# Checks of a claim the user made about who is shown or heard: run whatever the provenance says.
+CLAIM_DETECTORS = frozenset({"face_identity_claim", "speaker_claim"})
+
+
+def _unmatched_claims(claims: list[Finding], profile: Profile) -> list[Finding]:
+    return [f for f in once_per_detector(claims) if f.applicable and f.llr is not None and f.llr >= profile.manipulated_at]
+
+
+def _claim_clause(f: Finding) -> str:
+    who = f.reference.person if f.reference is not None else "the claimed person"
+    what = "the voice" if f.detector == "speaker_claim" else "the face"
+    return f"{what} does not match the enrolled reference for {who!r}"
+
+
+def _unchecked_claim_reasons(claims: list[Finding]) -> list[str]:
+    """A claim asked for but not compared (no face, too little speech, noise) must show in the
+    verdict: "not checked" is not "checked and fine"."""
+    return [f"claim_not_checked:{f.detector}" for f in once_per_detector(claims) if not f.applicable]
+
+
+def _claim_note(claims: list[Finding]) -> str:
+    notes = []
+    if _unchecked_claim_reasons(claims):
+        notes.append(" The identity claim could not be checked (see its finding): it is neither confirmed nor refuted.")
+    for f in _minor_voice_matches(claims):
+        notes.append(f" Only {100 * (f.reference.compared_share or 0):.0f} % of the speech is the voice that matches "  # type: ignore[union-attr]
+                     f"{f.reference.person!r}; the rest is another voice, which is not theirs (a replayed snippet "  # type: ignore[union-attr]
+                     "of the real person matches too).")
+    return "".join(notes)
+
+
+# A voice that matches but holds less than this share of the speech is named in the verdict.
+MINOR_VOICE_SHARE = 0.5
+
+
+def _minor_voice_matches(claims: list[Finding]) -> list[Finding]:
+    return [f for f in once_per_detector(claims) if f.applicable and f.reference is not None
+            and f.reference.compared_share is not None and f.reference.compared_share < MINOR_VOICE_SHARE
+            and (f.llr or 0.0) <= 0]
+
+
+def _claim_reasons(claims: list[Finding]) -> list[str]:
+    return _unchecked_claim_reasons(claims) + ["claimed_speaker_minor_voice" for _ in _minor_voice_matches(claims)]
 
 
 def once_per_detector(findings: list[Finding]) -> list[Finding]:

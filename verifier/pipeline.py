@@ -31,7 +31,7 @@ from verifier.evidence import (
     ToolInfo,
     Verification,
 )
-from verifier.fusion import fuse, get_profile, provenance_decides
+from verifier.fusion import CLAIM_DETECTORS, fuse, get_profile, provenance_decides
 from verifier.intake import CustodyLog, EvidenceStore, check_input_path, custody_event, printable_path, utcnow
 from verifier.media import probe, sniff_file
 from verifier.selection import DetectorSelection
@@ -185,7 +185,11 @@ class Verifier:
         # Each detector once: a repeated name would add its evidence again and let a requester pick the verdict.
         names = list(dict.fromkeys(selection.names)) if selection.names is not None else default_detectors()
         if provenance_decides(prov):
-            return [], len(names)
+            # Provenance settles how the file was made, not who is in it: claims the user asked to check still run.
+            claims = [n for n in names if n in CLAIM_DETECTORS]
+            if not claims:
+                return [], len(names)
+            names = claims
         findings: list[Finding] = []
         skipped: list[Finding] = []
         ctx = DetectorContext(path=stored, media=media, provenance=prov, artifact_dir=artifact_dir,

@@ -19,7 +19,7 @@ from detectors.base import DetectorContext, not_applicable, register
 from detectors.face_swap.faces import audiovisual_scan_or_reason, time_guard_note
 from detectors.identity.detector import load_calibration
 from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
-from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance
+from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance, reference_used
 from detectors.still_image import ImageReadError, load_image_rgb
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
@@ -56,6 +56,9 @@ class FaceIdentityClaimDetector:
             ref = ReferenceStore(Path(ref_dir)).load(person)
         except EnrolmentError as exc:
             return self._na(str(exc))
+        used = reference_used(ref, "face", ctx.options, "claimed_person")
+        if isinstance(used, str):
+            return self._na(used)
         got = self._candidates(ctx)
         if isinstance(got, str):
             return self._na(got)
@@ -69,9 +72,9 @@ class FaceIdentityClaimDetector:
         return Finding(
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,
             reason=(f"{who} {verdict} the enrolled reference for {person!r} "
-                    f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s))"
-                    + note),
-            raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False,
+                    f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s); "
+                    f"{used[1]})" + note),
+            raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False, reference=used[0],
         )
 
     def _candidates(self, ctx: DetectorContext) -> tuple[list[tuple[str, np.ndarray]], str] | str:

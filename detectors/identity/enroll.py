@@ -3,23 +3,31 @@ person it claims to show.
 
 A reference is a small JSON file per person (embeddings of one or more
 photos, the photos' SHA-256, the embedding model's SHA-256) in a folder the
-caller chooses, e.g. ``<data_dir>/references``. Embeddings, not photos, are
-stored: enough to compare, and less sensitive to keep. Re-enrolling a name
-adds photos; a model change invalidates old references (the hash is checked).
+caller chooses (``verifier enroll`` uses ``<data_dir>/references/faces``).
+Embeddings, not photos, are stored: enough to compare, and less sensitive to
+keep. Re-enrolling a name adds photos; a model change invalidates old
+references (the hash is checked).
 
-Not wired into the CLI yet: ``verifier enroll NAME --face PHOTO`` would call
-``ReferenceStore(dir).enroll(NAME, [PHOTO])`` and ``verify --claimed-person
-NAME`` would pass ``claimed_person`` and ``reference_dir`` in
-``DetectorContext.options`` for ``face_identity_claim``.
+A reference is read once per use and named by the SHA-256 of the bytes read
+(``Reference.sha256``): the verdict states what was compared, and the ledger
+(``verifier.enrolment_log``) can say whether those bytes are the ones
+enrolled. Enrolments hold a lock on the folder and replace the file
+atomically, so two at once never lose one and a reader never sees half a file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import math
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,14 +35,14 @@ from detectors.face_swap import models
 from detectors.identity.embeddings import embed_face, find_faces
 from detectors.still_image import ImageReadError, load_image_rgb
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")  # the file is named by a hash: no name reaches the path
 
 
 def reference_file(root: Path, name: str) -> Path:
     """Where ``name``'s reference lives under ``root`` (faces and voices use
     the same rule): a hash of the name, so no name can escape the folder."""
     if not _NAME.match(name):
-        raise EnrolmentError(f"invalid person name {name!r}: use letters, digits, space, '_', '.', '-' (max 64)")
+        raise EnrolmentError(f"invalid person name {name!r}: use letters, digits, space, '_', '.', '-', '(', ')' (max 64)")
     return Path(root) / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".json")
 
 
@@ -51,12 +59,109 @@ class StaleReferenceError(EnrolmentError):
     cannot be compared, and enrolling again replaces it."""
 
 
+class EnrolmentGuard(Protocol):
+    """What an enrolment asks before it changes a reference (see
+    ``verifier.enrolment_log.LedgerGuard``): whether the reference it would
+    add to is the one enrolled, and to record the new one before it is written.
+    Either raises to stop the enrolment with nothing written."""
+
+    def accept_existing(self, reference_sha256: str) -> None: ...
+
+    def commit(self, reference_sha256: str, sources_sha256: list[str], model_sha256: str, replace: bool) -> None: ...
+
+
+MAX_REFERENCE_BYTES = 16 << 20  # thousands of recordings; a bigger file was not written by enroll
+
+
+def read_reference(path: Path, name: str) -> tuple[dict[str, Any], str]:
+    """The reference's JSON and the SHA-256 of exactly the bytes parsed.
+    A file that is not a reference (damaged, hand-edited into another shape,
+    a directory, huge) is an :class:`EnrolmentError` naming the fix."""
+    damaged = f"the reference file of {name!r} ({path}) is damaged or was not written by `verifier enroll`"
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_REFERENCE_BYTES + 1)
+    except IsADirectoryError:
+        raise EnrolmentError(f"{damaged}: it is a directory; remove it and enrol again") from None
+    except OSError as exc:
+        raise EnrolmentError(f"the reference file of {name!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_REFERENCE_BYTES:
+        raise EnrolmentError(f"{damaged}: over {MAX_REFERENCE_BYTES >> 20} MB; remove it and enrol again")
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        raise EnrolmentError(f"{damaged}: not JSON; remove it and enrol again") from None
+    if not isinstance(doc, dict):
+        raise EnrolmentError(f"{damaged}: not a JSON object; remove it and enrol again")
+    return doc, hashlib.sha256(data).hexdigest()
+
+
+def embedding_rows(doc: dict[str, Any], key: str, dim: int, n: int, name: str) -> np.ndarray:
+    """``doc[key]`` as an (n, dim) array of finite numbers, or :class:`EnrolmentError`."""
+    try:
+        arr = np.asarray(doc[key], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != (n, dim) or n == 0 or not np.isfinite(arr).all():
+        raise EnrolmentError(f"the reference file of {name!r} is damaged or was not written by `verifier enroll` "
+                             f"({key}: expected {n} finite vectors of {dim} numbers); remove it and enrol again")
+    return arr
+
+
+def string_list(doc: dict[str, Any], key: str, name: str) -> tuple[str, ...]:
+    value = doc.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EnrolmentError(f"the reference file of {name!r} is damaged or was not written by `verifier enroll` "
+                             f"({key} is not a list of strings); remove it and enrol again")
+    return tuple(value)
+
+
+@contextmanager
+def reference_lock(root: Path) -> Iterator[None]:
+    """Exclusive lock on a reference folder for one enrolment's read-merge-write."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".enrol.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_reference(path: Path, data: bytes) -> None:
+    """Write beside, flush to disk, then rename over the old file: a reader sees
+    the old or the new reference, never a part of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)  # replaces a symbolic link itself, never the file it points to
+    except OSError as exc:
+        raise EnrolmentError(f"the reference could not be written at {path}: {exc.strerror or exc} (a directory in its "
+                             "place must be removed by hand)") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def reference_bytes(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc) + "\n").encode()
+
+
+def finite_round(v: float) -> float:
+    if not math.isfinite(v):
+        raise EnrolmentError("an embedding came out with non-finite values: the file cannot be enrolled")
+    return round(float(v), 6)
+
+
 @dataclass(frozen=True)
 class Reference:
     name: str
     embeddings: np.ndarray  # (n, 128)
     photo_sha256: tuple[str, ...]
     model_sha256: str
+    sha256: str = ""  # of the reference file's bytes as read or written
 
     @property
     def center(self) -> np.ndarray:
@@ -70,11 +175,13 @@ class ReferenceStore:
     def _path(self, name: str) -> Path:
         return reference_file(self.root, name)
 
-    def enroll(self, name: str, photos: list[Path]) -> Reference:
+    def enroll(self, name: str, photos: list[Path], *, replace: bool = False, guard: EnrolmentGuard | None = None) -> Reference:
+        """Add ``photos`` to ``name``'s reference (``replace``: start a new one).
+        Every photo is checked before anything is written."""
         self._path(name)  # validate the name before the (slow) face analysis
         if not photos:
             raise EnrolmentError("enrol needs at least one face photo")
-        embs, shas = [], []
+        added: dict[str, np.ndarray] = {}  # SHA-256 -> embedding; a photo given twice counts once
         for p in photos:
             data = Path(p).read_bytes()
             try:
@@ -84,34 +191,72 @@ class ReferenceStore:
             found = find_faces(rgb)
             if len(found) != 1:
                 raise EnrolmentError(f"{p}: found {len(found)} faces; enrol with a photo showing exactly one face")
-            embs.append(embed_face(rgb, found[0]))
-            shas.append(hashlib.sha256(data).hexdigest())
+            added.setdefault(hashlib.sha256(data).hexdigest(), embed_face(rgb, found[0]))
         model = models.model_sha256(models.FACE_EMBEDDING)
-        try:
-            old = self.load(name)
-            embs = list(old.embeddings) + embs
-            shas = list(old.photo_sha256) + shas
-        except UnknownPersonError:
-            pass
-        ref = Reference(name, np.array(embs), tuple(shas), model)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._path(name).write_text(json.dumps(dict(
-            name=name, model_sha256=model, photo_sha256=list(shas), embeddings=[[round(float(v), 6) for v in e] for e in embs],
-        )) + "\n")
-        return ref
+        with reference_lock(self.root):
+            embs, shas = list(added.values()), list(added)
+            old = None
+            if not replace and self._path(name).exists():
+                try:
+                    old = self.load(name)
+                except StaleReferenceError:
+                    pass  # made by another face model: it could not be compared anyway, so it is replaced
+            if old is not None:
+                if guard is not None:
+                    guard.accept_existing(old.sha256)
+                keep = [i for i, s in enumerate(old.photo_sha256) if s not in added]  # enrolled again: replaced
+                embs = [old.embeddings[i] for i in keep] + embs
+                shas = [old.photo_sha256[i] for i in keep] + shas
+            data = reference_bytes(dict(
+                name=name, model_sha256=model, photo_sha256=list(shas),
+                embeddings=[[finite_round(v) for v in e] for e in embs],
+            ))
+            sha = hashlib.sha256(data).hexdigest()
+            if guard is not None:
+                guard.commit(sha, list(added), model, replace)
+            write_reference(self._path(name), data)
+        return Reference(name, np.array(embs), tuple(shas), model, sha)
 
     def load(self, name: str) -> Reference:
         p = self._path(name)
-        if not p.is_file():
+        if not p.exists():
             raise UnknownPersonError(f"no reference enrolled for {name!r} in {self.root}")
-        d = json.loads(p.read_text())
+        d, sha = read_reference(p, name)
         model = models.model_sha256(models.FACE_EMBEDDING)
-        if d["model_sha256"] != model:
-            raise EnrolmentError(f"{name!r} was enrolled with another face model; enrol again")
-        return Reference(d["name"], np.asarray(d["embeddings"], dtype=np.float64), tuple(d["photo_sha256"]), d["model_sha256"])
+        if d.get("model_sha256") != model:
+            raise StaleReferenceError(f"{name!r} was enrolled with another face model; enrol again")
+        photos = string_list(d, "photo_sha256", name)
+        if d.get("name") != name:
+            raise EnrolmentError(f"the reference file of {name!r} names another person ({str(d.get('name'))[:64]!r}); "
+                                 "remove it and enrol again")
+        return Reference(name, embedding_rows(d, "embeddings", 128, len(photos), name), photos, model, sha)
 
 
 def claim_distance(track_vectors: np.ndarray, ref: Reference) -> float:
     """Distance between the track's median identity and the nearest reference photo."""
     center = np.median(track_vectors, axis=0)
     return float(np.min(np.linalg.norm(ref.embeddings - center, axis=1)))
+
+
+class LoadedReference(Protocol):
+    name: str
+    sha256: str
+
+
+def reference_used(ref: LoadedReference, modality: str, options: dict[str, str], key: str) -> tuple[Any, str] | str:
+    """The ``ReferenceUsed`` a claim finding carries and a clause for its reason;
+    or, when the reference read now is not the one checked at selection (a
+    re-enrolment while this file was verified), why the claim is not compared."""
+    from verifier.evidence import ReferenceUsed
+
+    sha = ref.sha256
+    expected = options.get(f"{key}_sha256")
+    if expected is not None and expected != sha:
+        return (f"the {modality} reference changed while this file was verified (SHA-256 {sha[:16]}..., "
+                f"{expected[:16]}... when checked): verify again")
+    index = options.get(f"{key}_enrolment")
+    used = ReferenceUsed(person=ref.name, modality=modality, sha256=sha,  # type: ignore[arg-type]
+                         enrolment_index=int(index) if index is not None else None)
+    where = (f"enrolment recorded in the ledger at entry {index}" if index is not None
+             else "not checked against a ledger: none was open")
+    return used, f"reference SHA-256 {sha[:16]}..., {where}"

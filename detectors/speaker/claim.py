@@ -22,6 +22,7 @@ import numpy as np
 
 from audio.decode import AudioDecodeError, NoAudioStreamError
 from detectors.base import DetectorContext, not_applicable, register
+from detectors.identity.enroll import reference_used
 from detectors.speaker.band import choose_band, is_narrowband, to_telephone
 from detectors.speaker.calibration import load_calibration
 from detectors.speaker.encoder import embed_partials
@@ -69,6 +70,9 @@ class SpeakerClaimDetector:
             ref = VoiceStore(Path(ref_dir)).load(person)
         except EnrolmentError as exc:
             return self._na(str(exc))
+        used = reference_used(ref, "voice", ctx.options, "claimed_speaker")
+        if isinstance(used, str):
+            return self._na(used)
         try:
             speech = speech_of_file(ctx.path)
         except NoAudioStreamError:
@@ -127,12 +131,14 @@ class SpeakerClaimDetector:
             detector=self.name, version=self.version, modality="audio", weights_sha256=cal.encoder_sha256, applicable=True,
             reason=(f"{who} {verdict} the enrolled reference for {person!r} (cosine similarity {score:.3f}, "
                     f"{band} comparison, same-speaker threshold {bcal.match_threshold:.3f}; {speech.seconds:.1f} s of speech, "
-                    f"{len(refs)} reference recording(s){detail})"
+                    f"{len(refs)} reference recording(s), {used[1]}{detail})"
                     + (f"; steady background noise (about {speech.snr_db:.0f} dB below the speech, estimated) was "
                        "removed before comparing" if speech.denoised else "")
                     + speech.reading_clause
                     + f"; {_condition_clause(speech, ref, dry)}. A matching voice can still be a voice clone."),
             raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation, supports_h0=False,
+            reference=used[0].model_copy(update={"compared_share": round(heard[closest].seconds / sum(v.seconds for v in heard), 3)})
+            if len(heard) > 1 else used[0],
         )
 
 

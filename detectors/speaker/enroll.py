@@ -12,7 +12,8 @@ could itself feed a voice clone. Enrolling a name again adds recordings; a
 recording enrolled before (same SHA-256) is read again and replaces its old
 entry instead of counting twice (which would also pull the centroid toward
 it). A different encoder invalidates old references (the hash is checked
-on load).
+on load). Reading, locking and writing are the face store's
+(``detectors.identity.enroll``), and so is the ledger check of enrolments.
 """
 
 from __future__ import annotations
@@ -26,7 +27,20 @@ from pathlib import Path
 import numpy as np
 
 from audio.decode import AudioDecodeError, NoAudioStreamError
-from detectors.identity.enroll import EnrolmentError, StaleReferenceError, UnknownPersonError, reference_file
+from detectors.identity.enroll import (
+    EnrolmentError,
+    EnrolmentGuard,
+    StaleReferenceError,
+    UnknownPersonError,
+    embedding_rows,
+    finite_round,
+    read_reference,
+    reference_bytes,
+    reference_file,
+    reference_lock,
+    string_list,
+    write_reference,
+)
 from detectors.speaker.band import is_narrowband, to_telephone
 from detectors.speaker.encoder import embed_utterance, model_sha256
 from detectors.speaker.speech import reads_dry, speech_of_file
@@ -53,6 +67,7 @@ class VoiceReference:
     # Per recording, as ``Speech`` read it; None = enrolled before rooms were read (twelfth-thirteenth sessions).
     decay_db: tuple[float | None, ...] = ()
     denoised: tuple[bool, ...] = ()
+    sha256: str = ""  # of the reference file's bytes as read or written
 
     @property
     def dry(self) -> bool:
@@ -79,8 +94,10 @@ class VoiceStore:
     def _path(self, name: str) -> Path:
         return reference_file(self.root, name)
 
-    def enroll(self, name: str, files: list[Path], min_speech_s: float = MIN_ENROL_SPEECH_S) -> VoiceReference:
-        """Embed each recording's speech and add it to ``name``'s reference.
+    def enroll(self, name: str, files: list[Path], min_speech_s: float = MIN_ENROL_SPEECH_S, *, replace: bool = False,
+               guard: EnrolmentGuard | None = None) -> VoiceReference:
+        """Embed each recording's speech and add it to ``name``'s reference
+        (``replace``: start a new one).
 
         All files are checked before anything is written, so a bad file
         leaves an existing reference unchanged.
@@ -108,43 +125,64 @@ class VoiceStore:
                 # Rounded down: a reading just under the dry threshold must not become dry in storage.
                 None if speech.decay_db is None else math.floor(speech.decay_db * 100) / 100, speech.denoised))
         model = model_sha256()
-        merged = list(rows.values())
-        try:
-            old = self.load(name)
-            old_rows = zip(old.embeddings, old.embeddings_telephone, old.narrowband, old.file_sha256, old.speech_s,
-                           old.decay_db, old.denoised)
-            merged = [r for r in old_rows if r[3] not in rows] + merged  # re-enrolled recordings are replaced
-        except (UnknownPersonError, StaleReferenceError):
-            pass  # a stale reference is replaced: it could not be compared anyway
-        embs, tels, nbs, shas, secs, decays, noisy = (list(col) for col in zip(*merged))
-        ref = VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs), model,
-                             tuple(decays), tuple(bool(b) for b in noisy))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._path(name).write_text(json.dumps(dict(
-            name=name, kind="voice", model="resemblyzer-0.1.4 GE2E voice encoder", model_sha256=model,
-            file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
-            embeddings=[[round(float(v), 6) for v in e] for e in embs],
-            embeddings_telephone=[[round(float(v), 6) for v in e] for e in tels],
-            speech_path_version=SPEECH_PATH_VERSION, decay_db=list(decays), denoised=list(noisy),
-        )) + "\n")
-        return ref
+        with reference_lock(self.root):
+            merged = list(rows.values())
+            old = None
+            if not replace and self._path(name).exists():
+                try:
+                    old = self.load(name)
+                except StaleReferenceError:
+                    pass  # a stale reference is replaced: it could not be compared anyway
+            if old is not None:
+                if guard is not None:
+                    guard.accept_existing(old.sha256)
+                old_rows = zip(old.embeddings, old.embeddings_telephone, old.narrowband, old.file_sha256, old.speech_s,
+                               old.decay_db, old.denoised)
+                merged = [r for r in old_rows if r[3] not in rows] + merged  # re-enrolled recordings are replaced
+            embs, tels, nbs, shas, secs, decays, noisy = (list(col) for col in zip(*merged))
+            data = reference_bytes(dict(
+                name=name, kind="voice", model="resemblyzer-0.1.4 GE2E voice encoder", model_sha256=model,
+                file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
+                embeddings=[[finite_round(v) for v in e] for e in embs],
+                embeddings_telephone=[[finite_round(v) for v in e] for e in tels],
+                speech_path_version=SPEECH_PATH_VERSION, decay_db=list(decays), denoised=list(noisy),
+            ))
+            digest = hashlib.sha256(data).hexdigest()
+            if guard is not None:
+                guard.commit(digest, list(rows), model, replace)
+            write_reference(self._path(name), data)
+        return VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs),
+                              model, tuple(decays), tuple(bool(b) for b in noisy), digest)
 
     def load(self, name: str) -> VoiceReference:
         p = self._path(name)
-        if not p.is_file():
+        if not p.exists():
             raise UnknownPersonError(f"no voice reference enrolled for {name!r} in {self.root} "
                                      f"(enrol first: verifier enroll {name!r} RECORDING...)")
-        d = json.loads(p.read_text())
+        d, digest = read_reference(p, name)
         if d.get("model_sha256") != model_sha256():
             raise StaleReferenceError(f"{name!r} was enrolled with another voice encoder; enrol the recordings again")
         if d.get("speech_path_version", 1) != SPEECH_PATH_VERSION:
             raise StaleReferenceError(f"{name!r} was enrolled by an older version that did not remove background noise "
                                  "before comparing voices; enrol the recordings again")
-        return VoiceReference(d["name"], np.asarray(d["embeddings"], dtype=np.float64),
-                              np.asarray(d["embeddings_telephone"], dtype=np.float64), tuple(d["narrowband"]),
-                              tuple(d["file_sha256"]), tuple(d["speech_s"]), d["model_sha256"],
-                              _padded(d.get("decay_db", []), len(d["file_sha256"]), None),
-                              _padded(d.get("denoised", []), len(d["file_sha256"]), False))
+        if d.get("name") != name:
+            raise EnrolmentError(f"the reference file of {name!r} names another person ({str(d.get('name'))[:64]!r}); "
+                                 "remove it and enrol again")
+        files = string_list(d, "file_sha256", name)
+        n = len(files)
+        try:
+            narrowband = tuple(bool(b) for b in d["narrowband"])
+            speech_s = tuple(float(x) for x in d["speech_s"])
+            decay = _padded([None if x is None else float(x) for x in d.get("decay_db", [])], n, None)
+            denoised = _padded([bool(b) for b in d.get("denoised", [])], n, False)
+        except (KeyError, TypeError, ValueError):
+            narrowband = speech_s = decay = denoised = ()
+        if not (len(narrowband) == len(speech_s) == len(decay) == len(denoised) == n):
+            raise EnrolmentError(f"the reference file of {name!r} is damaged or was not written by `verifier enroll` "
+                                 "(its per-recording lists disagree); remove it and enrol again")
+        return VoiceReference(name, embedding_rows(d, "embeddings", 256, n, name),
+                              embedding_rows(d, "embeddings_telephone", 256, n, name), narrowband, files, speech_s,
+                              d["model_sha256"], decay, denoised, digest)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

@@ -172,6 +172,25 @@ def test_inaudible_sound_below_20_hz_is_filtered_out_and_said(tmp_path, name):
     assert plain.sample_note is None  # ordinary audio is left as decoded
 
 
+@pytest.mark.parametrize("hz", [20, 25])
+def test_a_tone_at_the_edge_of_hearing_does_not_pass_for_noise(tmp_path, hz):
+    """A 20 Hz sine at the speech's own level, only halved by a filter cornered at
+    20 Hz, read as "speech 9 dB above steady noise" and made the speaker check
+    decline on an impostor's voice note (red team, session 24)."""
+    from audio.noise import steady_noise_snr_db
+    from detectors.speaker.claim import DECLINE_BELOW_DB
+    from tests.audio.helpers import voiced
+
+    x = np.concatenate([voiced(1.0, seed=1), np.zeros(4000, np.float32), voiced(1.0, seed=2), np.zeros(4000, np.float32)])
+    t = np.arange(x.size) / 16000
+    speech_rms = float(np.sqrt(np.mean((0.5 * x) ** 2)))
+    tone = speech_rms * np.sqrt(2) * np.sin(2 * np.pi * hz * t)  # as loud as the speech
+    assert steady_noise_snr_db((0.5 * x + tone).astype(np.float32), 16000) < DECLINE_BELOW_DB  # what the estimate read
+    d = decode_audio(write_wav(tmp_path / f"tone{hz}.wav", 0.5 * x + tone, 16000))
+    assert d.sample_note is not None and "filtered out" in d.sample_note
+    assert steady_noise_snr_db(d.samples, 16000) > DECLINE_BELOW_DB + 3
+
+
 def test_a_frame_rate_the_container_cannot_mean_is_not_believed():
     """A mangled MP4 sample table declared 0.00003 fps (found by fuzzing):
     the first plausible of average, guessed and base rate is used instead."""

@@ -90,6 +90,18 @@ def test_postgres_append_only_and_audit(pg_settings: Settings) -> None:
     led.close()
 
 
+@pytest.mark.postgres
+def test_postgres_finds_enrolments_by_their_opening_bytes(pg_settings: Settings) -> None:
+    """The enrolment lookup compares a bytea prefix in SQL (substr), which PostgreSQL must do as SQLite does."""
+    from verifier.enrolment_log import LedgerGuard, check_reference
+
+    with Ledger.open(pg_settings) as led:
+        led.append({"schema": "t", "name": "Jane"})
+        index = LedgerGuard(led, "voice", "Jane").adopt("a" * 64, [], "m" * 64)
+        led.append({"schema": "t", "i": 2})
+        assert check_reference(led, "voice", "Jane", "a" * 64).index == index == 1
+
+
 @pytest.fixture
 def pg_settings(tmp_path: Path) -> Settings:
     url = pg_url()

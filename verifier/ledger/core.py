@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, make_url
 
 from verifier.config import Settings
@@ -649,6 +649,18 @@ class Ledger:
                 .where(T_ENTRY.c.idx >= start)
                 .order_by(T_ENTRY.c.idx)
                 .limit(limit)
+            ).all()
+        return [EntryView(int(r[0]), bytes(r[1]), bytes(r[2]), str(r[3])) for r in rows]
+
+    def entries_starting_with(self, prefix: bytes) -> list[EntryView]:
+        """Entries whose canonical record starts with ``prefix``, in index order. JCS sorts
+        keys, so a record whose ``kind`` sorts first among its keys is found by its opening
+        bytes in SQL, without reading every verdict."""
+        with self._store.read() as conn:
+            rows = conn.execute(
+                select(T_ENTRY.c.idx, T_ENTRY.c.leaf_hash, T_ENTRY.c.record, T_ENTRY.c.appended_at)
+                .where(T_ENTRY.c.idx >= 0, func.substr(T_ENTRY.c.record, 1, len(prefix)) == prefix)
+                .order_by(T_ENTRY.c.idx)
             ).all()
         return [EntryView(int(r[0]), bytes(r[1]), bytes(r[2]), str(r[3])) for r in rows]
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from verifier.enrolment_log import ENROLMENT_PREFIX
 from verifier.errors import InputError
 from verifier.evidence import FileHashes
 from verifier.intake import EvidenceStore, hash_file
@@ -53,6 +54,8 @@ def recorded_input(record: bytes) -> RecordedInput:
     """The ``verification.input`` of a verdict record's canonical bytes."""
     if record.startswith(ROTATION_PREFIX):
         raise LedgerInputError("this entry is a key-rotation record: no file was received with it")
+    if record.startswith(ENROLMENT_PREFIX):
+        raise LedgerInputError("this entry records an enrolment: its files were embedded, not received as evidence")
     try:
         rec = json.loads(record)
         given = rec["verification"]["input"]

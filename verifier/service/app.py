@@ -12,8 +12,9 @@ receipt, "is this the file you received?", public keys) is under
 
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
 422 bad parameters (unknown profile, detector or format; a claim about
-someone never enrolled); 503 when the evidence store or custody log cannot be
-written; a bug gets 500 with the same JSON shape. Error messages name the
+someone never enrolled); 409 a claim about someone whose reference is not the
+one the ledger recorded at enrolment; 503 when the evidence store, custody log
+or ledger cannot be used; a bug gets 500 with the same JSON shape. Error messages name the
 data directory as ``DATA_DIR``, never by its path. An upload
 over the limit (``VERIFIER_MAX_UPLOAD``, 2 GiB by default) is refused while it
 arrives (``limits.py``), before it fills a disk. The upload is streamed to a
@@ -41,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verifier import __version__
 from verifier.config import Settings
+from verifier.enrolment_log import EnrolmentLogUnavailableError, ReferenceIntegrityError
 from verifier.errors import (
     EXIT_INPUT_ERROR,
     ConfigError,
@@ -147,9 +149,13 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         if format not in ("json", "html"):
             return _error(422, "bad_format", f"unknown format {format!r}; choose json or html")
         try:  # refused before the upload is stored: nothing is received for a request that cannot be honoured
-            selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker)
+            selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=ledger)
+        except ReferenceIntegrityError as exc:  # the server's reference is not the one enrolled
+            return _error(409, "reference_not_enrolled", public(str(exc)))
+        except EnrolmentLogUnavailableError as exc:
+            return _error(503, "storage_unavailable", public(str(exc)))
         except VerifierError as exc:
-            return _error(422, "bad_selection", str(exc))
+            return _error(422, "bad_selection", public(str(exc)))
         # The record keeps the name as the client sent it (it is part of what
         # was received); the disk copy gets a fixed name with the sent suffix,
         # which the extension check reads, so no name ("..", 300 bytes, a
