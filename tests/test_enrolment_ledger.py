@@ -89,7 +89,7 @@ def test_a_hand_placed_reference_is_refused_until_adopted_and_an_edit_is_caught(
     r = run_cli("enroll", "Jane Doe", "--adopt", data_dir=data_dir)
     assert r.code == 0, r.stderr
     assert "adopted Jane Doe's face reference as it is" in r.stdout and "recorded in the ledger at entry" in r.stdout
-    with Ledger.open(Settings(data_dir=data_dir), readonly=True) as led:
+    with Ledger.open(Settings(data_dir=data_dir)) as led:
         sel = select_detectors(data_dir, "none", claimed_person="Jane Doe", ledger=led)
         entry = latest_enrolment(led, "face", "Jane Doe")
     assert entry is not None and entry.operation == "adopt"
@@ -169,7 +169,7 @@ def test_enrol_records_each_change_and_will_not_add_to_a_swapped_reference(data_
 
     r = run_cli("enroll", "Julia Roberts", "--replace", "--face", str(julia), data_dir=data_dir, timeout=120)
     assert r.code == 0, r.stderr
-    with Ledger.open(Settings(data_dir=data_dir), readonly=True) as led:
+    with Ledger.open(Settings(data_dir=data_dir)) as led:
         entry = check_reference(led, "face", "Julia Roberts", hashlib.sha256(path.read_bytes()).hexdigest())
     assert entry.operation == "replace"
     assert len(ReferenceStore(face_reference_dir(data_dir)).load("Julia Roberts").photo_sha256) == 1
@@ -268,3 +268,111 @@ def test_ledger_commands_name_an_enrolment_entry_for_what_it_is(data_dir, tmp_pa
     r = run_cli("ledger", "list", data_dir=data_dir)
     assert r.code == 0 and "av-verifier/enrolment@1" in r.stdout
     assert run_cli("ledger", "verify", data_dir=data_dir).code == 0
+
+
+def _adopted(data_dir: Path, name: str = "Jane Doe", value: float = 0.01) -> Path:
+    path = _hand_placed_face_reference(data_dir, name, value)
+    r = run_cli("enroll", name, "--adopt", data_dir=data_dir)
+    assert r.code == 0, r.stderr
+    return path
+
+
+def test_an_older_database_put_back_does_not_bring_an_older_enrolment_back(media_fixtures, data_dir, tmp_path):
+    """Round 2: restoring a copy of the ledger from before a re-enrolment brought the first reference back."""
+    import shutil
+
+    png = str(media_fixtures[1]["png"]["plain"])
+    old_ref = _adopted(data_dir).read_bytes()
+    shutil.copy(data_dir / "ledger.sqlite", tmp_path / "ledger-before.sqlite")
+    with Ledger.open(Settings(data_dir=data_dir)) as led:  # the operator re-enrols (the first reference was wrong)
+        path = reference_file(face_reference_dir(data_dir), "Jane Doe")
+        path.write_text(path.read_text().replace("0.01", "0.03"))
+        LedgerGuard(led, "face", "Jane Doe")._record(hashlib.sha256(path.read_bytes()).hexdigest(), [], "m", "replace")
+    assert run_cli("verify", "--claimed-person", "Jane Doe", png, data_dir=data_dir).code == 0
+    path.write_bytes(old_ref)  # the attacker puts the old reference and the old database back
+    shutil.copy(tmp_path / "ledger-before.sqlite", data_dir / "ledger.sqlite")
+    for extra in ((), ("--no-ledger",)):
+        r = run_cli("verify", *extra, "--claimed-person", "Jane Doe", png, data_dir=data_dir)
+        assert_no_traceback(r)
+        assert r.code == 3 and "rolled back" in r.stderr, r.stderr
+
+
+def test_an_edited_newer_enrolment_row_fails_the_audit_before_anything_is_compared(media_fixtures, data_dir):
+    """Round 2: with the append-only trigger dropped, the newest enrolment row was edited so the older one
+    read as latest; the stored leaf hashes were left alone."""
+    import sqlite3
+
+    png = str(media_fixtures[1]["png"]["plain"])
+    path = _adopted(data_dir)
+    old_ref = path.read_bytes()
+    with Ledger.open(Settings(data_dir=data_dir)) as led:
+        path.write_text(path.read_text().replace("0.01", "0.03"))
+        newest = LedgerGuard(led, "face", "Jane Doe")._record(hashlib.sha256(path.read_bytes()).hexdigest(), [], "m", "replace")
+    path.write_bytes(old_ref)
+    con = sqlite3.connect(data_dir / "ledger.sqlite")
+    triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='ledger_entry'").fetchall()
+    for name, _ in triggers:
+        con.execute(f"DROP TRIGGER {name}")
+    rec = con.execute("SELECT record FROM ledger_entry WHERE idx=?", (newest,)).fetchone()[0]
+    con.execute("UPDATE ledger_entry SET record=? WHERE idx=?", (bytes(rec).replace(b"Jane Doe", b"Jane Dot"), newest))
+    for _, sql in triggers:
+        con.execute(sql)
+    con.commit()
+    con.close()
+    r = run_cli("verify", "--no-ledger", "--claimed-person", "Jane Doe", png, data_dir=data_dir)
+    assert_no_traceback(r)
+    assert r.code == 3 and "fails its audit" in r.stderr
+
+
+def test_a_ledger_made_with_another_key_is_not_believed(media_fixtures, data_dir, tmp_path):
+    """Round 2: `--no-ledger` read whatever ledger it found, checking receipts with the keys the database lists."""
+    png = str(media_fixtures[1]["png"]["plain"])
+    _adopted(data_dir)
+    (data_dir / "ledger.sqlite").unlink()  # the attacker's own ledger, made with the attacker's key
+    r = run_cli("enroll", "Jane Doe", "--adopt", data_dir=data_dir,
+                env_extra={"VERIFIER_LEDGER_KEY": str(tmp_path / "attacker.key")})
+    assert r.code == 0, r.stderr
+    r = run_cli("verify", "--no-ledger", "--claimed-person", "Jane Doe", png, data_dir=data_dir)
+    assert_no_traceback(r)
+    assert r.code == 3 and "ledger" in r.stderr
+
+
+def test_adopt_is_only_for_references_the_ledger_never_recorded(data_dir):
+    """Round 2: --adopt recorded a swapped reference over a recorded enrolment."""
+    _adopted(data_dir)
+    r = run_cli("enroll", "Jane Doe", "--adopt", data_dir=data_dir)
+    assert r.code == 3 and "already recorded this very reference" in r.stderr
+    _hand_placed_face_reference(data_dir, "Jane Doe", value=0.02)
+    r = run_cli("enroll", "Jane Doe", "--adopt", data_dir=data_dir)
+    assert_no_traceback(r)
+    assert r.code == 3 and "already recorded another one" in r.stderr and "--replace" in r.stderr
+
+
+def test_a_name_with_a_trailing_newline_is_refused(tmp_path):
+    with pytest.raises(EnrolmentError, match="invalid person name"):
+        reference_file(tmp_path, "CFO\n")
+
+
+def test_the_enrolment_lock_is_not_opened_through_a_symlink(tmp_path):
+    from detectors.identity.enroll import reference_lock
+
+    (tmp_path / "refs").mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep")
+    (tmp_path / "refs" / ".enrol.lock").symlink_to(target)
+    with pytest.raises(EnrolmentError, match="lock"):
+        with reference_lock(tmp_path / "refs"):
+            pass
+    assert target.read_text() == "keep"
+
+
+def test_a_service_without_a_ledger_refuses_claims(media_fixtures, data_dir):
+    from fastapi.testclient import TestClient
+
+    from verifier.service.app import create_app
+
+    _hand_placed_face_reference(data_dir, "Jane Doe")
+    with TestClient(create_app(Settings(data_dir=data_dir, record_to_ledger=False))) as client:
+        png = media_fixtures[1]["png"]["plain"]
+        resp = client.post("/v1/verify", files={"file": ("a.png", png.read_bytes())}, data={"claimed_person": "Jane Doe"})
+        assert resp.status_code == 422 and resp.json()["error"]["type"] == "claims_unavailable"

@@ -268,7 +268,8 @@ TRUSTED = ProvenanceResult(state=ProvenanceState.trusted, signer_issuer="Camera 
 def claim(detector: str, llr: float | None, applicable: bool = True) -> Finding:
     from verifier.evidence import ReferenceUsed
 
-    ref = ReferenceUsed(person="Jane Doe (CFO)", modality="voice" if detector == "speaker_claim" else "face", sha256="a" * 64)
+    ref = ReferenceUsed(person="Jane Doe (CFO)", modality="voice" if detector == "speaker_claim" else "face", sha256="a" * 64,
+                        enrolment_index=3)
     return Finding(detector=detector, version="1", modality="audio", applicable=applicable, llr=llr, supports_h0=False,
                    reference=ref if applicable else None, reason="" if applicable else "too little speech")
 
@@ -307,7 +308,8 @@ def test_a_match_by_a_minor_voice_is_named_in_the_verdict():
 
     def call(share):
         f = claim("speaker_claim", -0.8)
-        return f.model_copy(update={"reference": ReferenceUsed(person="Jane", modality="voice", sha256="a" * 64, compared_share=share)})
+        return f.model_copy(update={"reference": ReferenceUsed(person="Jane", modality="voice", sha256="a" * 64, compared_share=share,
+                                                               enrolment_index=3)})
 
     v = fuse(TRUSTED, MEDIA, [call(0.12)], get_profile("finance"))
     assert "claimed_speaker_minor_voice" in v.reasons and "Only 12 % of the speech" in v.summary
@@ -315,3 +317,16 @@ def test_a_match_by_a_minor_voice_is_named_in_the_verdict():
     assert "claimed_speaker_minor_voice" in v.reasons and "Only 12 % of the speech" in v.summary
     for share in (0.6, None):
         assert "claimed_speaker_minor_voice" not in fuse(TRUSTED, MEDIA, [call(share)], get_profile("finance")).reasons
+
+
+def test_the_verdict_says_when_a_claim_was_unchecked_or_its_reference_not_in_the_ledger():
+    """Round 2: on the trusted-but-unmatched branch an unchecked second claim went unmentioned; a reference
+    compared without a ledger (a library caller) was said only inside the finding."""
+    both = [claim("face_identity_claim", 2.4), claim("speaker_claim", None, applicable=False)]
+    v = fuse(TRUSTED, MEDIA, both, get_profile("finance"))
+    assert v.label == VerdictLabel.likely_manipulated and "claim_not_checked:speaker_claim" in v.reasons
+    assert "could not be checked" in v.summary
+    loose = claim("speaker_claim", -1.0)
+    loose = loose.model_copy(update={"reference": loose.reference.model_copy(update={"enrolment_index": None})})
+    v = fuse(TRUSTED, MEDIA, [loose], get_profile("finance"))
+    assert "claim_reference_not_in_ledger" in v.reasons and "not checked against the ledger" in v.summary

@@ -117,25 +117,16 @@ class LedgerUnavailableError(VerifierError):
     exit_code = EXIT_SECURITY_ERROR
 
 
-def _open_ledger(settings: Settings):
+def _open_ledger(settings: Settings, hint: str = "use --no-ledger to verify without recording"):
     from verifier.ledger import Ledger, LedgerError
 
     try:
         return Ledger.open(settings)
     except LedgerError as exc:
-        raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc} (use --no-ledger to verify without recording)") from None
+        raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc} ({hint})") from None
 
 
-def _ledger_to_read(settings: Settings):
-    """The ledger opened read-only, or None when there is none (nothing was ever recorded)."""
-    from verifier.ledger import Ledger, LedgerError, LedgerInputError
-
-    try:
-        return Ledger.open(settings, readonly=True)
-    except LedgerInputError:
-        return None
-    except LedgerError as exc:
-        raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc}") from None
+CLAIMS_NEED_LEDGER = "identity claims and enrolments are checked against the ledger, opened with its key"
 
 
 def _ledger_writer(ledger):
@@ -188,10 +179,11 @@ def verify(
     codes: list[int] = []
     try:
         try:
-            if settings.record_to_ledger:
-                ledger = _open_ledger(settings)
-            elif claimed_person or claimed_speaker:
-                ledger = _ledger_to_read(settings)  # references are still checked against their enrolments
+            if settings.record_to_ledger or claimed_person or claimed_speaker:
+                # With --no-ledger no verdict is recorded, but a claim is still checked against the enrolment
+                # the ledger recorded, on the ledger opened with its key (enrolment_log).
+                ledger = _open_ledger(settings, "use --no-ledger to verify without recording" if settings.record_to_ledger
+                                      and not (claimed_person or claimed_speaker) else CLAIMS_NEED_LEDGER)
             selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=ledger)
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
@@ -332,14 +324,14 @@ def enroll(
     adopt: Annotated[bool, typer.Option("--adopt", help="Record NAME's existing references in the ledger as they are (references enrolled before enrolments were recorded); give no files.")] = False,
     data_dir: DataDirOpt = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Ledger database URL (default: SQLite in the data dir).", envvar="VERIFIER_LEDGER_URL")] = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the enrolment in the ledger (claims are then checked against it only where no ledger exists).")] = False,
 ) -> None:
     """Enrol NAME's reference face photos and/or voice recordings, for
     `verify --claimed-person NAME` and `verify --claimed-speaker NAME`.
 
     Each enrolment is recorded in the ledger (the SHA-256 of the reference
     written and of each file enrolled), and a claim is checked only against
-    the reference the latest enrolment recorded."""
+    the reference the latest enrolment recorded (so enrolment always needs
+    the ledger and its key)."""
     from detectors.identity.enroll import EnrolmentError, reference_file
 
     try:
@@ -352,20 +344,19 @@ def enroll(
             _fail(f"{p}: no such file", EXIT_INPUT_ERROR)
     faces += list(face or [])
     voices += list(voice or [])
-    if adopt and (faces or voices or replace or no_ledger):
-        _fail("--adopt records the references already enrolled for NAME, as they are: give it no files, "
-              "--replace or --no-ledger", EXIT_INPUT_ERROR)
+    if adopt and (faces or voices or replace):
+        _fail("--adopt records the references already enrolled for NAME, as they are: give it no files "
+              "and no --replace", EXIT_INPUT_ERROR)
     if not adopt and not faces and not voices:
         _fail("give at least one reference: a face photo or a recording of the person speaking "
               "(verifier enroll NAME FILE..., or --face PHOTO / --voice RECORDING)", EXIT_INPUT_ERROR)
     settings = Settings().with_(**({"data_dir": data_dir} if data_dir else {}), **({"ledger_url": db} if db else {}))
     ledger = None
     try:
-        if not no_ledger:
-            try:
-                ledger = _open_ledger(settings)
-            except VerifierError as exc:
-                _fail(str(exc), exc.exit_code)
+        try:
+            ledger = _open_ledger(settings, CLAIMS_NEED_LEDGER)
+        except VerifierError as exc:
+            _fail(str(exc), exc.exit_code)
         if adopt:
             _adopt_references(name, settings.data_dir, ledger)
         else:
@@ -380,12 +371,12 @@ def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, l
     from verifier.enrolment_log import LedgerGuard
     from verifier.selection import face_reference_dir, voice_reference_dir
 
-    recorded = "" if ledger is None else "; recorded in the ledger at entry {}"
+    recorded = "; recorded in the ledger at entry {}"
     done = []
     if faces:
         from detectors.identity.enroll import ReferenceStore
 
-        guard = LedgerGuard(ledger, "face", name) if ledger is not None else None
+        guard = LedgerGuard(ledger, "face", name)
         try:
             ref = ReferenceStore(face_reference_dir(root)).enroll(name, faces, replace=replace, guard=guard)
         except EnrolmentError as exc:
@@ -394,11 +385,11 @@ def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, l
             _fail(str(exc), exc.exit_code)
         done.append("face")
         _say(out, f"enrolled {ref.name}: {len(ref.embeddings)} reference face(s) in {face_reference_dir(root)}"
-             + recorded.format(guard.index if guard else None))
+             + recorded.format(guard.index))
     if voices:
         from detectors.speaker.enroll import VoiceStore
 
-        guard = LedgerGuard(ledger, "voice", name) if ledger is not None else None
+        guard = LedgerGuard(ledger, "voice", name)
         partial = " (the face reference was updated; the voice reference was not)" if done else ""
         try:
             vref = VoiceStore(voice_reference_dir(root)).enroll(name, voices, replace=replace, guard=guard)
@@ -408,7 +399,7 @@ def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, l
             _fail(f"{exc}{partial}", exc.exit_code)
         _say(out, f"enrolled {vref.name}: {len(vref.embeddings)} reference voice recording(s) "
              f"({sum(vref.speech_s):.1f} s of speech) in {voice_reference_dir(root)}"
-             + recorded.format(guard.index if guard else None))
+             + recorded.format(guard.index))
 
 
 def _adopt_references(name: str, root: Path, ledger) -> None:

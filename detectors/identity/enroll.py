@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")  # the file is named
 def reference_file(root: Path, name: str) -> Path:
     """Where ``name``'s reference lives under ``root`` (faces and voices use
     the same rule): a hash of the name, so no name can escape the folder."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # match() with "$" let "CFO\n" through, a second person shown as "CFO"
         raise EnrolmentError(f"invalid person name {name!r}: use letters, digits, space, '_', '.', '-', '(', ')' (max 64)")
     return Path(root) / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".json")
 
@@ -120,20 +121,26 @@ def string_list(doc: dict[str, Any], key: str, name: str) -> tuple[str, ...]:
 def reference_lock(root: Path) -> Iterator[None]:
     """Exclusive lock on a reference folder for one enrolment's read-merge-write."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".enrol.lock", "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    try:  # never through a symbolic link planted in its place
+        fd = os.open(root / ".enrol.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise EnrolmentError(f"the enrolment lock in {root} cannot be opened: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_reference(path: Path, data: bytes) -> None:
     """Write beside, flush to disk, then rename over the old file: a reader sees
     the old or the new reference, never a part of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp: Path | None = None
     try:
-        with open(tmp, "wb") as fh:
+        # a new file under a random name (O_EXCL): a name planted as a symbolic link is never written through
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -142,7 +149,8 @@ def write_reference(path: Path, data: bytes) -> None:
         raise EnrolmentError(f"the reference could not be written at {path}: {exc.strerror or exc} (a directory in its "
                              "place must be removed by hand)") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def reference_bytes(doc: dict[str, Any]) -> bytes:

@@ -180,6 +180,15 @@ class Ledger:
         return cls(store, meta["origin"], None, settings.ledger_key_path, checkpoint_every=0, tsa_url=None,
                    passphrase=None)
 
+    @property
+    def can_sign(self) -> bool:
+        """Opened with its private key (whose public key the log's key chain must end with)."""
+        return self._signer is not None
+
+    def noted_size(self) -> int:
+        """The size this host's writers last committed, from the note beside the key (0 without one)."""
+        return self._noted_size()
+
     def _need_signer(self) -> NoteSigner:
         if self._signer is None:
             raise LedgerInputError("this ledger was opened read-only, without its signing key: it cannot append or sign")

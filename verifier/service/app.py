@@ -13,8 +13,9 @@ receipt, "is this the file you received?", public keys) is under
 Errors are JSON with a 4xx status: 400 not media / unusable, 413 too large,
 422 bad parameters (unknown profile, detector or format; a claim about
 someone never enrolled); 409 a claim about someone whose reference is not the
-one the ledger recorded at enrolment; 503 when the evidence store, custody log
-or ledger cannot be used; a bug gets 500 with the same JSON shape. Error messages name the
+one the ledger recorded at enrolment (422 ``claims_unavailable`` on a service
+run without a ledger); 503 when the evidence store, custody log or ledger
+cannot be used; a bug gets 500 with the same JSON shape. Error messages name the
 data directory as ``DATA_DIR``, never by its path. An upload
 over the limit (``VERIFIER_MAX_UPLOAD``, 2 GiB by default) is refused while it
 arrives (``limits.py``), before it fills a disk. The upload is streamed to a
@@ -156,6 +157,9 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             return _error(503, "storage_unavailable", public(str(exc)))
         except VerifierError as exc:
             return _error(422, "bad_selection", public(str(exc)))
+        if ledger is None and (claimed_person or claimed_speaker):
+            return _error(422, "claims_unavailable", "identity claims are checked against the enrolments the ledger "
+                          "recorded, and this service runs without a ledger")
         # The record keeps the name as the client sent it (it is part of what
         # was received); the disk copy gets a fixed name with the sent suffix,
         # which the extension check reads, so no name ("..", 300 bytes, a
