@@ -330,3 +330,15 @@ def test_the_verdict_says_when_a_claim_was_unchecked_or_its_reference_not_in_the
     loose = loose.model_copy(update={"reference": loose.reference.model_copy(update={"enrolment_index": None})})
     v = fuse(TRUSTED, MEDIA, [loose], get_profile("finance"))
     assert "claim_reference_not_in_ledger" in v.reasons and "not checked against the ledger" in v.summary
+
+
+def test_a_replayed_recording_is_named_in_the_verdict():
+    from verifier.evidence import ReferenceUsed
+
+    f = claim("speaker_claim", -0.5)
+    f = f.model_copy(update={"reference": ReferenceUsed(person="Jane", modality="voice", sha256="a" * 64, enrolment_index=1,
+                                                        compared_share=0.3, repeated_s=7.8)})
+    v = fuse(TRUSTED, MEDIA, [f], get_profile("finance"))
+    assert "speech_replayed" in v.reasons and "7.8 s of the speech is the same recording played again" in v.summary
+    none = f.model_copy(update={"reference": f.reference.model_copy(update={"repeated_s": 0.0})})
+    assert "speech_replayed" not in fuse(TRUSTED, MEDIA, [none], get_profile("finance")).reasons

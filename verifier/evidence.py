@@ -215,9 +215,12 @@ class ReferenceUsed(Record):
     modality: Literal["face", "voice"]
     sha256: str
     enrolment_index: int | None = None
-    # Several voices heard: the share of the speech the voice compared holds (a few
-    # seconds of the real person replayed in an impostor's note is the closest voice).
+    # Several voices heard (or audio replayed): the share of the speech the voice compared
+    # holds, each replayed stretch counted once (a few seconds of the real person replayed
+    # in an impostor's note is the closest voice).
     compared_share: float | None = None
+    # Seconds of the speech that repeat earlier audio of the recording exactly (a replay).
+    repeated_s: float | None = None
 
 
 class Finding(Record):

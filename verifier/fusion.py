@@ -366,6 +366,9 @@ def _claim_note(claims: list[Finding]) -> str:
         notes.append(f" Only {100 * (f.reference.compared_share or 0):.0f} % of the speech is the voice that matches "  # type: ignore[union-attr]
                      f"{f.reference.person!r}; the rest is another voice, which is not theirs (a replayed snippet "  # type: ignore[union-attr]
                      "of the real person matches too).")
+    for f in _replays(claims):
+        notes.append(f" {f.reference.repeated_s:.1f} s of the speech is the same recording played again "  # type: ignore[union-attr]
+                     "(the waveform repeats exactly, which no one speaking does): a replayed recording.")
     if _unledgered(claims):
         notes.append(" The enrolled reference was not checked against the ledger: nothing shows it is the one enrolled.")
     return "".join(notes)
@@ -387,8 +390,13 @@ def _unledgered(claims: list[Finding]) -> list[Finding]:
             and f.reference.enrolment_index is None]
 
 
+def _replays(claims: list[Finding]) -> list[Finding]:
+    return [f for f in once_per_detector(claims) if f.applicable and f.reference is not None and f.reference.repeated_s]
+
+
 def _claim_reasons(claims: list[Finding]) -> list[str]:
     return (_unchecked_claim_reasons(claims) + ["claimed_speaker_minor_voice" for _ in _minor_voice_matches(claims)]
+            + ["speech_replayed" for _ in _replays(claims)]
             + ["claim_reference_not_in_ledger" for _ in _unledgered(claims)])
 
 

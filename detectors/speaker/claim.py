@@ -15,17 +15,19 @@ detector: a good voice clone is built to match the speaker's embedding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from audio.decode import AudioDecodeError, NoAudioStreamError
+from audio.repeats import find_repeats, repeated_seconds
 from detectors.base import DetectorContext, not_applicable, register
 from detectors.identity.enroll import reference_used
 from detectors.speaker.band import choose_band, is_narrowband, to_telephone
 from detectors.speaker.calibration import load_calibration
-from detectors.speaker.encoder import embed_partials
+from detectors.speaker.encoder import PARTIAL_FRAMES, embed_partials
 from detectors.speaker.enroll import EnrolmentError, VoiceReference, VoiceStore
 from detectors.speaker.score import similarities, similarity, windows
 from detectors.speaker.speech import DRY_DECAY_DB, Speech, speech_of_file
@@ -98,6 +100,7 @@ class SpeakerClaimDetector:
         sims = [similarity(v.embedding, refs, bcal.combine) for v in heard]  # type: ignore[arg-type]
         closest = int(np.argmax(sims))
         score = sims[closest]
+        replay = _replayed(speech, partials, heard, closest)
         llr = bcal.llr(score)
         wins = windows(partials, WINDOW_S, HOP_S)
         segments = []
@@ -134,12 +137,41 @@ class SpeakerClaimDetector:
                     f"{len(refs)} reference recording(s), {used[1]}{detail})"
                     + (f"; steady background noise (about {speech.snr_db:.0f} dB below the speech, estimated) was "
                        "removed before comparing" if speech.denoised else "")
-                    + speech.reading_clause
+                    + speech.reading_clause + replay.clause
                     + f"; {_condition_clause(speech, ref, dry)}. A matching voice can still be a voice clone."),
             raw_score=round(score, 6), llr=llr, segments=segments, validation=cal.validation, supports_h0=False,
-            reference=used[0].model_copy(update={"compared_share": round(heard[closest].seconds / sum(v.seconds for v in heard), 3)})
-            if len(heard) > 1 else used[0],
+            reference=used[0].model_copy(update={"compared_share": replay.compared_share, "repeated_s": replay.repeated_s}),
         )
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """What ``audio.repeats`` found in the speech, as the claim reports it."""
+
+    repeated_s: float  # speech that repeats earlier audio of this recording exactly
+    compared_share: float | None  # the compared voice's share of the speech, each repeated stretch counted once
+    clause: str
+
+
+def _replayed(speech: Speech, partials, heard: list, closest: int) -> _Replay:
+    """A snippet of the real person replayed several times into an impostor's note made
+    their voice "one of the voices" and then most of the speech (red team, session 24).
+    A replay repeats the waveform itself; people do not (``audio.repeats``)."""
+    reps = find_repeats(speech.samples)
+    repeated = round(repeated_seconds(reps), 2)
+    centres = partials.starts_s + PARTIAL_FRAMES * 0.01 / 2  # 10 ms frames
+    fresh = ~np.array([any(r.start_s <= c < r.end_s for r in reps) for c in centres], bool)
+    share = None
+    if len(heard) > 1 or repeated:
+        total = int(fresh.sum())
+        share = round(int(fresh[heard[closest].members].sum()) / total, 3) if total else 0.0
+    clause = ""
+    if repeated:
+        spans = ", ".join(f"{speech.file_time(r.start_s):.1f}-{speech.file_time(r.end_s):.1f} s repeats "
+                          f"{speech.file_time(r.start_s - r.lag_s):.1f} s" for r in reps[:3])
+        clause = (f"; {repeated:.1f} s of the speech is the same recording played again ({spans}: the waveform "
+                  "repeats, as no one repeats themselves), counted once")
+    return _Replay(repeated, share, clause)
 
 
 def _condition_clause(speech: Speech, ref: VoiceReference, dry: bool) -> str:

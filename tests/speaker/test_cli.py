@@ -62,3 +62,24 @@ def test_enrol_then_verify_same_and_other_speaker(tmp_path, data_dir, media_fixt
     # the voice claim on an image: the speaker check says why it cannot run
     on_image = verify(media_fixtures[1]["png"]["plain"])
     assert not on_image["speaker_claim"]["applicable"] and "no audio stream" in on_image["speaker_claim"]["reason"]
+
+
+@pytest.mark.slow
+def test_the_real_speaker_replayed_into_an_impostors_note_is_named(tmp_path, data_dir):
+    """Red team, session 24: a few seconds of the real person played four times into an impostor's note
+    made theirs "one of the voices" and then most of the speech; replays are counted once and named."""
+    from tests.speaker.speech_data import fsdd_speech
+
+    r = run_cli("enroll", "Jackson", str(fsdd_wav(tmp_path, "jackson", range(0, 3))), data_dir=data_dir, timeout=180)
+    assert r.code == 0, r.stderr
+    real = fsdd_speech("jackson", range(3, 4))
+    snippet = real[: int(2.5 * 16000)]
+    gap = np.zeros(3200, np.float32)
+    note = np.concatenate([fsdd_speech("nicolas", range(0, 2))] + [gap, snippet] * 4)
+    path = write_wav(tmp_path / "note.wav", note)
+    r = run_cli("verify", "--json", "--no-ledger", "--claimed-speaker", "Jackson", str(path), data_dir=data_dir, timeout=240)
+    assert_no_traceback(r)
+    doc = json.loads(r.stdout)
+    claim = {f["detector"]: f for f in doc["findings"]}["speaker_claim"]
+    assert claim["applicable"] and claim["reference"]["repeated_s"] >= 5.0
+    assert "speech_replayed" in doc["verdict"]["reasons"] and "same recording played again" in doc["verdict"]["summary"]

@@ -1,0 +1,166 @@
+"""Stretches of audio that occur twice: a recording replayed into another.
+
+An impostor who has a few seconds of the real person (a voicemail greeting, a
+public talk) can play them into a voice note, several times over, so that the
+real voice holds enough of the speech to be "one of the voices heard" and to
+match an identity claim. People do not say the same thing twice with the same
+spectrum frame by frame; a replayed recording does, down to the timing of
+every syllable, even through a codec.
+
+A spectral match alone is not enough: the same person reading the same
+digits again matches frame by frame nearly as well (FSDD speakers saying each
+digit five times: mean log-mel cosine 0.90-0.98 over 1.5 s, against 0.94-0.99
+for replays). What a person cannot repeat is the waveform: the phase of every
+harmonic. So stretches whose log-mel frames match along one lag (a run of
+``RUN_S`` with mean cosine >= ``MEL_CANDIDATE``, at least ``MIN_LAG_S``
+apart) are candidates, and a candidate is a repeat when the waveforms
+themselves correlate: normalised cross-correlation >= ``REPEAT_CORRELATION``
+at the best shift within one frame. Threshold and figures: ``python -m
+audio.repeats_eval`` (its docstring).
+
+Cost: the frame similarity matrix of at most ``MAX_EXAMINED_S`` of speech
+(4,500 frames: 81 MB in float32), one pass per lag, and one short
+correlation per candidate (at most ``MAX_CANDIDATES``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from audio.features import MelConfig, StftConfig, log_mel
+
+RATE = 16_000
+HOP = 320  # 20 ms
+MEL = MelConfig(stft=StftConfig(n_fft=1024, win_length=640, hop_length=HOP), n_mels=64)
+MIN_LAG_S = 0.5
+RUN_S = 1.5
+MEL_CANDIDATE = 0.85
+REPEAT_CORRELATION = 0.8
+MAX_CANDIDATES = 64
+MAX_EXAMINED_S = 90.0
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``start_s``..``end_s`` repeats the audio ``lag_s`` earlier (times in the samples given)."""
+
+    start_s: float
+    end_s: float
+    lag_s: float
+    similarity: float
+
+
+def _frames(x: np.ndarray) -> np.ndarray:
+    m = log_mel(np.asarray(x, np.float32), RATE, MEL)
+    if m.shape[0] == MEL.n_mels and m.shape[1] != MEL.n_mels:
+        m = m.T
+    m = m - m.mean(axis=1, keepdims=True)  # spectral shape, not loudness
+    return (m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
+
+
+def strongest_repeat(x: np.ndarray) -> float:
+    """The highest waveform correlation of any spectral candidate (0 when none): the statistic measured."""
+    return max((r.similarity for r in _verified(np.asarray(x, np.float32))), default=0.0)
+
+
+def find_repeats(x: np.ndarray, threshold: float = REPEAT_CORRELATION) -> list[Repeat]:
+    """Stretches of ``x`` (16 kHz mono) that repeat earlier audio, merged (the later copy is reported)."""
+    runs = sorted((r for r in _verified(np.asarray(x, np.float32)) if r.similarity >= threshold), key=lambda r: r.start_s)
+    merged: list[Repeat] = []
+    for r in runs:
+        if merged and r.start_s <= merged[-1].end_s:
+            last = merged[-1]
+            merged[-1] = Repeat(last.start_s, max(last.end_s, r.end_s), last.lag_s, max(last.similarity, r.similarity))
+        else:
+            merged.append(r)
+    return merged
+
+
+def repeated_seconds(repeats: list[Repeat]) -> float:
+    return sum(r.end_s - r.start_s for r in repeats)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    lag: int  # frames
+    best: int  # frame where the best run starts
+    first: int
+    last: int  # frames where qualifying runs start
+    mel: float
+
+
+def _candidates(x: np.ndarray) -> list[_Candidate]:
+    """Per lag, each stretch where the ``RUN_S`` mean log-mel cosine stays >= ``MEL_CANDIDATE``; the strongest kept."""
+    f = _frames(x)
+    n = len(f)
+    run = int(round(RUN_S * RATE / HOP))
+    lag0 = int(round(MIN_LAG_S * RATE / HOP))
+    if n < lag0 + run:
+        return []
+    sim = f @ f.T
+    out: list[_Candidate] = []
+    for lag in range(lag0, n - run + 1):
+        d = np.diagonal(sim, lag)  # frame i against frame i + lag
+        c = np.cumsum(np.concatenate([[0.0], d]))
+        mean = (c[run:] - c[:-run]) / run  # the run starting at frame i
+        idx = np.flatnonzero(mean >= MEL_CANDIDATE)
+        if not idx.size:
+            continue
+        breaks = np.flatnonzero(np.diff(idx) > 1)
+        for a, b in zip(np.r_[0, breaks + 1], np.r_[breaks, len(idx) - 1]):
+            i0, i1 = int(idx[a]), int(idx[b])
+            best = i0 + int(np.argmax(mean[i0:i1 + 1]))
+            out.append(_Candidate(lag, best, i0, i1, float(mean[best])))
+    return sorted(out, key=lambda c: -c.mel)[:MAX_CANDIDATES]
+
+
+def _correlation(x: np.ndarray, start: int, lag: int, width: int) -> tuple[float, int]:
+    """Best normalised cross-correlation of ``x[start:start+width]`` with the audio ``lag`` samples
+    later, shifted by up to one frame either way (a replay need not fall on the frame grid), and
+    the exact lag in samples it was found at."""
+    a = x[start:start + width].astype(np.float64)
+    lo, hi = start + lag - HOP, start + lag + width + HOP
+    if lo < 0 or hi > len(x) or len(a) < width:
+        return 0.0, lag
+    b = x[lo:hi].astype(np.float64)
+    num = np.correlate(b, a, mode="valid")
+    e = np.cumsum(np.concatenate([[0.0], b * b]))
+    eb = e[width:] - e[:-width]
+    ncc = num / np.sqrt(np.maximum(eb, 1e-20) * max(float(a @ a), 1e-20))
+    k = int(np.argmax(ncc))
+    return float(ncc[k]), lag - HOP + k
+
+
+def _ncc_at(x: np.ndarray, start: int, lag: int, width: int) -> float:
+    if start < 0 or start + lag + width > len(x):
+        return 0.0
+    a, b = x[start:start + width].astype(np.float64), x[start + lag:start + lag + width].astype(np.float64)
+    return float(a @ b / np.sqrt(max(float(a @ a) * float(b @ b), 1e-20)))
+
+
+def _extent(x: np.ndarray, start: int, lag: int, width: int) -> tuple[int, int]:
+    """Grow the verified window a quarter second at a time while the waveform still repeats at
+    exactly ``lag``: the spectral run around a repeat can be far longer than the repeat."""
+    q = RATE // 4
+    lo, hi = start, start + width
+    while _ncc_at(x, lo - q, lag, q) >= REPEAT_CORRELATION:
+        lo -= q
+    while _ncc_at(x, hi, lag, q) >= REPEAT_CORRELATION:
+        hi += q
+    return lo, hi
+
+
+def _verified(x: np.ndarray) -> list[Repeat]:
+    x = x[: int(MAX_EXAMINED_S * RATE)]
+    width = int(round(RUN_S * RATE))
+    out = []
+    for c in _candidates(x):
+        r, lag = _correlation(x, c.best * HOP, c.lag * HOP, width)
+        lo, hi = _extent(x, c.best * HOP, lag, width) if r >= REPEAT_CORRELATION else (c.best * HOP, c.best * HOP + width)
+        out.append(Repeat((lo + lag) / RATE, (hi + lag) / RATE, lag / RATE, r))
+    return out
+
+
+__all__ = ["Repeat", "find_repeats", "repeated_seconds", "strongest_repeat"]
