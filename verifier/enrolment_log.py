@@ -165,7 +165,8 @@ def _log_is_whole(ledger: Ledger, what: str) -> None:
             f"{what}: the ledger holds {ledger.size} entries but this host last wrote it at {noted}: it was rolled back "
             "(an older copy of the database put back?); run `verifier ledger verify` and restore the latest database")
     audit = ledger.verify()
-    if audit.security_failure:
+    incomplete = [p for p in audit.problems if p.code == "error"]  # an audit that could not finish vouches for nothing
+    if audit.security_failure or incomplete:
         raise ReferenceIntegrityError(f"{what}: the ledger fails its audit ({audit.reason}); run `verifier ledger verify`")
 
 
@@ -213,5 +214,5 @@ def check_reference(ledger: Ledger, modality: Modality, name: str, reference_sha
     return latest
 
 
-__all__ = ["ENROLMENT_KIND", "ENROLMENT_PREFIX", "EnrolmentEntry", "EnrolmentLogUnavailableError", "LedgerGuard", "ReferenceIntegrityError", "check_reference",
-           "enrolment_record", "latest_enrolment", "record_enrolment"]
+__all__ = ["ENROLMENT_KIND", "ENROLMENT_PREFIX", "EnrolmentEntry", "EnrolmentLogUnavailableError", "LedgerGuard",
+           "ReferenceIntegrityError", "check_reference", "enrolment_record", "latest_enrolment", "record_enrolment"]

@@ -148,7 +148,7 @@ class SpeakerClaimDetector:
 class _Replay:
     """What ``audio.repeats`` found in the speech, as the claim reports it."""
 
-    repeated_s: float  # speech that repeats earlier audio of this recording exactly
+    repeated_s: float  # of the compared voice's speech, repeating earlier audio of this recording exactly
     compared_share: float | None  # the compared voice's share of the speech, each repeated stretch counted once
     clause: str
 
@@ -158,13 +158,17 @@ def _replayed(speech: Speech, partials, heard: list, closest: int) -> _Replay:
     their voice "one of the voices" and then most of the speech (red team, session 24).
     A replay repeats the waveform itself; people do not (``audio.repeats``)."""
     reps = find_repeats(speech.samples)
-    repeated = round(repeated_seconds(reps), 2)
     centres = partials.starts_s + PARTIAL_FRAMES * 0.01 / 2  # 10 ms frames
     fresh = ~np.array([any(r.start_s <= c < r.end_s for r in reps) for c in centres], bool)
+    mine = np.zeros(len(centres), bool)
+    mine[heard[closest].members] = True
+    # Only the compared voice's repeats are named: a genuine call's hold announcement, played
+    # three times in another voice, is a recording replayed too, but says nothing of the claim.
+    repeated = round(repeated_seconds(reps) * float((mine & ~fresh).sum()) / max(1, int((~fresh).sum())), 2)
     share = None
     if len(heard) > 1 or repeated:
         total = int(fresh.sum())
-        share = round(int(fresh[heard[closest].members].sum()) / total, 3) if total else 0.0
+        share = round(int((fresh & mine).sum()) / total, 3) if total else 0.0
     clause = ""
     if repeated:
         spans = ", ".join(f"{speech.file_time(r.start_s):.1f}-{speech.file_time(r.end_s):.1f} s repeats "
