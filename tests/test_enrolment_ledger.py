@@ -376,3 +376,17 @@ def test_a_service_without_a_ledger_refuses_claims(media_fixtures, data_dir):
         png = media_fixtures[1]["png"]["plain"]
         resp = client.post("/v1/verify", files={"file": ("a.png", png.read_bytes())}, data={"claimed_person": "Jane Doe"})
         assert resp.status_code == 422 and resp.json()["error"]["type"] == "claims_unavailable"
+
+
+def test_one_enrolment_log_audits_the_ledger_once(ledger, monkeypatch):
+    """A verification with a face and a voice claim reads one log: one audit, not one per claim."""
+    from verifier.enrolment_log import EnrolmentLog
+
+    LedgerGuard(ledger, "face", "Jane").adopt("a" * 64, [], "m" * 64)
+    LedgerGuard(ledger, "voice", "Jane").adopt("b" * 64, [], "m" * 64)
+    audits = []
+    real = ledger.verify
+    monkeypatch.setattr(ledger, "verify", lambda *a, **k: audits.append(1) or real(*a, **k))
+    log = EnrolmentLog(ledger)
+    assert log.check("face", "Jane", "a" * 64).index == 0 and log.check("voice", "Jane", "b" * 64).index == 1
+    assert len(audits) == 1

@@ -368,15 +368,16 @@ def enroll(
 
 def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, ledger, replace: bool) -> None:
     from detectors.identity.enroll import EnrolmentError
-    from verifier.enrolment_log import LedgerGuard
+    from verifier.enrolment_log import EnrolmentLog, LedgerGuard
     from verifier.selection import face_reference_dir, voice_reference_dir
 
+    log = EnrolmentLog(ledger)  # one audit for the face and the voice
     recorded = "; recorded in the ledger at entry {}"
     done = []
     if faces:
         from detectors.identity.enroll import ReferenceStore
 
-        guard = LedgerGuard(ledger, "face", name)
+        guard = LedgerGuard(ledger, "face", name, log)
         try:
             ref = ReferenceStore(face_reference_dir(root)).enroll(name, faces, replace=replace, guard=guard)
         except EnrolmentError as exc:
@@ -389,7 +390,7 @@ def _enrol_files(name: str, faces: list[Path], voices: list[Path], root: Path, l
     if voices:
         from detectors.speaker.enroll import VoiceStore
 
-        guard = LedgerGuard(ledger, "voice", name)
+        guard = LedgerGuard(ledger, "voice", name, log)
         partial = " (the face reference was updated; the voice reference was not)" if done else ""
         try:
             vref = VoiceStore(voice_reference_dir(root)).enroll(name, voices, replace=replace, guard=guard)
@@ -407,12 +408,12 @@ def _adopt_references(name: str, root: Path, ledger) -> None:
     enrolled before enrolments were recorded become usable for claims again."""
     from detectors.identity.enroll import EnrolmentError, ReferenceStore, UnknownPersonError
     from detectors.speaker.enroll import VoiceStore
-    from verifier.enrolment_log import LedgerGuard
+    from verifier.enrolment_log import EnrolmentLog, LedgerGuard
     from verifier.selection import face_reference_dir, voice_reference_dir
 
+    log = EnrolmentLog(ledger)
     adopted = 0
-    for modality, store, sources in (("face", ReferenceStore(face_reference_dir(root)), "photo_sha256"),
-                                     ("voice", VoiceStore(voice_reference_dir(root)), "file_sha256")):
+    for modality, store in (("face", ReferenceStore(face_reference_dir(root))), ("voice", VoiceStore(voice_reference_dir(root)))):
         try:
             ref = store.load(name)
         except UnknownPersonError:
@@ -420,7 +421,7 @@ def _adopt_references(name: str, root: Path, ledger) -> None:
         except EnrolmentError as exc:
             _fail(f"{modality} reference: {exc}", EXIT_INPUT_ERROR)
         try:
-            index = LedgerGuard(ledger, modality, name).adopt(ref.sha256, list(getattr(ref, sources)), ref.model_sha256)
+            index = LedgerGuard(ledger, modality, name, log).adopt(ref.sha256, list(ref.sources_sha256), ref.model_sha256)
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)
         adopted += 1

@@ -105,13 +105,14 @@ class LedgerGuard:
     recorded before its file is written. ``adopt`` records an existing reference
     as it is: the operator's statement that it is the person's."""
 
-    def __init__(self, ledger: Ledger, modality: Modality, name: str):
+    def __init__(self, ledger: Ledger, modality: Modality, name: str, log: EnrolmentLog | None = None):
         self.ledger, self.modality, self.name = ledger, modality, name
+        self.log = log if log is not None else EnrolmentLog(ledger)  # share one per command: one audit
         self.index: int | None = None
 
     def accept_existing(self, reference_sha256: str) -> None:
         try:
-            check_reference(self.ledger, self.modality, self.name, reference_sha256)
+            self.log.check(self.modality, self.name, reference_sha256)
         except ReferenceIntegrityError as exc:
             raise ReferenceIntegrityError(f"not adding to it: {exc}") from None
 
@@ -122,7 +123,7 @@ class LedgerGuard:
         """Record a reference enrolled before enrolments were recorded. Only for a
         name the ledger has never enrolled: adopting over a recorded enrolment
         would bless whatever file was put in its place."""
-        recorded = latest_enrolment(self.ledger, self.modality, self.name)
+        recorded = self.log.latest(self.modality, self.name)
         if recorded is not None:
             same = recorded.reference_sha256 == reference_sha256
             raise ReferenceIntegrityError(
@@ -153,66 +154,83 @@ def _parse(raw: bytes, index: int) -> EnrolmentEntry | None:
         return None
 
 
-def _log_is_whole(ledger: Ledger, what: str) -> None:
-    """The log the enrolments are read from is the one this key signed, whole and
-    current: :class:`ReferenceIntegrityError` otherwise (see the module's docstring)."""
-    if not ledger.can_sign:
-        raise ReferenceIntegrityError(f"{what}: the ledger was opened without its signing key, so nothing ties it to this "
-                                      "installation's key; identity claims are checked on the ledger opened with its key")
-    noted = ledger.noted_size()
-    if ledger.size < noted:
-        raise ReferenceIntegrityError(
-            f"{what}: the ledger holds {ledger.size} entries but this host last wrote it at {noted}: it was rolled back "
-            "(an older copy of the database put back?); run `verifier ledger verify` and restore the latest database")
-    audit = ledger.verify()
-    incomplete = [p for p in audit.problems if p.code == "error"]  # an audit that could not finish vouches for nothing
-    if audit.security_failure or incomplete:
-        raise ReferenceIntegrityError(f"{what}: the ledger fails its audit ({audit.reason}); run `verifier ledger verify`")
+class EnrolmentLog:
+    """The enrolments of one ledger, for one command or request. The log is checked
+    whole (see the module's docstring) once, at first use: a verification with a
+    face and a voice claim, or an enrolment of both, audits it once, not per claim."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self._whole = False
+
+    def _ensure_whole(self, what: str) -> None:
+        if self._whole:
+            return
+        ledger = self.ledger
+        if not ledger.can_sign:
+            raise ReferenceIntegrityError(f"{what}: the ledger was opened without its signing key, so nothing ties it to "
+                                          "this installation's key; identity claims are checked on the ledger opened with its key")
+        noted = ledger.noted_size()
+        if ledger.size < noted:
+            raise ReferenceIntegrityError(
+                f"{what}: the ledger holds {ledger.size} entries but this host last wrote it at {noted}: it was rolled "
+                "back (an older copy of the database put back?); run `verifier ledger verify` and restore the latest database")
+        audit = ledger.verify()
+        incomplete = [p for p in audit.problems if p.code == "error"]  # an audit that could not finish vouches for nothing
+        if audit.security_failure or incomplete:
+            raise ReferenceIntegrityError(f"{what}: the ledger fails its audit ({audit.reason}); run `verifier ledger verify`")
+        self._whole = True
+
+    def latest(self, modality: Modality, name: str) -> EnrolmentEntry | None:
+        """The latest enrolment of ``name``'s ``modality``, after checking that the log is
+        whole and a checkpoint signed by its key covers the entry; None if there is none."""
+        from verifier.ledger import LedgerError, verify_receipt
+
+        ledger = self.ledger
+        try:
+            self._ensure_whole(f"the {modality} reference of {name!r} cannot be checked against its enrolment")
+            rows = ledger.entries_starting_with(ENROLMENT_PREFIX)
+        except LedgerError as exc:
+            raise EnrolmentLogUnavailableError(f"the ledger could not be read to check the {modality} reference of "
+                                               f"{name!r} against its enrolment: {exc}") from None
+        for row in reversed(rows):
+            entry = _parse(row.record, row.index)
+            if entry is None or entry.modality != modality or entry.name != name:
+                continue
+            try:
+                verify_receipt(ledger.receipt(row.index), ledger.verifier_keys(), record=row.record, origin=ledger.origin)
+            except LedgerError as exc:
+                raise ReferenceIntegrityError(
+                    f"the ledger's enrolment of the {modality} of {name!r} (entry {row.index}) does not verify against a "
+                    f"checkpoint signed by the ledger's key ({exc}): do not rely on it; run `verifier ledger verify`") from None
+            return entry
+        return None
+
+    def check(self, modality: Modality, name: str, reference_sha256: str) -> EnrolmentEntry:
+        """The enrolment whose reference is exactly these bytes, or
+        :class:`ReferenceIntegrityError` saying what is wrong and what to do."""
+        latest = self.latest(modality, name)
+        if latest is None:
+            raise ReferenceIntegrityError(
+                f"the {modality} reference enrolled as {name!r} is not recorded in the ledger (enrolled before enrolments "
+                f"were recorded, or put in the data directory by hand): check where it came from, then record it as it is "
+                f"with `verifier enroll {name!r} --adopt`, or enrol the person again with --replace")
+        if latest.reference_sha256 != reference_sha256:
+            raise ReferenceIntegrityError(
+                f"the {modality} reference enrolled as {name!r} (SHA-256 {reference_sha256[:16]}...) is not the one the "
+                f"ledger recorded at its latest enrolment (entry {latest.index}, {latest.recorded_at}, SHA-256 "
+                f"{latest.reference_sha256[:16]}...): it was changed outside `verifier enroll`. Find out why before "
+                f"relying on it; enrol the person again with --replace")
+        return latest
 
 
 def latest_enrolment(ledger: Ledger, modality: Modality, name: str) -> EnrolmentEntry | None:
-    """The latest enrolment of ``name``'s ``modality`` in the log, after checking
-    that the log is whole and a checkpoint signed by its key covers the entry;
-    None if there is none."""
-    from verifier.ledger import LedgerError, verify_receipt
-
-    try:
-        _log_is_whole(ledger, f"the {modality} reference of {name!r} cannot be checked against its enrolment")
-        rows = ledger.entries_starting_with(ENROLMENT_PREFIX)
-    except LedgerError as exc:
-        raise EnrolmentLogUnavailableError(f"the ledger could not be read to check the {modality} reference of "
-                                           f"{name!r} against its enrolment: {exc}") from None
-    for row in reversed(rows):
-        entry = _parse(row.record, row.index)
-        if entry is None or entry.modality != modality or entry.name != name:
-            continue
-        try:
-            verify_receipt(ledger.receipt(row.index), ledger.verifier_keys(), record=row.record, origin=ledger.origin)
-        except LedgerError as exc:
-            raise ReferenceIntegrityError(
-                f"the ledger's enrolment of the {modality} of {name!r} (entry {row.index}) does not verify against a "
-                f"checkpoint signed by the ledger's key ({exc}): do not rely on it; run `verifier ledger verify`") from None
-        return entry
-    return None
+    return EnrolmentLog(ledger).latest(modality, name)
 
 
 def check_reference(ledger: Ledger, modality: Modality, name: str, reference_sha256: str) -> EnrolmentEntry:
-    """The ledger's enrolment whose reference is exactly these bytes, or
-    :class:`ReferenceIntegrityError` saying what is wrong and what to do."""
-    latest = latest_enrolment(ledger, modality, name)
-    if latest is None:
-        raise ReferenceIntegrityError(
-            f"the {modality} reference enrolled as {name!r} is not recorded in the ledger (enrolled before enrolments "
-            f"were recorded, or put in the data directory by hand): check where it came from, then record it as it is "
-            f"with `verifier enroll {name!r} --adopt`, or enrol the person again with --replace")
-    if latest.reference_sha256 != reference_sha256:
-        raise ReferenceIntegrityError(
-            f"the {modality} reference enrolled as {name!r} (SHA-256 {reference_sha256[:16]}...) is not the one the "
-            f"ledger recorded at its latest enrolment (entry {latest.index}, {latest.recorded_at}, SHA-256 "
-            f"{latest.reference_sha256[:16]}...): it was changed outside `verifier enroll`. Find out why before relying "
-            f"on it; enrol the person again with --replace")
-    return latest
+    return EnrolmentLog(ledger).check(modality, name, reference_sha256)
 
 
-__all__ = ["ENROLMENT_KIND", "ENROLMENT_PREFIX", "EnrolmentEntry", "EnrolmentLogUnavailableError", "LedgerGuard",
-           "ReferenceIntegrityError", "check_reference", "enrolment_record", "latest_enrolment", "record_enrolment"]
+__all__ = ["ENROLMENT_KIND", "ENROLMENT_PREFIX", "EnrolmentEntry", "EnrolmentLog", "EnrolmentLogUnavailableError",
+           "LedgerGuard", "ReferenceIntegrityError", "check_reference", "enrolment_record", "latest_enrolment", "record_enrolment"]

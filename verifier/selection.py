@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from verifier.errors import InputError
 
 if TYPE_CHECKING:
+    from verifier.enrolment_log import EnrolmentLog
     from verifier.ledger import Ledger
 
 
@@ -54,15 +55,13 @@ def parse_detector_list(spec: str | None) -> list[str] | None:
     return list(dict.fromkeys(names))  # a name given twice runs once (its evidence counts once)
 
 
-def _claim_options(key: str, ref, modality: str, ledger: Ledger | None) -> dict[str, str]:
+def _claim_options(key: str, ref, modality: str, log: EnrolmentLog | None) -> dict[str, str]:
     """What the claim detector is told besides the name: the SHA-256 of the
     reference checked here (it must read the same bytes) and, with a ledger,
     the enrolment entry that recorded them."""
     options = {f"{key}_sha256": ref.sha256}
-    if ledger is not None:
-        from verifier.enrolment_log import check_reference
-
-        options[f"{key}_enrolment"] = str(check_reference(ledger, modality, ref.name, ref.sha256).index)  # type: ignore[arg-type]
+    if log is not None:
+        options[f"{key}_enrolment"] = str(log.check(modality, ref.name, ref.sha256).index)  # type: ignore[arg-type]
     return options
 
 
@@ -74,6 +73,11 @@ def select_detectors(data_dir: Path, detectors: str | None = None, claimed_perso
 
     names = parse_detector_list(detectors)
     options: dict[str, str] = {}
+    log = None
+    if ledger is not None and (claimed_person or claimed_speaker):
+        from verifier.enrolment_log import EnrolmentLog
+
+        log = EnrolmentLog(ledger)  # one audit for both claims
     if claimed_person:
         from detectors.identity.enroll import ReferenceStore
 
@@ -83,7 +87,7 @@ def select_detectors(data_dir: Path, detectors: str | None = None, claimed_perso
         except EnrolmentError as exc:
             raise SelectionError(f"claimed person: {exc} (enrol first: verifier enroll NAME --face PHOTO...)") from None
         options |= {"claimed_person": claimed_person, "reference_dir": str(ref_dir)}
-        options |= _claim_options("claimed_person", ref, "face", ledger)
+        options |= _claim_options("claimed_person", ref, "face", log)
         names = sorted(set(names or []) | {"face_identity_claim"})
     if claimed_speaker:
         from detectors.speaker.enroll import VoiceStore
@@ -94,6 +98,6 @@ def select_detectors(data_dir: Path, detectors: str | None = None, claimed_perso
         except EnrolmentError as exc:
             raise SelectionError(f"claimed speaker: {exc}") from None
         options |= {"claimed_speaker": claimed_speaker, "voice_reference_dir": str(ref_dir)}
-        options |= _claim_options("claimed_speaker", vref, "voice", ledger)
+        options |= _claim_options("claimed_speaker", vref, "voice", log)
         names = sorted(set(names or []) | {"speaker_claim"})
     return DetectorSelection(tuple(names) if names is not None else None, options)

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 
@@ -71,6 +71,7 @@ class EnrolmentGuard(Protocol):
     def commit(self, reference_sha256: str, sources_sha256: list[str], model_sha256: str, replace: bool) -> None: ...
 
 
+T = TypeVar("T")
 MAX_REFERENCE_BYTES = 16 << 20  # thousands of recordings; a bigger file was not written by enroll
 
 
@@ -153,8 +154,29 @@ def write_reference(path: Path, data: bytes) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def reference_bytes(doc: dict[str, Any]) -> bytes:
-    return (json.dumps(doc) + "\n").encode()
+def save_reference(root: Path, path: Path, load: Callable[[], Any], build: Callable[[Any], tuple[dict[str, Any], T]], *,
+                   replace: bool, guard: EnrolmentGuard | None, sources_sha256: list[str], model_sha256: str) -> tuple[T, str]:
+    """The one way a reference changes, for faces and voices alike: under the folder's
+    lock, the old reference (unless ``replace``; a stale one is replaced) is checked by
+    ``guard`` and merged by ``build(old) -> (document, result)``; the new bytes are
+    recorded by ``guard``, then written atomically. Returns ``result`` and the SHA-256
+    of the bytes written."""
+    with reference_lock(root):
+        old = None
+        if not replace and path.exists():
+            try:
+                old = load()
+            except StaleReferenceError:
+                pass  # made by another model: it could not be compared anyway, so it is replaced
+        if old is not None and guard is not None:
+            guard.accept_existing(old.sha256)
+        doc, result = build(old)
+        data = (json.dumps(doc) + "\n").encode()
+        sha = hashlib.sha256(data).hexdigest()
+        if guard is not None:
+            guard.commit(sha, sources_sha256, model_sha256, replace)
+        write_reference(path, data)
+    return result, sha
 
 
 def finite_round(v: float) -> float:
@@ -170,6 +192,10 @@ class Reference:
     photo_sha256: tuple[str, ...]
     model_sha256: str
     sha256: str = ""  # of the reference file's bytes as read or written
+
+    @property
+    def sources_sha256(self) -> tuple[str, ...]:
+        return self.photo_sha256
 
     @property
     def center(self) -> np.ndarray:
@@ -201,28 +227,19 @@ class ReferenceStore:
                 raise EnrolmentError(f"{p}: found {len(found)} faces; enrol with a photo showing exactly one face")
             added.setdefault(hashlib.sha256(data).hexdigest(), embed_face(rgb, found[0]))
         model = models.model_sha256(models.FACE_EMBEDDING)
-        with reference_lock(self.root):
+
+        def build(old: Reference | None) -> tuple[dict[str, Any], tuple[list, list[str]]]:
             embs, shas = list(added.values()), list(added)
-            old = None
-            if not replace and self._path(name).exists():
-                try:
-                    old = self.load(name)
-                except StaleReferenceError:
-                    pass  # made by another face model: it could not be compared anyway, so it is replaced
             if old is not None:
-                if guard is not None:
-                    guard.accept_existing(old.sha256)
                 keep = [i for i, s in enumerate(old.photo_sha256) if s not in added]  # enrolled again: replaced
                 embs = [old.embeddings[i] for i in keep] + embs
                 shas = [old.photo_sha256[i] for i in keep] + shas
-            data = reference_bytes(dict(
-                name=name, model_sha256=model, photo_sha256=list(shas),
-                embeddings=[[finite_round(v) for v in e] for e in embs],
-            ))
-            sha = hashlib.sha256(data).hexdigest()
-            if guard is not None:
-                guard.commit(sha, list(added), model, replace)
-            write_reference(self._path(name), data)
+            doc = dict(name=name, model_sha256=model, photo_sha256=list(shas),
+                       embeddings=[[finite_round(v) for v in e] for e in embs])
+            return doc, (embs, shas)
+
+        (embs, shas), sha = save_reference(self.root, self._path(name), lambda: self.load(name), build, replace=replace,
+                                           guard=guard, sources_sha256=list(added), model_sha256=model)
         return Reference(name, np.array(embs), tuple(shas), model, sha)
 
     def load(self, name: str) -> Reference:

@@ -35,11 +35,9 @@ from detectors.identity.enroll import (
     embedding_rows,
     finite_round,
     read_reference,
-    reference_bytes,
     reference_file,
-    reference_lock,
+    save_reference,
     string_list,
-    write_reference,
 )
 from detectors.speaker.band import is_narrowband, to_telephone
 from detectors.speaker.encoder import embed_utterance, model_sha256
@@ -68,6 +66,10 @@ class VoiceReference:
     decay_db: tuple[float | None, ...] = ()
     denoised: tuple[bool, ...] = ()
     sha256: str = ""  # of the reference file's bytes as read or written
+
+    @property
+    def sources_sha256(self) -> tuple[str, ...]:
+        return self.file_sha256
 
     @property
     def dry(self) -> bool:
@@ -125,32 +127,26 @@ class VoiceStore:
                 # Rounded down: a reading just under the dry threshold must not become dry in storage.
                 None if speech.decay_db is None else math.floor(speech.decay_db * 100) / 100, speech.denoised))
         model = model_sha256()
-        with reference_lock(self.root):
+
+        def build(old: VoiceReference | None) -> tuple[dict, list[list]]:
             merged = list(rows.values())
-            old = None
-            if not replace and self._path(name).exists():
-                try:
-                    old = self.load(name)
-                except StaleReferenceError:
-                    pass  # a stale reference is replaced: it could not be compared anyway
             if old is not None:
-                if guard is not None:
-                    guard.accept_existing(old.sha256)
                 old_rows = zip(old.embeddings, old.embeddings_telephone, old.narrowband, old.file_sha256, old.speech_s,
                                old.decay_db, old.denoised)
                 merged = [r for r in old_rows if r[3] not in rows] + merged  # re-enrolled recordings are replaced
-            embs, tels, nbs, shas, secs, decays, noisy = (list(col) for col in zip(*merged))
-            data = reference_bytes(dict(
+            embs, tels, nbs, shas, secs, decays, noisy = cols = [list(col) for col in zip(*merged)]
+            doc = dict(
                 name=name, kind="voice", model="resemblyzer-0.1.4 GE2E voice encoder", model_sha256=model,
                 file_sha256=list(shas), speech_s=list(secs), narrowband=[bool(b) for b in nbs],
                 embeddings=[[finite_round(v) for v in e] for e in embs],
                 embeddings_telephone=[[finite_round(v) for v in e] for e in tels],
                 speech_path_version=SPEECH_PATH_VERSION, decay_db=list(decays), denoised=list(noisy),
-            ))
-            digest = hashlib.sha256(data).hexdigest()
-            if guard is not None:
-                guard.commit(digest, list(rows), model, replace)
-            write_reference(self._path(name), data)
+            )
+            return doc, cols
+
+        (embs, tels, nbs, shas, secs, decays, noisy), digest = save_reference(
+            self.root, self._path(name), lambda: self.load(name), build, replace=replace, guard=guard,
+            sources_sha256=list(rows), model_sha256=model)
         return VoiceReference(name, np.array(embs), np.array(tels), tuple(bool(b) for b in nbs), tuple(shas), tuple(secs),
                               model, tuple(decays), tuple(bool(b) for b in noisy), digest)
 
