@@ -185,7 +185,7 @@ def test_the_claim_finding_names_the_reference_and_its_enrolment(data_dir, tmp_p
     path = reference_file(face_reference_dir(data_dir), "Julia Roberts")
     assert finding["applicable"] and finding["reference"] == {
         "person": "Julia Roberts", "modality": "face", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "enrolment_index": 0, "compared_share": None, "repeated_s": None}
+        "enrolment_index": 0, "compared_share": None, "repeated_s": None, "silent_closer_face": None}
     assert "enrolment recorded in the ledger at entry 0" in finding["reason"]
 
 

@@ -342,3 +342,13 @@ def test_a_replayed_recording_is_named_in_the_verdict():
     assert "speech_replayed" in v.reasons and "7.8 s of the speech is the same recording played again" in v.summary
     none = f.model_copy(update={"reference": f.reference.model_copy(update={"repeated_s": 0.0})})
     assert "speech_replayed" not in fuse(TRUSTED, MEDIA, [none], get_profile("finance")).reasons
+
+
+def test_a_closer_face_that_never_speaks_is_named_in_the_verdict():
+    """A photograph of the claimed person held up beside an impostor who talks: the claim is judged on
+    the speaking face, and the verdict says why the closer face was set aside."""
+    f = claim("face_identity_claim", 4.0)
+    f = f.model_copy(update={"reference": f.reference.model_copy(update={"silent_closer_face": "track 1"})})
+    v = fuse(ABSENT, MEDIA, [f], get_profile("finance"))
+    assert "claimed_face_silent" in v.reasons and "(track 1)" in v.summary and "never speaks" in v.summary
+    assert "claimed_face_silent" not in fuse(ABSENT, MEDIA, [claim("face_identity_claim", 4.0)], get_profile("finance")).reasons

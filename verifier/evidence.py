@@ -221,6 +221,9 @@ class ReferenceUsed(Record):
     compared_share: float | None = None
     # Seconds of the speech that repeat earlier audio of the recording exactly (a replay).
     repeated_s: float | None = None
+    # Several faces and speech: a face closer to the reference than the one judged, set
+    # aside because its lips never speak (a photograph held up beside the speaker).
+    silent_closer_face: str | None = None
 
 
 class Finding(Record):

@@ -369,6 +369,10 @@ def _claim_note(claims: list[Finding]) -> str:
     for f in _replays(claims):
         notes.append(f" {f.reference.repeated_s:.1f} s of the speech is the same recording played again "  # type: ignore[union-attr]
                      "(the waveform repeats exactly, which no one speaking does): a replayed recording.")
+    for f in _silent_closer_faces(claims):
+        notes.append(f" Another face on screen ({f.reference.silent_closer_face}) looks more like "  # type: ignore[union-attr]
+                     f"{f.reference.person!r} but never speaks: its lips do not move with the speech, as a "  # type: ignore[union-attr]
+                     "photograph held up beside the speaker would not, so the claim was judged on the speaking face.")
     if _unledgered(claims):
         notes.append(" The enrolled reference was not checked against the ledger: nothing shows it is the one enrolled.")
     return "".join(notes)
@@ -394,9 +398,15 @@ def _replays(claims: list[Finding]) -> list[Finding]:
     return [f for f in once_per_detector(claims) if f.applicable and f.reference is not None and f.reference.repeated_s]
 
 
+def _silent_closer_faces(claims: list[Finding]) -> list[Finding]:
+    return [f for f in once_per_detector(claims) if f.applicable and f.reference is not None
+            and f.reference.silent_closer_face]
+
+
 def _claim_reasons(claims: list[Finding]) -> list[str]:
     return (_unchecked_claim_reasons(claims) + ["claimed_speaker_minor_voice" for _ in _minor_voice_matches(claims)]
             + ["speech_replayed" for _ in _replays(claims)]
+            + ["claimed_face_silent" for _ in _silent_closer_faces(claims)]
             + ["claim_reference_not_in_ledger" for _ in _unledgered(claims)])
 
 

@@ -4,22 +4,27 @@ the media claims to show (an enrolled reference)?
 Runs only when the caller names the person: ``ctx.options`` must hold
 ``claimed_person`` and ``reference_dir`` (where ``ReferenceStore`` keeps
 references). Hp: the face is not the claimed person (impersonation, swap);
-Hd: it is. The LLR comes from a logistic regression on the same/different
-person distance distributions measured in ``evaluate.py``.
+Hd: it is. With several faces the best match decides, among the faces
+that speak when the video has speech (``speaking.py``: a photograph held up
+beside an impostor does not speak). The LLR comes from a logistic
+regression on the same/different person distance distributions measured in
+``evaluate.py``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from detectors.base import DetectorContext, not_applicable, register
-from detectors.face_swap.faces import audiovisual_scan_or_reason, time_guard_note
+from detectors.face_swap.faces import FaceScan, audiovisual_scan_or_reason, time_guard_note
 from detectors.identity.detector import load_calibration
 from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
-from detectors.identity.enroll import EnrolmentError, ReferenceStore, claim_distance, reference_used
+from detectors.identity.enroll import EnrolmentError, Reference, ReferenceStore, claim_distance, reference_used
+from detectors.identity.speaking import SPEAKING_LIPS, SPEAKING_SHARE, FaceSpeech, face_speech
 from detectors.still_image import ImageReadError, load_image_rgb
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
@@ -28,7 +33,7 @@ PROMINENT_SHARE = 0.5  # faces at least half the main (or, in a photo, the large
 
 class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.3.0"  # 0.3: in a video with speech, only the faces that speak are judged
     modality: ClassVar[str] = "video"
     examines: ClassVar[str] = "face"
     needs: ClassVar[str] = "an image or a video stream"
@@ -59,33 +64,48 @@ class FaceIdentityClaimDetector:
         used = reference_used(ref, "face", ctx.options, "claimed_person")
         if isinstance(used, str):
             return self._na(used)
-        got = self._candidates(ctx)
-        if isinstance(got, str):
-            return self._na(got)
-        candidates, note = got
-        distances = [(claim_distance(vectors, ref), label) for label, vectors in candidates]
-        d, label = min(distances)
+        judged = self.judge(ctx, ref)
+        if isinstance(judged, str):
+            return self._na(judged)
         cal = load_calibration()
+        d = judged.chosen.distance
+        closer = [f for f in judged.faces if f.distance < d]
+        reference = (used[0].model_copy(update={"silent_closer_face": min(closer, key=lambda f: f.distance).label})
+                     if closer else used[0])
         llr = cal.claim_llr(d)
         verdict = "matches" if d <= cal.match_threshold else "does not match"
-        who = "the main face" if len(candidates) == 1 else f"the best match of the {len(candidates)} faces shown ({label})"
         return Finding(
             detector=self.name, version=self.version, modality="video", weights_sha256=cal.sha256, applicable=True,
-            reason=(f"{who} {verdict} the enrolled reference for {person!r} "
+            reason=(f"{judged.who} {verdict} the enrolled reference for {person!r} "
                     f"(distance {d:.3f}; same-person threshold {cal.match_threshold}; {len(ref.embeddings)} reference photo(s); "
-                    f"{used[1]})" + note),
-            raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False, reference=used[0],
+                    f"{used[1]})" + judged.note),
+            raw_score=round(d, 6), llr=llr, validation=cal.validation, supports_h0=False, reference=reference,
         )
 
-    def _candidates(self, ctx: DetectorContext) -> tuple[list[tuple[str, np.ndarray]], str] | str:
-        """(label, embeddings) of every face the media shows prominently, and
-        a note on what was not examined; or why there are none.
+    def judge(self, ctx: DetectorContext, ref: Reference) -> FaceJudgement | str:
+        """The face the claim is judged on; or why no face could be judged."""
+        got = self._candidates(ctx)
+        if isinstance(got, str):
+            return got
+        candidates, note, scan = got
+        measured = [FaceCandidate(label, tid, claim_distance(vectors, ref)) for label, tid, vectors in candidates]
+        speech = None
+        if scan is not None and len(measured) > 1:
+            speech = (face_speech(ctx.path, scan, scan.prominent_tracks(PROMINENT_SHARE), ctx.options)
+                     if ctx.media.has_audio else "no sound")
+        chosen, who = choose_face(measured, speech)
+        return FaceJudgement(chosen, who, note, measured, speech)
+
+    def _candidates(self, ctx: DetectorContext) -> tuple[list[tuple[str, int | None, np.ndarray]], str, FaceScan | None] | str:
+        """(label, track id, embeddings) of every face the media shows
+        prominently, a note on what was not examined, and the video's face
+        scan; or why there are none.
 
         Every prominent face, not only the main one: a call recording shows
         the claimed person beside others, and the largest face need not be
         theirs (a gallery of two genuine clips read "does not match", LLR
-        +4.0, when the claimed person was the smaller face). The best match
-        decides: "is the claimed person shown?". Faces under half the main
+        +4.0, when the claimed person was the smaller face). Which of them
+        decides is ``choose_face``'s question. Faces under half the main
         face's size (background, audience) are left out, so a crowd cannot
         lend a match."""
         if ctx.media.kind == MediaKind.image:
@@ -98,7 +118,7 @@ class FaceIdentityClaimDetector:
                 return "no face found in the image"
             largest = max(b.size for b in faces)
             shown = sorted((b for b in faces if b.size >= PROMINENT_SHARE * largest), key=lambda b: -b.size)
-            return [(f"face {i + 1}", embed_face(rgb, b)[None, :]) for i, b in enumerate(shown)], ""
+            return [(f"face {i + 1}", None, embed_face(rgb, b)[None, :]) for i, b in enumerate(shown)], "", None
         scan = audiovisual_scan_or_reason(ctx.path)
         if isinstance(scan, str):
             return scan
@@ -106,10 +126,51 @@ class FaceIdentityClaimDetector:
         for t in scan.prominent_tracks(PROMINENT_SHARE):
             emb = embed_track(t)
             if len(emb.vectors):
-                out.append((f"track {t.track_id}", emb.vectors))
+                out.append((f"track {t.track_id}", t.track_id, emb.vectors))
         if not out:
             return "the face track yielded no identity samples"
-        return out, time_guard_note(scan.stopped_at_s)
+        return out, time_guard_note(scan.stopped_at_s), scan
+
+
+@dataclass(frozen=True)
+class FaceCandidate:
+    label: str
+    track_id: int | None  # None: a face in a still image
+    distance: float  # to the nearest reference photo
+
+
+@dataclass(frozen=True)
+class FaceJudgement:
+    chosen: FaceCandidate  # the face the claim is judged on
+    who: str  # how the reason names it
+    note: str  # what was not examined
+    faces: list[FaceCandidate]  # every prominent face measured
+    speech: FaceSpeech | str | None  # how much each face's lips move during speech, or why not read
+
+
+def choose_face(faces: list[FaceCandidate], speech: FaceSpeech | str | None) -> tuple[FaceCandidate, str]:
+    """The face the claim is judged on, and how to name it in the reason.
+
+    The best match among the faces whose lips move like the speaker's when
+    that can be read (``speaking.py``); among all prominent faces otherwise.
+    A closer match by a face whose lips stay still is named, not counted: a
+    photograph held up beside the person talking looks like that."""
+    best = min(faces, key=lambda f: f.distance)
+    if len(faces) == 1:
+        return best, "the main face"
+    shown = f"the {len(faces)} faces shown"
+    if not isinstance(speech, FaceSpeech) or not speech.speakers:
+        why = speech if isinstance(speech, str) else "no face's lips move like speech"
+        return best, f"the best match of {shown} ({best.label}; which of them speaks is not known: {why})"
+    speaking = [f for f in faces if f.track_id in speech.speakers]
+    said = min(speaking, key=lambda f: f.distance) if speaking else best
+    if said is best:
+        return best, f"the best match of {shown} ({best.label})"
+    return said, (f"the best match among the faces that speak ({said.label}; {best.label} is closer, distance "
+                  f"{best.distance:.3f}, but over the speech its lips move at most "
+                  f"{speech.lips.get(best.track_id, 0.0):.2f} px, {100 * speech.share(best.track_id):.0f} % of the most "
+                  f"moving face's, under both {SPEAKING_LIPS} px and {100 * SPEAKING_SHARE:.0f} %: a face that does not "
+                  "speak, as a photograph held up beside the speaker would not, is not counted)")
 
 
 @register("face_identity_claim")
