@@ -390,3 +390,15 @@ def test_one_enrolment_log_audits_the_ledger_once(ledger, monkeypatch):
     log = EnrolmentLog(ledger)
     assert log.check("face", "Jane", "a" * 64).index == 0 and log.check("voice", "Jane", "b" * 64).index == 1
     assert len(audits) == 1
+
+
+def test_a_claim_without_recording_starts_no_ledger_and_is_refused_without_one(data_dir):
+    """Round 2 left this open: `verify --no-ledger --claimed-person` created a ledger (and its key) as a
+    side effect, only to find no enrolment in it."""
+    _hand_placed_face_reference(data_dir, "Jane Doe")
+    r = run_cli("verify", "--no-ledger", "--claimed-person", "Jane Doe", __file__, data_dir=data_dir)
+    assert_no_traceback(r)
+    assert r.code == 3 and "no ledger" in r.stderr and "checked against the ledger" in r.stderr
+    assert not (data_dir / "ledger.sqlite").exists() and not (data_dir / "keys").exists()
+    r = run_cli("verify", "--no-ledger", "--claimed-person", "Nobody", __file__, data_dir=data_dir)
+    assert r.code == 2 and "no reference enrolled for 'Nobody'" in r.stderr  # the plainer mistake is named first

@@ -117,11 +117,11 @@ class LedgerUnavailableError(VerifierError):
     exit_code = EXIT_SECURITY_ERROR
 
 
-def _open_ledger(settings: Settings, hint: str = "use --no-ledger to verify without recording"):
+def _open_ledger(settings: Settings, hint: str = "use --no-ledger to verify without recording", create: bool = True):
     from verifier.ledger import Ledger, LedgerError
 
     try:
-        return Ledger.open(settings)
+        return Ledger.open(settings, create=create)
     except LedgerError as exc:
         raise LedgerUnavailableError(f"ledger {settings.ledger_db_url}: {exc} ({hint})") from None
 
@@ -182,8 +182,12 @@ def verify(
             if settings.record_to_ledger or claimed_person or claimed_speaker:
                 # With --no-ledger no verdict is recorded, but a claim is still checked against the enrolment
                 # the ledger recorded, on the ledger opened with its key (enrolment_log).
+                # A run that records nothing starts no ledger: without one, nothing was ever enrolled here.
+                if not settings.record_to_ledger:
+                    select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=None)
                 ledger = _open_ledger(settings, "use --no-ledger to verify without recording" if settings.record_to_ledger
-                                      and not (claimed_person or claimed_speaker) else CLAIMS_NEED_LEDGER)
+                                      and not (claimed_person or claimed_speaker) else CLAIMS_NEED_LEDGER,
+                                      create=settings.record_to_ledger)
             selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=ledger)
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)

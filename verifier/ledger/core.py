@@ -90,6 +90,18 @@ class CheckpointView:
     timestamp: bytes | None = None
 
 
+def _require_existing(url: str) -> Store:
+    """A read-only store on the ledger at ``url``; LedgerInputError when there is none (nothing is created)."""
+    db = make_url(url).database if url.startswith("sqlite:") else None
+    if db and not Path(db).is_file():
+        raise LedgerInputError(f"no ledger at {db}: nothing to read (wrong --data-dir or --db?)")
+    store = Store(url, readonly=True)
+    if not store.initialized():
+        store.engine.dispose()
+        raise LedgerInputError(f"no ledger in {url}: nothing to read (wrong --data-dir or --db?)")
+    return store
+
+
 class Ledger:
     """A signed, append-only Merkle log of canonical JSON records."""
 
@@ -128,18 +140,22 @@ class Ledger:
         origin: str | None = None,
         sqlite_synchronous: str = "FULL",
         readonly: bool = False,
+        create: bool = True,
     ) -> Ledger:
         """Open (creating on first use) the ledger database and signing key named by ``settings``.
 
         ``origin`` only matters when the ledger is created; afterwards the stored one wins.
         ``readonly`` opens an existing ledger without its private key and creates nothing: what
         an auditor, an export or a proof needs (the key's holder need not hand it over, and a
-        lost key must not make the log unreadable).
+        lost key must not make the log unreadable). ``create=False`` opens with the key but
+        refuses to start a new ledger (a run that records nothing must not leave one behind).
         """
         if checkpoint_every < 0:
             raise LedgerInputError("checkpoint_every must be >= 1 (or 0 for on-demand checkpoints only)")
         if readonly:
             return cls._open_readonly(settings)
+        if not create:
+            _require_existing(settings.ledger_db_url).engine.dispose()
         store = Store(settings.ledger_db_url, sqlite_synchronous=sqlite_synchronous)
         passphrase = passphrase if passphrase is not None else keyfile.env_passphrase()
         key_path = settings.ledger_key_path
@@ -166,13 +182,7 @@ class Ledger:
 
     @classmethod
     def _open_readonly(cls, settings: Settings) -> Ledger:
-        url = settings.ledger_db_url
-        db = make_url(url).database if url.startswith("sqlite:") else None
-        if db and not Path(db).is_file():
-            raise LedgerInputError(f"no ledger at {db}: nothing to read (wrong --data-dir or --db?)")
-        store = Store(url, readonly=True)
-        if not store.initialized():
-            raise LedgerInputError(f"no ledger in {url}: nothing to read (wrong --data-dir or --db?)")
+        store = _require_existing(settings.ledger_db_url)
         with store.read() as conn:
             meta = store.meta(conn)
         if meta.get("schema_version") != SCHEMA_VERSION:
