@@ -4,9 +4,10 @@ the media claims to show (an enrolled reference)?
 Runs only when the caller names the person: ``ctx.options`` must hold
 ``claimed_person`` and ``reference_dir`` (where ``ReferenceStore`` keeps
 references). Hp: the face is not the claimed person (impersonation, swap);
-Hd: it is. With several faces the best match decides, among the faces
-that speak when the video has speech (``speaking.py``: a photograph held up
-beside an impostor does not speak). The LLR comes from a logistic
+Hd: it is. The best match decides, among the faces whose lips move with
+the speech when the video has speech (``speaking.py``: a photograph held up
+beside an impostor does not speak; with nobody shown speaking, the claim is
+not judged). The LLR comes from a logistic
 regression on the same/different person distance distributions measured in
 ``evaluate.py``.
 """
@@ -24,7 +25,14 @@ from detectors.face_swap.faces import FaceScan, audiovisual_scan_or_reason, time
 from detectors.identity.detector import load_calibration
 from detectors.identity.embeddings import embed_ahead, embed_face, embed_track, find_faces
 from detectors.identity.enroll import EnrolmentError, Reference, ReferenceStore, claim_distance, reference_used
-from detectors.identity.speaking import SPEAKING_LIPS, SPEAKING_SHARE, FaceSpeech, face_speech
+from detectors.identity.speaking import (
+    MIN_SPEAKING_LIPS,
+    SPEAKING_LIPS,
+    SPEAKING_SHARE,
+    FaceSpeech,
+    SpeakerUnknown,
+    face_speech,
+)
 from detectors.still_image import ImageReadError, load_image_rgb
 from verifier.evidence import Finding, MediaInfo, MediaKind
 
@@ -33,7 +41,7 @@ PROMINENT_SHARE = 0.5  # faces at least half the main (or, in a photo, the large
 
 class FaceIdentityClaimDetector:
     name: ClassVar[str] = "face_identity_claim"
-    version: ClassVar[str] = "0.3.0"  # 0.3: in a video with speech, only the faces that speak are judged
+    version: ClassVar[str] = "0.3.0"  # 0.3: in a video with speech, only faces that speak are judged
     modality: ClassVar[str] = "video"
     examines: ClassVar[str] = "face"
     needs: ClassVar[str] = "an image or a video stream"
@@ -67,6 +75,8 @@ class FaceIdentityClaimDetector:
         judged = self.judge(ctx, ref)
         if isinstance(judged, str):
             return self._na(judged)
+        if judged.chosen is None:
+            return self._na(judged.who + judged.note)
         cal = load_calibration()
         d = judged.chosen.distance
         closer = [f for f in judged.faces if f.distance < d]
@@ -83,18 +93,20 @@ class FaceIdentityClaimDetector:
         )
 
     def judge(self, ctx: DetectorContext, ref: Reference) -> FaceJudgement | str:
-        """The face the claim is judged on; or why no face could be judged."""
+        """The faces measured and the one the claim is judged on; or why there are none."""
         got = self._candidates(ctx)
         if isinstance(got, str):
             return got
         candidates, note, scan = got
         measured = [FaceCandidate(label, tid, claim_distance(vectors, ref)) for label, tid, vectors in candidates]
         speech = None
-        if scan is not None and len(measured) > 1:
-            speech = (face_speech(ctx.path, scan, scan.prominent_tracks(PROMINENT_SHARE), ctx.options)
-                     if ctx.media.has_audio else "no sound")
-        chosen, who = choose_face(measured, speech)
-        return FaceJudgement(chosen, who, note, measured, speech)
+        if scan is not None:
+            tracks = [t for t in scan.prominent_tracks(PROMINENT_SHARE) if t.track_id in {f.track_id for f in measured}]
+            speech = face_speech(ctx.path, scan, tracks, ctx.options) if ctx.media.has_audio else "no sound"
+        chosen = choose_face(measured, speech)
+        if isinstance(chosen, str):
+            return FaceJudgement(None, chosen, note, measured, speech)
+        return FaceJudgement(chosen[0], chosen[1], note, measured, speech)
 
     def _candidates(self, ctx: DetectorContext) -> tuple[list[tuple[str, int | None, np.ndarray]], str, FaceScan | None] | str:
         """(label, track id, embeddings) of every face the media shows
@@ -141,31 +153,37 @@ class FaceCandidate:
 
 @dataclass(frozen=True)
 class FaceJudgement:
-    chosen: FaceCandidate  # the face the claim is judged on
-    who: str  # how the reason names it
+    chosen: FaceCandidate | None  # the face the claim is judged on; None: not judged (why in ``who``)
+    who: str  # how the reason names it, or why no face is judged
     note: str  # what was not examined
     faces: list[FaceCandidate]  # every prominent face measured
-    speech: FaceSpeech | str | None  # how much each face's lips move during speech, or why not read
+    speech: FaceSpeech | SpeakerUnknown | str | None  # how much each face's lips move in the speech, or why not read
 
 
-def choose_face(faces: list[FaceCandidate], speech: FaceSpeech | str | None) -> tuple[FaceCandidate, str]:
-    """The face the claim is judged on, and how to name it in the reason.
+def choose_face(faces: list[FaceCandidate], speech: FaceSpeech | SpeakerUnknown | str | None) -> tuple[FaceCandidate, str] | str:
+    """The face the claim is judged on and how to name it in the reason; or,
+    when the video has speech but no face shown speaks, why it is not judged.
 
-    The best match among the faces whose lips move like the speaker's when
-    that can be read (``speaking.py``); among all prominent faces otherwise.
-    A closer match by a face whose lips stay still is named, not counted: a
-    photograph held up beside the person talking looks like that."""
+    With speech, only the faces whose lips move like speech count
+    (``speaking.py``): a closer match that does not speak is named, not
+    counted, since a photograph held up beside the person talking looks like
+    that; with no face speaking, the claim is not judged. Without speech (a
+    still image, a silent video) the best match decides."""
     best = min(faces, key=lambda f: f.distance)
-    if len(faces) == 1:
-        return best, "the main face"
-    shown = f"the {len(faces)} faces shown"
-    if not isinstance(speech, FaceSpeech) or not speech.speakers:
-        why = speech if isinstance(speech, str) else "no face's lips move like speech"
-        return best, f"the best match of {shown} ({best.label}; which of them speaks is not known: {why})"
+    shown = "the main face" if len(faces) == 1 else f"the best match of the {len(faces)} faces shown ({best.label})"
+    if speech is None or isinstance(speech, str):
+        return best, shown + (f"; no speech to tell who speaks: {speech}" if isinstance(speech, str) and len(faces) > 1 else "")
+    if isinstance(speech, SpeakerUnknown):
+        return f"someone speaks, but {speech.why}: a face that matches is not known to be the one speaking"
     speaking = [f for f in faces if f.track_id in speech.speakers]
-    said = min(speaking, key=lambda f: f.distance) if speaking else best
+    if not speaking:
+        moves = ", ".join(f"{f.label} {speech.lips.get(f.track_id, 0.0):.2f} px" for f in faces)
+        return (f"someone speaks, but no face shown moves its lips with the speech (the most over 1.5 s of it: {moves}; "
+                f"nobody speaks unless some face reaches {MIN_SPEAKING_LIPS} px): the speaker is off screen, hidden or too small to judge, or the face "
+                "is a picture; the claim is not judged on a face that does not speak")
+    said = min(speaking, key=lambda f: f.distance)
     if said is best:
-        return best, f"the best match of {shown} ({best.label})"
+        return best, shown
     return said, (f"the best match among the faces that speak ({said.label}; {best.label} is closer, distance "
                   f"{best.distance:.3f}, but over the speech its lips move at most "
                   f"{speech.lips.get(best.track_id, 0.0):.2f} px, {100 * speech.share(best.track_id):.0f} % of the most "

@@ -23,12 +23,16 @@ as ``verify`` reads them (the detector's own ``judge`` on an encoded mp4):
 For each it records the distance the claim is judged on, and the best
 match over all prominent faces (the rule before the twenty-fifth session).
 
+Also: the second red-team round's attacks on the first version of the
+rule (``ROUND2``), each clip alone claimed as itself, and a photo alone with
+the impostor's voice.
+
 ``--cues`` measures, on the single faces, the two "liveness" cues tried first
 and set aside: a floor on lip motion or on inner-face change cannot tell a
 hand-held photo from a living face that talks little (their ranges overlap;
 ``docs/av_sync.md``).
 
-Run: ``python -m detectors.identity.photo_eval --out DIR [--cues]`` (about 6 min; 3 more with --cues).
+Run: ``python -m detectors.identity.photo_eval --out DIR [--cues]`` (about 9 min; 3 more with --cues).
 """
 
 from __future__ import annotations
@@ -280,18 +284,59 @@ def tile(img: np.ndarray) -> np.ndarray:
 
 
 def attack_frames(impostor: Path, photo: np.ndarray, motion: str, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    return side_by_side(impostor, photo_frames(photo, motion, rng, canvas=TILE, seconds=ATTACK_S))
+
+
+def side_by_side(impostor: Path, held: list[np.ndarray], impostor_px: int = TILE) -> tuple[list[np.ndarray], np.ndarray]:
+    """The impostor talking (``impostor_px`` square, top left) beside ``held``
+    (TILE-square frames), for ``ATTACK_S``, with the impostor's sound."""
+    import cv2
+
     from detectors.av_sync.envelope import RATE, load_audio
 
     live, fps = decode(impostor, ATTACK_S)
-    held = photo_frames(photo, motion, rng, canvas=TILE, seconds=ATTACK_S)
     out = []
     for i in range(int(ATTACK_S * FPS)):
         canvas = np.zeros((TILE, 2 * TILE + GAP, 3), np.uint8)
-        canvas[:, :TILE] = tile(live[min(len(live) - 1, int(i / FPS * fps))])
-        canvas[:, TILE + GAP:] = held[i]
+        face = live[min(len(live) - 1, int(i / FPS * fps))]
+        canvas[:impostor_px, :impostor_px] = cv2.resize(face, (impostor_px, impostor_px), interpolation=cv2.INTER_AREA)
+        canvas[:, TILE + GAP:] = held[min(i, len(held) - 1)]
         out.append(canvas)
     snd = load_audio(impostor)[: int(ATTACK_S * RATE)]
     return out, np.pad(snd, (0, max(0, int(ATTACK_S * RATE) - snd.size))).astype(np.float32)
+
+
+ROUND2 = ("dropouts", "blinking", "shake_8hz", "muted_replay", "small_impostor", "low_fps")
+
+
+def round2_case(case: str, impostor: Path, claimed: Path, photo: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """The second red-team round's attacks on the first version of the rule
+    (lip motion by amount): frames, sound and frame rate."""
+    import cv2
+
+    n = int(ATTACK_S * FPS)
+    pic = photo_frames(photo, "frozen", np.random.default_rng(0), canvas=TILE, seconds=ATTACK_S)
+    blank = np.full_like(pic[0], (96, 104, 110))
+    if case == "dropouts":  # two 3-frame gaps (a hand or motion blur hides the picture)
+        held = [blank if any(d <= i < d + 3 for d in (60, 140)) else f for i, f in enumerate(pic)]
+    elif case == "blinking":  # shown 1.2 s, hidden 0.4 s
+        held = [blank if (i / FPS) % 1.6 >= 1.2 else f for i, f in enumerate(pic)]
+    elif case == "shake_8hz":  # shaken at a syllable rate: 8 px, 4 degrees
+        held = []
+        for i in range(n):
+            t = i / FPS
+            m = cv2.getRotationMatrix2D((TILE / 2, TILE / 2), 4 * np.sin(2 * np.pi * 8 * t + 1), 1.0)
+            m[:, 2] += (8 * np.sin(2 * np.pi * 8 * t), 8 * np.cos(2 * np.pi * 8 * t))
+            held.append(cv2.warpAffine(pic[0], m, (TILE, TILE), borderValue=(96, 104, 110)))
+    elif case == "muted_replay":  # real footage of the claimed person talking, without its sound
+        frames, fps = decode(claimed, ATTACK_S + 2.0)
+        held = [tile(frames[min(len(frames) - 1, int((2.0 + i / FPS) * fps))]) for i in range(n)]
+    else:
+        held = pic
+    frames, snd = side_by_side(impostor, held, 140 if case == "small_impostor" else TILE)
+    if case == "low_fps":
+        return frames[::3], snd, FPS / 3  # 8.3 fps
+    return frames, snd, float(FPS)
 
 
 def judge_file(path: Path, ref) -> dict:
@@ -300,6 +345,7 @@ def judge_file(path: Path, ref) -> dict:
     from detectors.base import DetectorContext
     from detectors.identity.claim import FaceIdentityClaimDetector
     from detectors.identity.detector import load_calibration
+    from detectors.identity.speaking import FaceSpeech
     from verifier.evidence import MediaInfo, MediaKind, ProvenanceResult, ProvenanceState, StreamInfo
 
     clear_cache()
@@ -308,20 +354,21 @@ def judge_file(path: Path, ref) -> dict:
     ctx = DetectorContext(path=path, media=media, provenance=ProvenanceResult(state=ProvenanceState.absent))
     got = FaceIdentityClaimDetector().judge(ctx, ref)
     if isinstance(got, str):
-        return {"judged": False, "why": got}
-    from detectors.identity.speaking import FaceSpeech
-
+        return {"judged": False, "why": got, "faces": 0}
     cal = load_calibration()
     nearest = min(got.faces, key=lambda f: f.distance)
-    d, best = got.chosen.distance, nearest.distance
     speech = got.speech if isinstance(got.speech, FaceSpeech) else None
+    row = {"faces": len(got.faces), "who": got.who, "best_distance": round(nearest.distance, 4),
+           "best_llr": round(cal.claim_llr(nearest.distance), 3), "best_matches": nearest.distance <= cal.match_threshold,
+           # how much the reference's nearest face, and every face, move their lips in the speech
+           "nearest_lips": speech.lips.get(nearest.track_id) if speech else None,
+           "nearest_lips_share": round(speech.share(nearest.track_id), 3) if speech else None,
+           "lips": {str(k): v for k, v in speech.lips.items()} if speech else str(got.speech)}
+    if got.chosen is None:
+        return {"judged": False, "why": got.who, **row}
+    d = got.chosen.distance
     return {"judged": True, "distance": round(d, 4), "llr": round(cal.claim_llr(d), 3),
-            "matches": d <= cal.match_threshold, "best_distance": round(best, 4),
-            "best_llr": round(cal.claim_llr(best), 3), "best_matches": best <= cal.match_threshold,
-            "faces": len(got.faces), "who": got.who,
-            # how much the reference's nearest face moves its lips, against the most moving face
-            "nearest_lips_share": round(speech.share(nearest.track_id), 3) if speech else None,
-            "lips": {str(k): v for k, v in speech.lips.items()} if speech else str(got.speech)}
+            "matches": d <= cal.match_threshold, **row}
 
 
 def run_claims(out: Path, log=print) -> dict:
@@ -357,6 +404,31 @@ def run_claims(out: Path, log=print) -> dict:
             rows.append(row)
             log(f"genuine {impostor.stem}+{b.stem} claimed {claimed.stem}: {_said(row)} ({time.perf_counter() - t0:.0f} s)")
     rows += heldout_attacks(out, clips, log, t0)
+    for i, impostor in enumerate(clips):
+        claimed = clips[(i + 1) % len(clips)]
+        if refs[claimed] is None:
+            continue
+        for case in ROUND2:
+            frames, snd, fps = round2_case(case, impostor, claimed, photos[claimed])
+            path = write_gallery(out / "current.mp4", frames, snd, fps)
+            row = {"kind": "round2_attack", "impostor": impostor.stem, "claimed": claimed.stem, "photo": case,
+                   **judge_file(path, refs[claimed])}
+            rows.append(row)
+            log(f"round-2 attack {impostor.stem}+{case} of {claimed.stem}: {_said(row)} ({time.perf_counter() - t0:.0f} s)")
+        # One face: the clip alone claimed as itself; the photo alone with the impostor's voice.
+        alone, snd = side_by_side(impostor, [np.zeros((TILE, TILE, 3), np.uint8)])
+        path = write_gallery(out / "current.mp4", [f[:, :TILE] for f in alone], snd)
+        row = {"kind": "genuine_single", "claimed": impostor.stem, **judge_file(path, refs[impostor])}
+        rows.append(row)
+        log(f"genuine single {impostor.stem}: {_said(row)} ({time.perf_counter() - t0:.0f} s)")
+        for motion in MOTIONS:
+            held = photo_frames(photos[claimed], motion, rng, canvas=TILE, seconds=ATTACK_S)
+            path = write_gallery(out / "current.mp4", held, snd)
+            row = {"kind": "photo_alone", "impostor": impostor.stem, "claimed": claimed.stem, "photo": motion,
+                   **judge_file(path, refs[claimed])}
+            rows.append(row)
+            log(f"photo alone of {claimed.stem} ({motion}) with {impostor.stem}'s voice: {_said(row)} "
+                f"({time.perf_counter() - t0:.0f} s)")
     summary = summarise_claims(rows)
     (out / "photo_eval.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")
     return summary
@@ -396,25 +468,28 @@ def heldout_attacks(out: Path, clips: list[Path], log, t0: float) -> list[dict]:
 
 def _said(row: dict) -> str:
     if not row["judged"]:
-        return f"not judged: {row['why']}"
+        return f"not judged (lips {row.get('lips')}): {row['why'][:90]}"
     return (f"{'matches' if row['matches'] else 'does not match'} d={row['distance']} llr {row['llr']:+.2f} "
             f"(best match rule: d={row['best_distance']} llr {row['best_llr']:+.2f}; nearest face's lips "
-            f"{row['nearest_lips_share']} of the most moving; {row['lips']})")
+            f"{row['nearest_lips']} px, {row['nearest_lips_share']} of the most moving; all {row['lips']})")
 
 
 def summarise_claims(rows: list[dict]) -> dict:
     def group(kind: str, photo: str | None = None) -> dict:
         got = [r for r in rows if r["kind"] == kind and (photo is None or r.get("photo") == photo)]
         judged = [r for r in got if r["judged"]]
-        shares = [r["nearest_lips_share"] for r in judged if r["nearest_lips_share"] is not None]
-        return {"files": len(got), "judged": len(judged), "nearest_lips_share": _q(shares),
-                "matches": sum(r["matches"] for r in judged),
-                "llr": _q([r["llr"] for r in judged]),
-                "best_match_rule": {"matches": sum(r["best_matches"] for r in judged),
-                                    "llr": _q([r["best_llr"] for r in judged])}}
+        px = [r["nearest_lips"] for r in got if r.get("nearest_lips") is not None]
+        shares = [r["nearest_lips_share"] for r in got if r.get("nearest_lips_share") is not None]
+        return {"files": len(got), "judged": len(judged), "matches": sum(r["matches"] for r in judged),
+                "llr": _q([r["llr"] for r in judged]), "nearest_face_lips_px": _q(px), "nearest_face_lips_share": _q(shares),
+                "best_match_rule": {"matches": sum(r.get("best_matches", False) for r in got),
+                                    "llr": _q([r["best_llr"] for r in got if "best_llr" in r])}}
 
     return {"attack": {m: group("attack", m) for m in MOTIONS}, "genuine": group("genuine"),
-            "heldout_attack": {m: group("heldout_attack", m) for m in HELDOUT_MOTIONS}}
+            "heldout_attack": {m: group("heldout_attack", m) for m in HELDOUT_MOTIONS},
+            "round2_attack": {m: group("round2_attack", m) for m in ROUND2},
+            "genuine_single": group("genuine_single"),
+            "photo_alone": {m: group("photo_alone", m) for m in MOTIONS}}
 
 
 def _q(v: list[float]) -> list[float] | None:
