@@ -350,5 +350,5 @@ def test_a_closer_face_that_never_speaks_is_named_in_the_verdict():
     f = claim("face_identity_claim", 4.0)
     f = f.model_copy(update={"reference": f.reference.model_copy(update={"silent_closer_face": "track 1"})})
     v = fuse(ABSENT, MEDIA, [f], get_profile("finance"))
-    assert "claimed_face_silent" in v.reasons and "(track 1)" in v.summary and "never speaks" in v.summary
+    assert "claimed_face_silent" in v.reasons and "(track 1)" in v.summary and "does not speak" in v.summary
     assert "claimed_face_silent" not in fuse(ABSENT, MEDIA, [claim("face_identity_claim", 4.0)], get_profile("finance")).reasons

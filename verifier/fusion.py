@@ -371,7 +371,7 @@ def _claim_note(claims: list[Finding]) -> str:
                      "(the waveform repeats exactly, which no one speaking does): a replayed recording.")
     for f in _silent_closer_faces(claims):
         notes.append(f" Another face on screen ({f.reference.silent_closer_face}) looks more like "  # type: ignore[union-attr]
-                     f"{f.reference.person!r} but never speaks: its lips do not move with the speech, as a "  # type: ignore[union-attr]
+                     f"{f.reference.person!r} but does not speak: its lips barely move while someone speaks, as a "  # type: ignore[union-attr]
                      "photograph held up beside the speaker would not, so the claim was judged on the speaking face.")
     if _unledgered(claims):
         notes.append(" The enrolled reference was not checked against the ledger: nothing shows it is the one enrolled.")
