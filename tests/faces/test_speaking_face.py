@@ -100,3 +100,14 @@ def test_a_photo_of_the_claimed_person_beside_a_talking_impostor_does_not_match(
     # The impostor claimed as themselves still matches: the speaking face is theirs.
     own = det.judge(ctx, reference_of(still_at(impostor, 1.0), "Impostor"))
     assert not isinstance(own, str) and own.chosen.distance < 0.4 and "not counted" not in own.who
+
+
+def test_lip_motion_is_read_over_the_best_stretch_of_speech_and_not_from_a_glimpse():
+    import numpy as np
+
+    from detectors.identity.speaking import most_over_speech
+
+    quiet = np.full(250, 0.02)  # 10 s at 25 fps: listening
+    quiet[100:150] = 0.5  # a 2 s turn of its own
+    assert most_over_speech(quiet, 25.0) == pytest.approx(0.5, abs=0.01)
+    assert most_over_speech(np.full(30, 0.5), 25.0) == 0.0  # seen steadily for 1.2 s of speech: no reading
