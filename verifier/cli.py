@@ -183,11 +183,14 @@ def verify(
                 # With --no-ledger no verdict is recorded, but a claim is still checked against the enrolment
                 # the ledger recorded, on the ledger opened with its key (enrolment_log).
                 # A run that records nothing starts no ledger: without one, nothing was ever enrolled here.
-                if not settings.record_to_ledger:
-                    select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=None)
-                ledger = _open_ledger(settings, "use --no-ledger to verify without recording" if settings.record_to_ledger
-                                      and not (claimed_person or claimed_speaker) else CLAIMS_NEED_LEDGER,
-                                      create=settings.record_to_ledger)
+                try:
+                    ledger = _open_ledger(settings, "use --no-ledger to verify without recording" if settings.record_to_ledger
+                                          and not (claimed_person or claimed_speaker) else CLAIMS_NEED_LEDGER,
+                                          create=settings.record_to_ledger)
+                except LedgerUnavailableError:
+                    if not settings.record_to_ledger:  # the plainer mistake first: never enrolled, a damaged reference
+                        select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=None)
+                    raise
             selection = select_detectors(settings.data_dir, detectors, claimed_person, claimed_speaker, ledger=ledger)
         except VerifierError as exc:
             _fail(str(exc), exc.exit_code)

@@ -80,6 +80,18 @@ def highpass(x: np.ndarray, fps: float, axis: int = 0) -> np.ndarray:
     return x - uniform_filter1d(x, max(3, int(round(fps))), axis=axis, mode="nearest")
 
 
+def highpass_filled(x: np.ndarray, observed: np.ndarray, fps: float) -> np.ndarray:
+    """``highpass`` of per-frame rows ``x`` after filling the unobserved
+    frames with the nearest earlier observed one (the first observed before
+    it), so the filters see no steps at the gaps."""
+    n = observed.size
+    idx = np.where(observed, np.arange(n), 0)
+    np.maximum.accumulate(idx, out=idx)
+    first = int(np.argmax(observed))
+    idx[:first] = first
+    return highpass(x[idx], fps)
+
+
 # Lip bands in the aligned crop (fractions of its side) for the flow opening.
 UPPER_LIP_ROWS = (0.56, 0.68)
 LOWER_LIP_ROWS = (0.74, 0.90)
@@ -159,12 +171,7 @@ def _pca_signal(track: FaceTrack, n_frames: int, fps: float, components: int, sm
         n_frames = grid.frames
         if not observed.any():
             return MouthSignal(np.zeros((n_frames, components)), observed)
-    # Fill gaps with the nearest observed frame so the filters see no steps.
-    idx = np.where(observed, np.arange(n_frames), 0)
-    np.maximum.accumulate(idx, out=idx)
-    first = int(np.argmax(observed))
-    idx[:first] = first
-    x = highpass(x[idx], fps)
+    x = highpass_filled(x, observed, fps)
     if smooth > 1:
         x = uniform_filter1d(x, smooth, axis=0, mode="nearest")
     x[~observed] = 0.0

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.av_sync.mouth import highpass
+from detectors.av_sync.mouth import highpass_filled
 from detectors.face_swap.faces import FaceScan, FaceTrack
 
 CLIP_S = 10.0
@@ -86,12 +86,7 @@ def inner_face_motion(track: FaceTrack, n_frames: int, fps: float) -> float:
     for o in obs:
         x[o.frame_index] = o.crop[mask]
         observed[o.frame_index] = True
-    # Gaps take the nearest earlier observed frame, so the filter sees no steps.
-    idx = np.where(observed, np.arange(n_frames), 0)
-    np.maximum.accumulate(idx, out=idx)
-    first = int(np.argmax(observed))
-    idx[:first] = first
-    x = highpass(x[idx], fps)
+    x = highpass_filled(x, observed, fps)
     rms = np.sqrt(np.mean(x[observed] ** 2, axis=1))
     return float(np.median(rms))
 
