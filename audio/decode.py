@@ -19,6 +19,8 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from audio.hum import filter_chunked, remove_hum
+
 TARGET_RATE = 16_000
 DEFAULT_MAX_DURATION_S = 3 * 3600.0
 
@@ -264,7 +266,7 @@ INFRASOUND_HZ = 20.0  # what the block means detect (and what the note names)
 HIGH_PASS_HZ = 40.0
 INFRASOUND_BLOCK_S = 0.025
 INFRASOUND_SHARE = 0.03
-INFRASOUND_CHUNK = 1 << 22  # samples filtered at a time (state carried over)
+INFRASOUND_CHUNK = 1 << 22  # samples measured at a time
 
 
 def _infrasound_share(samples: np.ndarray, rate: int) -> float:
@@ -285,13 +287,9 @@ def _infrasound_share(samples: np.ndarray, rate: int) -> float:
 
 
 def _remove_infrasound(samples: np.ndarray, rate: int) -> None:
-    from scipy.signal import butter, sosfilt, sosfilt_zi
+    from scipy.signal import butter
 
-    sos = butter(4, HIGH_PASS_HZ, btype="highpass", fs=rate, output="sos")
-    zi = sosfilt_zi(sos) * float(samples[0])  # start as if the offset had always been there
-    for a in range(0, samples.size, INFRASOUND_CHUNK):
-        out, zi = sosfilt(sos, samples[a:a + INFRASOUND_CHUNK].astype(np.float64), zi=zi)
-        samples[a:a + INFRASOUND_CHUNK] = out
+    filter_chunked(samples, butter(4, HIGH_PASS_HZ, btype="highpass", fs=rate, output="sos"), out=samples)
 
 
 def _repair_samples(samples: np.ndarray, rate: int) -> str | None:
@@ -313,6 +311,9 @@ def _repair_samples(samples: np.ndarray, rate: int) -> str | None:
         _remove_infrasound(samples, rate)
         notes.append(f"{100 * share:.0f} % of the signal's power lay below {INFRASOUND_HZ:.0f} Hz (a DC offset or "
                      "infrasound: inaudible) and was filtered out before analysis")
+    hum = remove_hum(samples, rate)
+    if hum is not None:
+        notes.append(hum)
     return "; ".join(notes) or None
 
 

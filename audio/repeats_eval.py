@@ -41,7 +41,7 @@ VOICES = {"en": "en", "fr": "fr", "es": "es", "it": "it", "ru": "ru"}
 SHARED_SPEECH = ("media/audio/whisper/tests/jfk.flac", "media/audio/sadtalker/examples/driven_audio")
 
 
-def _calls(voice_dir: Path, per_voice: int, rng: np.random.Generator, length_s: float = 30.0) -> list[np.ndarray]:
+def prompt_calls(voice_dir: Path, per_voice: int, rng: np.random.Generator, length_s: float = 30.0) -> list[np.ndarray]:
     files = sorted(p for p in voice_dir.glob("*.wav"))
     rng.shuffle(files)
     calls, cur, n = [], [], 0
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     genuine: list[tuple[str, np.ndarray]] = []
     for lang, sub in VOICES.items():
         if (ASTERISK / sub).is_dir():
-            genuine += [(f"asterisk-{lang}-{i}", c) for i, c in enumerate(_calls(ASTERISK / sub, args.calls_per_voice, rng))]
+            genuine += [(f"asterisk-{lang}-{i}", c) for i, c in enumerate(prompt_calls(ASTERISK / sub, args.calls_per_voice, rng))]
     root = shared_dir()
     fsdd = root / "media/audio/fsdd/recordings"
     for speaker in sorted({f.name.split("_")[1] for f in fsdd.glob("*_*_*.wav")}):

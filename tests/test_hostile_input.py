@@ -228,9 +228,11 @@ def test_a_decoder_error_names_the_users_file_not_the_evidence_store(tmp_path, d
 @pytest.mark.parametrize("trick,said", [
     ("nan", "not numbers (NaN or infinite) and were read as silence"),
     ("dc_offset", "below 20 Hz (a DC offset or infrasound: inaudible) and was filtered out"),
+    ("hum_45hz", "filled the pauses between words"),
 ])
 def test_inaudible_tricks_do_not_switch_the_voice_detector_off(tmp_path, data_dir, trick, said):
-    """A few NaN samples in a float WAV, or a DC offset, under real speech:
+    """A few NaN samples in a float WAV, a DC offset, or a 45 Hz tone as loud
+    as the speech (a phone's loudspeaker does not play it) under real speech:
     before, voice_clone declined ("0.0 s of speech"; "speech -6 dB above
     steady noise"). Now it hears the speech and its finding says what was
     repaired."""
@@ -246,6 +248,9 @@ def test_inaudible_tricks_do_not_switch_the_voice_detector_off(tmp_path, data_di
     x = decode_audio(files[0]).samples.copy()
     if trick == "nan":
         x[16000:16100] = np.nan
+    elif trick == "hum_45hz":
+        x = 0.5 * x / np.max(np.abs(x))
+        x = x + np.sqrt(2 * np.mean(x ** 2)) * np.sin(2 * np.pi * 45 * np.arange(x.size) / 16000)
     else:
         x = 0.5 * x / np.max(np.abs(x)) + 0.4
     p = tmp_path / f"{trick}.wav"

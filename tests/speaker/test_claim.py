@@ -145,6 +145,28 @@ def test_steady_background_noise_does_not_make_the_speaker_someone_else(store, t
     assert other.applicable and other.llr > 0  # denoising does not make another voice match
 
 
+def test_mains_hum_under_a_voice_note_does_not_switch_the_check_off(store, tmp_path):
+    """50 Hz hum and its harmonics to 250 Hz as loud as the speech made the check
+    decline ("speech only 1 dB above steady background noise"): an impostor's
+    voice note escaped it. The hum is filtered out at decode; the impostor
+    reads "does not match" and the genuine speaker "matches"."""
+    from audio.noise import steady_noise_snr_db
+
+    def hummed(speaker, name):
+        x = fsdd_speech(speaker, range(3, 5)).astype(np.float64)
+        t = np.arange(x.size) / 16000
+        hum = sum(np.sin(2 * np.pi * 50 * k * t + k) / k for k in range(1, 6))  # to 250 Hz
+        y = (x + hum * np.sqrt(np.mean(x ** 2) / np.mean(hum ** 2))).astype(np.float32)
+        assert steady_noise_snr_db(y, 16000) < 11
+        return write_wav(tmp_path / name, y)
+
+    impostor = run(hummed("nicolas", "nicolas_hum.wav"), store, "Jackson")
+    assert impostor.applicable and impostor.llr > 0, impostor.reason
+    assert "filled the pauses between words" in impostor.reason
+    genuine = run(hummed("jackson", "jackson_hum.wav"), store, "Jackson")
+    assert genuine.applicable and genuine.llr < 0, genuine.reason
+
+
 def test_a_reference_enrolled_before_denoising_must_be_enrolled_again(tmp_path):
     """References embedded without the noise handling are not comparable with
     the calibration: the check says so, and enrolling again replaces them."""
