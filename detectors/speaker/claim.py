@@ -156,7 +156,8 @@ class _Replay:
 def _replayed(speech: Speech, partials, heard: list, closest: int) -> _Replay:
     """A snippet of the real person replayed several times into an impostor's note made
     their voice "one of the voices" and then most of the speech (red team, session 24).
-    A replay repeats the waveform itself; people do not (``audio.repeats``)."""
+    A replay repeats the waveform itself, or at least its finest spectral detail; people do
+    not (``audio.repeats``)."""
     reps = find_repeats(speech.samples)
     centres = partials.starts_s + PARTIAL_FRAMES * 0.01 / 2  # 10 ms frames
     fresh = ~np.array([any(r.start_s <= c < r.end_s for r in reps) for c in centres], bool)
@@ -174,7 +175,7 @@ def _replayed(speech: Speech, partials, heard: list, closest: int) -> _Replay:
         spans = ", ".join(f"{speech.file_time(r.start_s):.1f}-{speech.file_time(r.end_s):.1f} s repeats "
                           f"{speech.file_time(r.start_s - r.lag_s):.1f} s" for r in reps[:3])
         clause = (f"; {repeated:.1f} s of the speech is the same recording played again ({spans}: the waveform "
-                  "repeats, as no one repeats themselves), counted once")
+                  "or its finest spectral detail repeats, as no one repeats themselves), counted once")
     return _Replay(repeated, share, clause)
 
 
