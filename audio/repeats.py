@@ -77,11 +77,7 @@ class Repeat:
     end_s: float
     lag_s: float
     similarity: float  # waveform correlation
-    detail: float = 0.0  # fine spectral detail correlation (``_detail_similarity``)
-
-    @property
-    def verified(self) -> bool:
-        return self.similarity >= REPEAT_CORRELATION or self.detail >= DETAIL_REPEAT
+    detail: float = 0.0  # fine spectral detail similarity (``_detail_similarity``), when the waveform missed
 
 
 def _frames(x: np.ndarray) -> np.ndarray:
